@@ -1,0 +1,173 @@
+/**
+ * The configuration schema (DESIGN §6). Every key, its default and its unit live here; the README's
+ * config reference follows this file. Defaults are the brief's.
+ */
+import { z } from 'zod';
+import { ModelConfigSchema } from '../models/model-config.js';
+import { ProviderConfigSchema } from '../models/provider-config.js';
+import { RoutingStrategySchema } from '../models/routing-config.js';
+
+const RateSchema = z.object({ rpm: z.number().int().positive(), tpm: z.number().int().positive() }).strict();
+
+export const ServerConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Largest accepted request body, in bytes. */
+    body_limit_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** How long shutdown waits for in-flight requests, in milliseconds. */
+    shutdown_grace_ms: z.number().int().nonnegative().default(5_000),
+  })
+  .strict();
+
+export const StateConfigSchema = z
+  .object({
+    /** `auto` uses Redis when it answers at start, else memory with one warning. */
+    backend: z.enum(['auto', 'memory', 'redis']).default('auto'),
+    redis_url: z.string().default('redis://localhost:6379'),
+    key_prefix: z.string().default('l04:'),
+    /** Bound on one Redis command before the caller falls back, in milliseconds. */
+    command_timeout_ms: z.number().int().positive().default(50),
+  })
+  .strict();
+
+export const RoutingSectionSchema = z
+  .object({
+    strategy: RoutingStrategySchema.default('cost'),
+    /** Most attempts (first try plus fallbacks) one request may make. */
+    max_attempts: z.number().int().min(1).max(10).default(3),
+  })
+  .strict();
+
+export const EmbedderConfigSchema = z.union([
+  z.object({ provider: z.literal('local'), dimensions: z.number().int().min(64).max(4096).default(512) }).strict(),
+  z.object({ provider: z.string().min(1), model: z.string().min(1) }).strict(),
+]);
+
+export const CacheConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    scope: z.enum(['tenant', 'agent', 'global']).default('tenant'),
+    ttl_s: z.number().int().positive().default(3600),
+    similarity_threshold: z.number().min(0).max(1).default(0.85),
+    /** Semantic matching on or off (exact matching stays on). */
+    semantic: z.boolean().default(true),
+    /** Entries kept per partition before the oldest are evicted. */
+    max_entries_per_partition: z.number().int().positive().default(10_000),
+    embedder: EmbedderConfigSchema.default({ provider: 'ollama', model: 'nomic-embed-text' }),
+  })
+  .strict();
+
+export const RateLimitsConfigSchema = z
+  .object({
+    agent_default: RateSchema.default({ rpm: 60, tpm: 100_000 }),
+    /** Per-agent overrides, keyed by agent DID. */
+    agents: z.record(z.string(), RateSchema).default({}),
+    /** On a Redis failure: `open` decides with a per-process limiter, `closed` refuses with E4405. */
+    failure_mode: z.enum(['open', 'closed']).default('open'),
+  })
+  .strict();
+
+export const QueueConfigSchema = z
+  .object({
+    /** Requests waiting per provider before new ones get 503 E4404. */
+    max_size: z.number().int().positive().default(1000),
+    /** A waiting request gains one priority level per this many milliseconds (no starvation). */
+    aging_ms: z.number().int().positive().default(10_000),
+  })
+  .strict();
+
+export const CircuitBreakerConfigSchema = z
+  .object({
+    failure_threshold: z.number().int().positive().default(5),
+    cooldown_s: z.number().positive().default(60),
+    /** A half-open probe that takes longer than this fails, in milliseconds. */
+    probe_timeout_ms: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+export const HealthConfigSchema = z
+  .object({
+    /** Active checks on (`false` relies on live traffic only). */
+    enabled: z.boolean().default(true),
+    /** Window of the passive error rate, in seconds. */
+    window_s: z.number().positive().default(60),
+    /** Error rate at or above which a provider is degraded. */
+    degraded_error_rate: z.number().min(0).max(1).default(0.2),
+    /** Error rate at or above which a provider is unhealthy. */
+    unhealthy_error_rate: z.number().min(0).max(1).default(0.5),
+  })
+  .strict();
+
+export const ApiKeyConfigSchema = z
+  .object({
+    /** The key itself, or `sha256:<hex>` of it; only the hash is kept in memory. */
+    key: z.string().min(16, 'API keys are at least 16 characters'),
+    agent_did: z.string().min(1),
+    tenant: z.string().min(1),
+    rpm: z.number().int().positive().optional(),
+    tpm: z.number().int().positive().optional(),
+    /** Spend allowed per UTC day, in cents. */
+    daily_budget_cents: z.number().nonnegative().optional(),
+    /** May call admin routes (cache purge). */
+    admin: z.boolean().default(false),
+  })
+  .strict();
+
+export const AuthConfigSchema = z.object({ api_keys: z.array(ApiKeyConfigSchema).default([]) }).strict();
+
+export const UsageConfigSchema = z
+  .object({
+    postgres_url: z.string().default(''),
+    /** Records per ledger insert. */
+    batch_size: z.number().int().positive().default(200),
+    /** Longest a record waits before its batch is written, in milliseconds. */
+    flush_interval_ms: z.number().int().positive().default(1_000),
+    /** Where records wait while PostgreSQL is unreachable. */
+    spool_dir: z.string().default('.l04-spool'),
+    /** Most records the spool holds. */
+    spool_max_records: z.number().int().positive().default(1_000_000),
+  })
+  .strict();
+
+export const LoggingConfigSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Log prompts and completions (off by default: they may hold personal data). */
+    log_content: z.boolean().default(false),
+  })
+  .strict();
+
+/** The whole file. `providers` and `models` are maps keyed by id. */
+export const GatewayConfigSchema = z
+  .object({
+    server: ServerConfigSchema.prefault({}),
+    state: StateConfigSchema.prefault({}),
+    providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider ids are lowercase letters, digits, _ or -'), ProviderConfigSchema).default({}),
+    models: z.record(z.string().min(1).max(256), ModelConfigSchema.omit({ id: true }).extend({ provider_model: z.string().min(1).optional() })).default({}),
+    routing: RoutingSectionSchema.prefault({}),
+    cache: CacheConfigSchema.prefault({}),
+    rate_limits: RateLimitsConfigSchema.prefault({}),
+    queue: QueueConfigSchema.prefault({}),
+    circuit_breaker: CircuitBreakerConfigSchema.prefault({}),
+    health: HealthConfigSchema.prefault({}),
+    auth: AuthConfigSchema.prefault({}),
+    usage: UsageConfigSchema.prefault({}),
+    logging: LoggingConfigSchema.prefault({}),
+  })
+  .strict();
+
+/** A config file as written. */
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+/** A validated config, defaults applied. */
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type CacheConfig = GatewayConfig['cache'];
+export type RateLimitsConfig = GatewayConfig['rate_limits'];
+export type CircuitBreakerConfig = GatewayConfig['circuit_breaker'];
+export type QueueConfig = GatewayConfig['queue'];
+export type HealthConfig = GatewayConfig['health'];
+export type AuthConfig = GatewayConfig['auth'];
+export type ApiKeyConfig = GatewayConfig['auth']['api_keys'][number];
+export type UsageConfig = GatewayConfig['usage'];
+export type StateConfig = GatewayConfig['state'];
+export type LoggingConfig = GatewayConfig['logging'];

@@ -1,0 +1,168 @@
+/**
+ * InferenceRequest and its parts (brief §4): the provider-neutral request an agent sends.
+ * Wire names are snake_case, as the brief names them; the schemas are the one place they are parsed.
+ */
+import { z } from 'zod';
+import { parseOrThrow } from './validation.js';
+
+/** Capabilities a model may have and a request may require. */
+export const CAPABILITIES = ['text', 'vision', 'tool_use', 'long_context', 'json_mode', 'streaming', 'embeddings'] as const;
+export const CapabilitySchema = z.enum(CAPABILITIES);
+export type Capability = z.infer<typeof CapabilitySchema>;
+
+/** Hard bounds on request size, checked before anything else looks at a request. */
+export const REQUEST_LIMITS = {
+  maxMessages: 1024,
+  maxTools: 128,
+  maxTextChars: 4_000_000,
+  maxStopSequences: 8,
+  maxJsonDepth: 32,
+} as const;
+
+const TextPartSchema = z.object({ type: z.literal('text'), text: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict();
+/** An image, as an `https:`/`http:` URL or a `data:` URL carrying base64 bytes. */
+const ImagePartSchema = z
+  .object({ type: z.literal('image'), url: z.string().min(1).max(REQUEST_LIMITS.maxTextChars), detail: z.enum(['auto', 'low', 'high']).optional() })
+  .strict();
+export const ContentPartSchema = z.discriminatedUnion('type', [TextPartSchema, ImagePartSchema]);
+export type ContentPart = z.infer<typeof ContentPartSchema>;
+
+/** A tool call made by the model; `arguments` is the JSON text the model produced. */
+export const ToolCallSchema = z.object({ id: z.string().min(1).max(256), name: z.string().min(1).max(256), arguments: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict();
+export type ToolCall = z.infer<typeof ToolCallSchema>;
+
+const UserMessageSchema = z
+  .object({ role: z.literal('user'), content: z.union([z.string().max(REQUEST_LIMITS.maxTextChars), z.array(ContentPartSchema).min(1).max(64)]) })
+  .strict();
+const AssistantMessageSchema = z
+  .object({
+    role: z.literal('assistant'),
+    content: z.string().max(REQUEST_LIMITS.maxTextChars).default(''),
+    tool_calls: z.array(ToolCallSchema).max(REQUEST_LIMITS.maxTools).optional(),
+  })
+  .strict();
+const ToolMessageSchema = z
+  .object({ role: z.literal('tool'), tool_call_id: z.string().min(1).max(256), content: z.string().max(REQUEST_LIMITS.maxTextChars) })
+  .strict();
+export const MessageSchema = z.discriminatedUnion('role', [UserMessageSchema, AssistantMessageSchema, ToolMessageSchema]);
+export type Message = z.infer<typeof MessageSchema>;
+
+/** A JSON object whose nesting depth is bounded (tool parameters, response schemas). */
+export const BoundedJsonObjectSchema = z.record(z.string(), z.unknown()).refine((value) => jsonDepth(value) <= REQUEST_LIMITS.maxJsonDepth, {
+  message: `nesting deeper than ${REQUEST_LIMITS.maxJsonDepth} levels`,
+});
+
+export const ToolDefinitionSchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ or -'),
+    description: z.string().max(8192).optional(),
+    parameters: BoundedJsonObjectSchema.default({ type: 'object', properties: {} }),
+  })
+  .strict();
+export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
+
+export const ToolChoiceSchema = z.union([z.enum(['auto', 'none', 'required']), z.object({ name: z.string().min(1) }).strict()]);
+export type ToolChoice = z.infer<typeof ToolChoiceSchema>;
+
+export const ResponseFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }).strict(),
+  z.object({ type: z.literal('json_object') }).strict(),
+  z
+    .object({
+      type: z.literal('json_schema'),
+      json_schema: z.object({ name: z.string().min(1).max(64), schema: BoundedJsonObjectSchema, strict: z.boolean().optional(), description: z.string().optional() }).strict(),
+    })
+    .strict(),
+]);
+export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
+
+/** The provider-neutral prompt. */
+export const LogicalPromptSchema = z
+  .object({
+    system: z.string().max(REQUEST_LIMITS.maxTextChars).optional(),
+    messages: z.array(MessageSchema).min(1, 'at least one message is required').max(REQUEST_LIMITS.maxMessages),
+    tools: z.array(ToolDefinitionSchema).max(REQUEST_LIMITS.maxTools).optional(),
+    tool_choice: ToolChoiceSchema.optional(),
+    response_format: ResponseFormatSchema.optional(),
+    temperature: z.number().min(0).max(2).optional(),
+    top_p: z.number().min(0).max(1).optional(),
+    stop: z.array(z.string().min(1).max(256)).max(REQUEST_LIMITS.maxStopSequences).optional(),
+    seed: z.number().int().optional(),
+  })
+  .strict();
+export type LogicalPrompt = z.infer<typeof LogicalPromptSchema>;
+
+/** What the model must be able to do. Defaults are the brief's. */
+export const ModelRequirementsSchema = z
+  .object({
+    capabilities: z.array(CapabilitySchema).max(CAPABILITIES.length).default([]),
+    min_context_length: z.number().int().positive().max(100_000_000).default(4096),
+    max_output_tokens: z.number().int().positive().max(1_000_000).default(4096),
+  })
+  .strict();
+export type ModelRequirements = z.infer<typeof ModelRequirementsSchema>;
+
+/** What the caller will accept. The deadline is arrival + `max_latency_ms`. */
+export const RequestConstraintsSchema = z
+  .object({
+    max_latency_ms: z.number().int().positive().max(3_600_000).default(30_000),
+    max_cost_cents: z.number().nonnegative().max(1_000_000).default(100),
+    preferred_providers: z.array(z.string().min(1).max(64)).max(32).default([]),
+  })
+  .strict();
+export type RequestConstraints = z.infer<typeof RequestConstraintsSchema>;
+
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export const PrioritySchema = z.enum(PRIORITIES);
+export type Priority = z.infer<typeof PrioritySchema>;
+
+/** Per-request cache control: `read: false` is `Cache-Control: no-cache`, `write: false` is `no-store`. */
+export const CacheControlSchema = z
+  .object({
+    read: z.boolean().default(true),
+    write: z.boolean().default(true),
+    /** Raises (never lowers) the semantic similarity threshold for this request. */
+    min_similarity: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+export type CacheControl = z.infer<typeof CacheControlSchema>;
+
+const AGENT_DID = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+/** The native request (`POST /v1/inference`, `gateway.complete`). */
+export const InferenceRequestSchema = z
+  .object({
+    request_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : -').optional(),
+    agent_did: AGENT_DID,
+    tenant: z.string().min(1).max(256).optional(),
+    logical_prompt: LogicalPromptSchema,
+    requirements: ModelRequirementsSchema.default({ capabilities: [], min_context_length: 4096, max_output_tokens: 4096 }),
+    constraints: RequestConstraintsSchema.default({ max_latency_ms: 30_000, max_cost_cents: 100, preferred_providers: [] }),
+    metadata: z.record(z.string(), z.unknown()).default({}),
+    model_id: z.string().min(1).max(256).optional(),
+    priority: PrioritySchema.default('normal'),
+    cache: CacheControlSchema.optional(),
+  })
+  .strict();
+
+/** What callers send: defaults may be omitted. */
+export type InferenceRequestInput = z.input<typeof InferenceRequestSchema>;
+/** A validated request, defaults applied. `request_id` is always set once the gateway accepts it. */
+export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
+
+/** Validates a native request; throws E4500 naming the offending field. */
+export function parseInferenceRequest(input: unknown): InferenceRequest {
+  return parseOrThrow(InferenceRequestSchema, input);
+}
+
+/** Nesting depth of a JSON value (a scalar is 0). */
+export function jsonDepth(value: unknown, depth = 0): number {
+  if (depth > REQUEST_LIMITS.maxJsonDepth) return depth;
+  if (Array.isArray(value)) return value.reduce<number>((max, item) => Math.max(max, jsonDepth(item, depth + 1)), depth + 1);
+  if (value !== null && typeof value === 'object') {
+    let max = depth + 1;
+    for (const item of Object.values(value)) max = Math.max(max, jsonDepth(item, depth + 1));
+    return max;
+  }
+  return depth;
+}

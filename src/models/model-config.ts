@@ -1,0 +1,35 @@
+/** ModelConfig and ModelCapabilities: one entry of the model catalogue. */
+import { z } from 'zod';
+import { CapabilitySchema } from './inference-request.js';
+
+/** A model's capabilities as a list (`['vision', 'tool_use']`). */
+export const ModelCapabilitiesSchema = z.array(CapabilitySchema);
+export type ModelCapabilities = z.infer<typeof ModelCapabilitiesSchema>;
+
+/** A model as configured under `models.<id>`; `id` comes from the key. */
+export const ModelConfigSchema = z
+  .object({
+    id: z.string().min(1).max(256),
+    provider: z.string().min(1).max(64),
+    /** The name the provider knows the model by (Ollama tag, OpenAI model name). Defaults to `id`. */
+    provider_model: z.string().min(1).max(256),
+    capabilities: ModelCapabilitiesSchema.default([]),
+    context_length: z.number().int().positive().default(8192),
+    max_output_tokens: z.number().int().positive().default(4096),
+    /** Price of 1,000 input tokens, in US cents. */
+    input_cost_per_1k_cents: z.number().nonnegative().default(0),
+    /** Price of 1,000 output tokens, in US cents. */
+    output_cost_per_1k_cents: z.number().nonnegative().default(0),
+    /** Latency assumed for routing before any traffic has been observed, in milliseconds. */
+    expected_latency_ms: z.number().int().positive().default(1000),
+    /** Quality rank used as a tie-break (higher is better). */
+    quality: z.number().min(0).max(100).default(50),
+  })
+  .strict();
+export type ModelConfig = z.infer<typeof ModelConfigSchema>;
+export type ModelConfigInput = z.input<typeof ModelConfigSchema>;
+
+/** The cost of a call in cents, from the model's per-1k prices. */
+export function costCents(model: Pick<ModelConfig, 'input_cost_per_1k_cents' | 'output_cost_per_1k_cents'>, inputTokens: number, outputTokens: number): number {
+  return (inputTokens * model.input_cost_per_1k_cents + outputTokens * model.output_cost_per_1k_cents) / 1000;
+}
