@@ -94,8 +94,12 @@ export class UpstreamClient {
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => controller.abort(this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`)), totalMs);
     timer.unref();
+    // undici's own header and body timeouts tick at about 0.5-1 s resolution; these native timers are exact.
+    const firstByte = setTimeout(() => controller.abort(this.timeoutError(`no response within ${this.timeouts.firstByteMs} ms`)), this.timeouts.firstByteMs);
+    firstByte.unref();
     const release = (): void => {
       clearTimeout(timer);
+      clearTimeout(firstByte);
       request.signal?.removeEventListener('abort', onCallerAbort);
     };
 
@@ -118,6 +122,7 @@ export class UpstreamClient {
       release();
       throw this.mapTransportError(error, controller.signal);
     }
+    clearTimeout(firstByte);
     return this.wrapResponse(response, controller, release);
   }
 
@@ -129,6 +134,8 @@ export class UpstreamClient {
   private wrapResponse(response: Dispatcher.ResponseData, controller: AbortController, release: () => void): UpstreamResponse {
     const mapError = (error: unknown): GatewayError => this.mapTransportError(error, controller.signal);
     const provider = this.provider;
+    const chunkGapMs = this.timeouts.chunkGapMs;
+    const stalled = (): GatewayError => this.timeoutError(`stream stalled for ${chunkGapMs} ms`);
     let settled = false;
     const finish = (): void => {
       if (settled) return;
@@ -157,12 +164,24 @@ export class UpstreamClient {
         }
       },
       chunks() {
+        const gapMs = chunkGapMs;
         return (async function* iterate(): AsyncGenerator<Uint8Array> {
+          let gap: NodeJS.Timeout | undefined;
+          const armGap = (): void => {
+            clearTimeout(gap);
+            gap = setTimeout(() => controller.abort(stalled()), gapMs);
+            gap.unref();
+          };
           try {
-            for await (const chunk of response.body) yield chunk as Uint8Array;
+            armGap();
+            for await (const chunk of response.body) {
+              armGap();
+              yield chunk as Uint8Array;
+            }
           } catch (error) {
             throw mapError(error);
           } finally {
+            clearTimeout(gap);
             // Reached on completion, on error and when the consumer stops early (return()).
             if (!response.body.destroyed) response.body.destroy();
             finish();
