@@ -39,7 +39,13 @@ export const RoutingSectionSchema = z
   })
   .strict();
 
+/**
+ * `{provider: auto}`: Ollama's `nomic-embed-text` (the brief's default) when an Ollama provider is
+ * configured and has that model pulled at start, else the local lexical embedder.
+ * `{provider: local}`: the local embedder. `{provider: <id>, model: <name>}`: that provider's model.
+ */
 export const EmbedderConfigSchema = z.union([
+  z.object({ provider: z.literal('auto') }).strict(),
   z.object({ provider: z.literal('local'), dimensions: z.number().int().min(64).max(4096).default(512) }).strict(),
   z.object({ provider: z.string().min(1), model: z.string().min(1) }).strict(),
 ]);
@@ -54,7 +60,7 @@ export const CacheConfigSchema = z
     semantic: z.boolean().default(true),
     /** Entries kept per partition before the oldest are evicted. */
     max_entries_per_partition: z.number().int().positive().default(10_000),
-    embedder: EmbedderConfigSchema.default({ provider: 'ollama', model: 'nomic-embed-text' }),
+    embedder: EmbedderConfigSchema.default({ provider: 'auto' }),
   })
   .strict();
 

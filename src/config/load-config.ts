@@ -41,8 +41,9 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env):
   const issues: FieldIssue[] = [];
   const interpolated = interpolate(raw, env, [], issues);
   const result = GatewayConfigSchema.safeParse(interpolated);
-  if (result.success) issues.push(...crossCheck(result.data));
-  else issues.push(...result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })));
+  if (!result.success) issues.push(...result.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message })));
+  // Cross-key checks run on the raw tree too, so that one error lists every problem at once.
+  issues.push(...crossCheck(interpolated));
   if (issues.length > 0 || !result.success) throw invalidConfig(issues);
   return result.data;
 }
@@ -56,27 +57,33 @@ function invalidConfig(issues: FieldIssue[]): ConfigurationError {
   });
 }
 
-/** Checks that span keys: models name configured providers, the embedder names one. */
-function crossCheck(config: GatewayConfig): FieldIssue[] {
+/** Checks that span keys: models name configured providers, the embedder names one. Tolerates a malformed tree. */
+function crossCheck(raw: unknown): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  for (const [id, model] of Object.entries(config.models)) {
-    if (config.providers[model.provider] === undefined) {
-      issues.push({ path: `models.${id}.provider`, message: `unknown provider "${model.provider}" (configured: ${Object.keys(config.providers).join(', ') || 'none'})` });
-    }
+  const root = asRecord(raw);
+  const providers = new Set(Object.keys(asRecord(root.providers)));
+  const known = (): string => [...providers].join(', ') || 'none';
+  for (const [id, model] of Object.entries(asRecord(root.models))) {
+    const provider = asRecord(model).provider;
+    if (typeof provider === 'string' && !providers.has(provider)) issues.push({ path: `models.${id}.provider`, message: `unknown provider "${provider}" (configured: ${known()})` });
   }
-  const embedder = config.cache.embedder;
-  if (embedder.provider !== 'local' && config.cache.enabled && config.cache.semantic && config.providers[embedder.provider] === undefined) {
-    issues.push({ path: 'cache.embedder.provider', message: `unknown provider "${embedder.provider}" (use "local" or a configured provider)` });
+  const cache = asRecord(root.cache);
+  const embedder = asRecord(cache.embedder).provider;
+  if (typeof embedder === 'string' && embedder !== 'local' && embedder !== 'auto' && cache.enabled !== false && cache.semantic !== false && !providers.has(embedder)) {
+    issues.push({ path: 'cache.embedder.provider', message: `unknown provider "${embedder}" (use "auto", "local" or a configured provider)` });
   }
-  for (const [agent, rates] of Object.entries(config.rate_limits.agents)) {
-    if (rates.rpm <= 0) issues.push({ path: `rate_limits.agents.${agent}.rpm`, message: 'must be positive' });
-  }
-  const seen = new Set<string>();
-  config.auth.api_keys.forEach((entry, index) => {
-    if (seen.has(entry.key)) issues.push({ path: `auth.api_keys[${index}].key`, message: 'duplicate key' });
-    seen.add(entry.key);
+  const seen = new Set<unknown>();
+  const keys = asRecord(root.auth).api_keys;
+  (Array.isArray(keys) ? keys : []).forEach((entry: unknown, index) => {
+    const key = asRecord(entry).key;
+    if (typeof key === 'string' && seen.has(key)) issues.push({ path: `auth.api_keys[${index}].key`, message: 'duplicate key' });
+    seen.add(key);
   });
   return issues;
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;

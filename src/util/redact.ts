@@ -11,9 +11,10 @@ const SECRET_PATTERNS: RegExp[] = [
 export function redactSecrets(text: string): string {
   let out = text;
   for (const pattern of SECRET_PATTERNS) {
-    out = out.replace(pattern, (match: string, group1: string | undefined) => {
-      if (group1 !== undefined && (group1.startsWith('?') || group1.startsWith('&'))) return `${group1}[REDACTED]`;
-      if (group1 !== undefined && group1.toLowerCase() === 'bearer') return 'Bearer [REDACTED]';
+    out = out.replace(pattern, (_match: string, group1: unknown) => {
+      // Patterns without a capture group pass the match offset (a number) here.
+      if (typeof group1 === 'string' && (group1.startsWith('?') || group1.startsWith('&'))) return `${group1}[REDACTED]`;
+      if (typeof group1 === 'string' && group1.toLowerCase() === 'bearer') return 'Bearer [REDACTED]';
       return '[REDACTED]';
     });
   }

@@ -1,0 +1,68 @@
+// Shared bench helpers: free ports, child processes that are always killed, waiting for a port.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** ../shared/bench beside the repo (or BENCH_SHARED). */
+export const sharedBench = process.env.BENCH_SHARED ?? resolve(root, '..', 'shared', 'bench');
+export const haveShared = existsSync(join(sharedBench, 'floor-proxy.mjs'));
+
+const children = new Set();
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+export async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Starts a process; resolves once `port` accepts connections. */
+export async function startProcess(command, args, port, options = {}) {
+  const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], cwd: root, env: { ...process.env, ...options.env } });
+  children.add(child);
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  child.on('exit', () => children.delete(child));
+  const deadline = Date.now() + (options.timeoutMs ?? 20_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${command} ${args.join(' ')} exited: ${stderr}`);
+    if (await accepts(port)) return child;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${command} ${args.join(' ')} did not listen on ${port}: ${stderr}`);
+}
+
+async function accepts(port) {
+  const { connect } = await import('node:net');
+  return new Promise((r) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => { socket.destroy(); r(true); });
+    socket.once('error', () => r(false));
+  });
+}
+
+export function stop(child) {
+  if (child && child.exitCode === null) child.kill('SIGTERM');
+}
+
+/** Runs a node script, returns its parsed JSON stdout. */
+export async function runJson(args, env = {}) {
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  children.add(child);
+  let out = '';
+  child.stdout.on('data', (chunk) => { out += chunk; });
+  const code = await new Promise((r) => child.on('exit', r));
+  children.delete(child);
+  if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);
+  return JSON.parse(out.trim().split('\n').pop());
+}

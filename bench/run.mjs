@@ -1,0 +1,57 @@
+// `npm run bench`: every benchmark of the gateway, measured in one run, printed as a report.
+// Ratios are against ../shared/bench/floor-proxy.mjs measured in the same run. Not a test: no
+// thresholds here; the README records the figures with the machine they came from.
+// env: BENCH_SECONDS (5), BENCH_CONCURRENCY (64), BENCH_PORTKEY=1 (also measure Portkey's gateway)
+import { cpus, totalmem } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { runJson } from './lib.mjs';
+
+const seconds = process.env.BENCH_SECONDS ?? '5';
+const concurrency = process.env.BENCH_CONCURRENCY ?? '64';
+const line = (text = '') => process.stdout.write(`${text}\n`);
+
+line(`# L04 gateway benchmarks — ${new Date().toISOString()}`);
+line(`machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
+line();
+
+line('## In-process overhead: ModelGateway over the mock adapter (10,000 sequential requests)');
+line('| pipeline | state | p50 µs | p99 µs |');
+line('|---|---|---|---|');
+for (const backend of ['memory', 'redis']) {
+  try {
+    for (const result of await runJson(['bench/overhead.mjs', backend])) line(`| ${result.label} | ${backend} | ${result.p50_us} | ${result.p99_us} |`);
+  } catch (error) {
+    line(`| (failed: ${error.message}) | ${backend} | | |`);
+  }
+}
+line();
+
+line(`## HTTP throughput (${concurrency} connections, ${seconds} s each, instant upstream)`);
+const http = await runJson(['bench/http.mjs', concurrency, seconds]);
+if (http.skipped) line(`skipped: ${http.skipped}`);
+else {
+  const floor = http.floor?.rps ?? 0;
+  line('| path | req/s | p50 ms | p99 ms | errors | ratio to floor |');
+  line('|---|---|---|---|---|---|');
+  const row = (name, result) => line(result?.skipped ? `| ${name} | skipped: ${result.skipped} | | | | |` : `| ${name} | ${result.rps} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`);
+  row('floor proxy → upstream', http.floor);
+  row('gateway → OpenAIAdapter → upstream', http.gateway);
+  row('gateway → mock provider', http.mock);
+  if (http.portkey) row('Portkey gateway → upstream', http.portkey);
+}
+line();
+
+line('## Rate limiter and queue (10,000 sequential decisions)');
+line('| operation | p50 µs | p99 µs |');
+line('|---|---|---|');
+for (const result of await runJson(['bench/limiter.mjs'])) line(result.skipped ? `| ${result.label} | skipped: ${result.skipped} | |` : `| ${result.label} | ${result.p50_us} | ${result.p99_us} |`);
+line();
+
+line('## Semantic cache lookup (embedding excluded)');
+const cache = spawnSync(process.execPath, ['--import', 'tsx', 'bench/cache-bench.ts'], { encoding: 'utf8' });
+line(cache.status === 0 ? cache.stdout.trim() : `failed: ${cache.stderr.trim().split('\n').slice(-3).join(' ')}`);
+line();
+
+line('## 1,000 concurrent streams');
+const streams = await runJson(['bench/streams.mjs', '1000']);
+line(`${streams.completed}/${streams.streams} streams completed (${streams.failed} failed) in ${streams.wall_s} s; gateway RSS ${streams.idle_rss_mb} MB idle, ${streams.peak_rss_mb} MB peak`);

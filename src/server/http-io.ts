@@ -1,0 +1,58 @@
+/**
+ * Request bodies in, JSON and errors out: the one place where the HTTP layer reads bodies (size
+ * limit → 413 E4503, content type → 415 E4504, JSON → E4500) and turns errors into responses.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ValidationError, toOpenAIError } from '../models/error-codes.js';
+
+/** Reads and parses a JSON body of at most `limitBytes`. */
+export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
+  const type = request.headers['content-type'];
+  if (type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\b/i.test(type)) {
+    throw new ValidationError('E4504', `The request body must be application/json, got ${type.slice(0, 100)}`);
+  }
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > limitBytes) throw tooLarge(limitBytes);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) throw new ValidationError('E4500', 'Invalid request: the body is empty', { param: '(root)' });
+  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ValidationError('E4500', 'Invalid request: the body is not valid JSON', { param: '(root)' });
+  }
+}
+
+function tooLarge(limitBytes: number): ValidationError {
+  return new ValidationError('E4503', `The request body is larger than ${limitBytes} bytes`);
+}
+
+/** Sends a JSON answer. */
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** Sends any error in the OpenAI shape with its E-code (internal errors without their details). */
+export function sendError(response: ServerResponse, error: unknown, headers: Record<string, string> = {}): void {
+  const rendered = toOpenAIError(error);
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  // A body we stopped reading (413) would otherwise be drained into a dead keep-alive connection.
+  const close: Record<string, string> = rendered.status === 413 ? { connection: 'close' } : {};
+  sendJson(response, rendered.status, rendered.body, { ...headers, ...rendered.headers, ...close });
+}
+
+/** The first value of a header. */
+export function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

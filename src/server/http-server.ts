@@ -1,0 +1,170 @@
+/**
+ * The HTTP service over a `ModelGateway` (DESIGN §5): node:http, a small route table, one place
+ * where errors become OpenAI-shaped responses, a request id on every response, authentication
+ * before any other work, and graceful shutdown (stop accepting, let in-flight requests finish
+ * within a bound, then close the gateway).
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GatewayError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import type { ModelGateway } from '../services/model-gateway.js';
+import { randomRequestId } from '../util/ids.js';
+import type { IdGenerator } from '../util/clock.js';
+import type { Logger } from '../observability/logger.js';
+import { ApiKeyAuthenticator } from './auth.js';
+import { handleChatCompletions } from './chat-route.js';
+import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
+import { sendError } from './http-io.js';
+import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native-routes.js';
+import type { RouteContext } from './route-context.js';
+
+type Handler = (context: RouteContext) => Promise<void>;
+
+interface Route {
+  handler: Handler;
+  /** Needs a caller identity (every /v1 route). */
+  authenticated: boolean;
+  admin?: boolean;
+}
+
+const ROUTES: Record<string, Record<string, Route>> = {
+  '/v1/chat/completions': { POST: { handler: handleChatCompletions, authenticated: true } },
+  '/v1/embeddings': { POST: { handler: handleEmbeddings, authenticated: true } },
+  '/v1/models': { GET: { handler: handleModels, authenticated: true } },
+  '/v1/inference': { POST: { handler: handleInference, authenticated: true } },
+  '/v1/inference/batch': { POST: { handler: handleInferenceBatch, authenticated: true } },
+  '/v1/usage': { GET: { handler: handleUsage, authenticated: true } },
+  '/v1/admin/cache/purge': { POST: { handler: handleCachePurge, authenticated: true, admin: true } },
+  '/health': { GET: { handler: handleHealth, authenticated: false } },
+  '/health/providers': { GET: { handler: handleProviderHealth, authenticated: false } },
+  '/health/ready': { GET: { handler: handleReady, authenticated: false } },
+  '/metrics': { GET: { handler: handleMetrics, authenticated: false } },
+};
+
+/** Options of a `GatewayServer`; defaults come from the gateway's `server:` config. */
+export interface GatewayServerOptions {
+  host?: string;
+  port?: number;
+  logger?: Logger;
+  idGenerator?: IdGenerator;
+}
+
+/** The OpenAI-compatible HTTP service. */
+export class GatewayServer {
+  readonly server: Server;
+  private readonly gateway: ModelGateway;
+  private readonly authenticator: ApiKeyAuthenticator;
+  private readonly options: GatewayServerOptions;
+  private readonly idGenerator: IdGenerator;
+  private inFlight = 0;
+  private draining = false;
+  private idle: (() => void) | undefined;
+
+  constructor(gateway: ModelGateway, options: GatewayServerOptions = {}) {
+    this.gateway = gateway;
+    this.options = options;
+    this.idGenerator = options.idGenerator ?? randomRequestId;
+    this.authenticator = new ApiKeyAuthenticator(gateway.config.auth);
+    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (request, response) => {
+      void this.handle(request, response);
+    });
+  }
+
+  /** Starts the gateway and listens; resolves with the bound address. */
+  async listen(): Promise<{ host: string; port: number; url: string }> {
+    await this.gateway.start();
+    const host = this.options.host ?? this.gateway.config.server.host;
+    const port = this.options.port ?? this.gateway.config.server.port;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    const address = this.server.address() as AddressInfo;
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return { host: address.address, port: address.port, url: `http://${shownHost}:${address.port}` };
+  }
+
+  /**
+   * Graceful shutdown: stops accepting, waits up to `server.shutdown_grace_ms` for in-flight
+   * requests, closes what is left, then closes the gateway (ledger flushed or spooled).
+   */
+  async close(): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (this.inFlight > 0) {
+      const graceMs = this.gateway.config.server.shutdown_grace_ms;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        timer.unref();
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.server.closeAllConnections();
+    await closed;
+    await this.gateway.close();
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = this.idGenerator();
+    response.setHeader('x-l04-request-id', requestId);
+    this.inFlight++;
+    const controller = new AbortController();
+    response.once('close', () => {
+      if (!response.writableFinished) controller.abort(new ValidationError('E4507', 'The client closed the connection'));
+    });
+    try {
+      if (this.draining) throw new GatewayError('E4509');
+      const url = new URL(request.url ?? '/', 'http://gateway');
+      const route = this.resolve(request.method ?? 'GET', url.pathname);
+      const caller = route.authenticated ? this.authenticate(request, route) : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
+      const context: RouteContext = {
+        gateway: this.gateway,
+        request,
+        response,
+        url,
+        requestId,
+        caller,
+        signal: controller.signal,
+        bodyLimitBytes: this.gateway.config.server.body_limit_bytes,
+        now: () => Date.now(),
+      };
+      await route.handler(context);
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.code === 'E4900') this.options.logger?.error({ err: error, request_id: requestId }, 'unexpected error');
+      if (!response.writableEnded) sendError(response, gatewayError);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) this.idle?.();
+    }
+  }
+
+  private resolve(method: string, path: string): Route {
+    const routes = ROUTES[path.length > 1 ? path.replace(/\/+$/, '') : path];
+    if (routes === undefined) throw new ValidationError('E4505', `No route ${path}`);
+    const route = routes[method];
+    if (route === undefined) throw new ValidationError('E4506', `${method} is not allowed on ${path}; use ${Object.keys(routes).join(', ')}`);
+    return route;
+  }
+
+  private authenticate(request: IncomingMessage, route: Route): RouteContext['caller'] {
+    const principal = this.authenticator.authenticate(request.headers);
+    // Without API keys there is no operator to tell apart: admin routes answer loopback callers only.
+    if (route.admin === true && !this.authenticator.required && !isLoopback(request.socket.remoteAddress)) {
+      throw new ValidationError('E4508', 'Admin routes need an admin API key, or a loopback caller when no keys are configured');
+    }
+    return principal;
+  }
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}

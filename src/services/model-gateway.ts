@@ -1,0 +1,397 @@
+/**
+ * The gateway: one request through the brief's steps — validate → agent rate limit → cache →
+ * route → breaker-protected execution with fallbacks (each attempt through its provider's queue) →
+ * cache store → accounting. It wires services together and holds no policy of its own: what each
+ * step decides lives in that step's service.
+ */
+import { parseConfig } from '../config/load-config.js';
+import type { GatewayConfig, GatewayConfigInput } from '../config/config-schema.js';
+import { GatewayError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import { parseInferenceRequest } from '../models/inference-request.js';
+import type { InferenceRequest, InferenceRequestInput } from '../models/inference-request.js';
+import type { InferenceResponse } from '../models/inference-response.js';
+import type { ProviderHealth } from '../models/provider-config.js';
+import type { ProviderAdapter, ProviderCall } from '../providers/base.js';
+import { estimatePromptTokens } from '../util/token-estimate.js';
+import { GENAI, recordSpanError, runInSpan, startSpan, withSpan } from '../observability/tracing.js';
+import type { CacheLookup, CacheMiss } from './semantic-cache.js';
+import type { AgentAdmission } from './rate-limiter.js';
+import type { UsageQuery, UsageSummary } from './usage-ledger.js';
+import type { RegisteredModel } from './model-registry.js';
+import { buildRuntime } from './gateway-runtime.js';
+import type { GatewayDependencies, GatewayRuntime } from './gateway-runtime.js';
+import type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './gateway-events.js';
+import { buildResponse, cachedResponse, embeddingModel, parseEmbeddingInputs } from './gateway-helpers.js';
+import { relayCommitted, replayCached } from './stream-relay.js';
+import type { StreamOutcome } from './stream-relay.js';
+import type { CommittedStream } from './fallback-executor.js';
+import type { RoutingDecision } from '../models/routing-config.js';
+import type { PreparedCall } from './gateway-helpers.js';
+
+/** One item of `completeBatch`: the answer or the error, in input order. */
+export type BatchItemResult = { index: number; ok: true; response: InferenceResponse } | { index: number; ok: false; error: ReturnType<GatewayError['toJSON']> };
+
+/** The result of `embed`. */
+export interface EmbeddingResult {
+  request_id: string;
+  model_id: string;
+  provider: string;
+  embeddings: number[][];
+  usage: { input_tokens: number };
+}
+
+/** What `GET /health/ready` reports. */
+export interface Readiness {
+  ready: boolean;
+  state_backend: 'memory' | 'redis';
+  dependencies: Record<string, unknown>;
+}
+
+/** Most requests one `completeBatch` call may carry. */
+export const MAX_BATCH_SIZE = 100;
+
+/** The L04 model gateway: `new ModelGateway(config)`, then `complete`, `stream`, `completeBatch`, `embed`. */
+export class ModelGateway {
+  /** The validated configuration, defaults applied. */
+  readonly config: GatewayConfig;
+  private readonly dependencies: GatewayDependencies;
+  private runtime: GatewayRuntime | undefined;
+  private starting: Promise<GatewayRuntime> | undefined;
+  private closed = false;
+
+  /** Validates the config (E4000 listing every bad path); nothing connects until `start()` or the first call. */
+  constructor(config: GatewayConfigInput | GatewayConfig, dependencies: GatewayDependencies = {}) {
+    this.config = parseConfig(config);
+    this.dependencies = dependencies;
+  }
+
+  /** Connects state (Redis when configured and answering), the ledger, and starts health checks. Idempotent. */
+  async start(): Promise<GatewayRuntime> {
+    if (this.runtime !== undefined) return this.runtime;
+    if (this.closed) throw new GatewayError('E4509');
+    this.starting ??= buildRuntime(this.config, this.dependencies, (provider, model, texts, signal) => this.embedForCache(provider, model, texts, signal)).then((runtime) => {
+      this.runtime = runtime;
+      return runtime;
+    });
+    return this.starting;
+  }
+
+  /** Answers one request. Throws a `GatewayError` (E4xxx) on failure. */
+  async complete(input: InferenceRequestInput, context: CallContext = {}): Promise<InferenceResponse> {
+    const runtime = this.runtime ?? (await this.start());
+    const call = this.prepare(runtime, input, context);
+    return withSpan('l04.request', { 'l04.request_id': call.request.request_id, [GENAI.OPERATION_NAME]: 'chat' }, async () => {
+      let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
+      let cache: CacheResult = 'bypass';
+      let providerMs = 0;
+      let attempts: InferenceResponse['metadata']['attempts'] = [];
+      try {
+        admission = await this.admit(runtime, call);
+        const lookup = await this.lookupCache(runtime, call);
+        cache = cacheResultOf(lookup);
+        if (lookup !== undefined && lookup.hit !== false) {
+          const response = cachedResponse(lookup.response, call, runtime.clock.now(), admission.info);
+          await admission.reservation.settle(0);
+          this.finish(runtime, call, { response, cache, attempts, providerMs });
+          return response;
+        }
+        const { decision, candidates } = this.route(runtime, call);
+        const execution = await runtime.executor.complete(candidates, this.plan(call), (model, signal) =>
+          withSpan('l04.provider.attempt', { [GENAI.SYSTEM]: model.provider, [GENAI.PROVIDER_NAME]: model.provider, [GENAI.REQUEST_MODEL]: model.provider_model, [GENAI.OPERATION_NAME]: 'chat' }, () =>
+            this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal)),
+          ),
+        );
+        attempts = execution.attempts;
+        providerMs = execution.providerMs;
+        const result = execution.value;
+        const response = buildResponse(call, execution.model, result, { attempts, decision, cache, now: runtime.clock.now(), rateLimit: admission.info });
+        await admission.reservation.settle(response.token_usage.total_tokens);
+        if (lookup !== undefined && lookup.hit === false) void runtime.cache?.store(lookup.miss, response);
+        this.finish(runtime, call, { response, cache, attempts, providerMs });
+        return response;
+      } catch (error) {
+        const gatewayError = toGatewayError(error);
+        await admission?.reservation.release();
+        this.finish(runtime, call, { error: gatewayError, cache, attempts: attemptsOf(gatewayError, attempts), providerMs });
+        throw gatewayError;
+      } finally {
+        call.dispose();
+      }
+    });
+  }
+
+  /**
+   * Streams one answer as typed events (see `GatewayStreamEvent`). Failures before the first
+   * content reject the first `next()`; later ones arrive as one `error` event.
+   */
+  stream(input: InferenceRequestInput, context: CallContext = {}): AsyncIterable<GatewayStreamEvent> {
+    return this.streamEvents(input, context);
+  }
+
+  private async *streamEvents(input: InferenceRequestInput, context: CallContext): AsyncGenerator<GatewayStreamEvent> {
+    const runtime = this.runtime ?? (await this.start());
+    const call = this.prepare(runtime, input, context);
+    const finish = (outcome: StreamOutcome): void => this.finish(runtime, call, outcome, true);
+    let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
+    let cache: CacheResult = 'bypass';
+    try {
+      // Everything up to the commit may still fail as a plain error (and fall back).
+      let committed: { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
+      try {
+        admission = await this.admit(runtime, call);
+        const lookup = await this.lookupCache(runtime, call);
+        cache = cacheResultOf(lookup);
+        if (lookup !== undefined && lookup.hit !== false) committed = { hit: lookup };
+        else {
+          const { decision, candidates } = this.route(runtime, call);
+          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) => this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal)));
+          committed = { stream, decision, miss: lookup?.miss };
+        }
+      } catch (error) {
+        const gatewayError = toGatewayError(error);
+        await admission?.reservation.release();
+        finish({ error: gatewayError, cache, attempts: attemptsOf(gatewayError, []), providerMs: 0 });
+        throw gatewayError;
+      }
+      const base = { runtime, call, admission, finish };
+      if ('hit' in committed) yield* replayCached({ ...base, hit: committed.hit });
+      else yield* relayCommitted({ ...base, ...committed, cache });
+    } finally {
+      call.dispose();
+    }
+  }
+
+  /** Answers many requests, each with its own priority and deadline; results in input order. */
+  async completeBatch(inputs: InferenceRequestInput[], context: CallContext = {}): Promise<BatchItemResult[]> {
+    if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_BATCH_SIZE) {
+      throw new ValidationError('E4500', `Invalid request: requests must hold 1 to ${MAX_BATCH_SIZE} items`, { param: 'requests' });
+    }
+    return Promise.all(
+      inputs.map(async (input, index): Promise<BatchItemResult> => {
+        try {
+          return { index, ok: true, response: await this.complete(input, context) };
+        } catch (error) {
+          return { index, ok: false, error: toGatewayError(error).toJSON() };
+        }
+      }),
+    );
+  }
+
+  /** Embeds texts with an embedding model, through the agent's limits, the breaker and micro-batching. */
+  async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string } = {}): Promise<EmbeddingResult> {
+    const runtime = this.runtime ?? (await this.start());
+    const texts = parseEmbeddingInputs(inputs);
+    const model = embeddingModel(runtime.registry, modelId);
+    const call = this.prepare(runtime, { agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous', logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] }, requirements: { max_output_tokens: 1 } }, context);
+    let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
+    try {
+      admission = await this.admit(runtime, call);
+      const execution = await runtime.executor.complete([model], this.plan(call), (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal));
+      await admission.reservation.settle(execution.value.usage.input_tokens);
+      const result = { request_id: call.request.request_id, model_id: model.id, provider: model.provider, ...execution.value };
+      const response = buildResponse(call, model, { content: '', toolCalls: [], finishReason: 'stop', rawFinishReason: undefined, usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens } }, { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info });
+      this.finish(runtime, call, { response, cache: 'bypass', attempts: execution.attempts, providerMs: execution.providerMs }, false, 'embeddings');
+      return result;
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      await admission?.reservation.release();
+      this.finish(runtime, call, { error: gatewayError, cache: 'bypass', attempts: attemptsOf(gatewayError, []), providerMs: 0 }, false, 'embeddings');
+      throw gatewayError;
+    } finally {
+      call.dispose();
+    }
+  }
+
+  /** Every registered model with its availability. */
+  async listModels(): Promise<RegisteredModel[]> {
+    return (this.runtime ?? (await this.start())).registry.list();
+  }
+
+  /** Each provider's health, circuit state and live-traffic signals. */
+  async providerHealth(): Promise<ReturnType<GatewayRuntime['health']['snapshot']>> {
+    return (this.runtime ?? (await this.start())).health.snapshot();
+  }
+
+  /** Runs every provider's health check now (the CLI's `check`). */
+  async checkProviders(): Promise<ProviderHealth[]> {
+    return (this.runtime ?? (await this.start())).health.checkNow();
+  }
+
+  /** Whether requests can be served, and the state of each dependency (Redis, ledger, providers). */
+  async readiness(): Promise<Readiness> {
+    const runtime = this.runtime ?? (await this.start());
+    const providers = runtime.health.snapshot();
+    const ledger = runtime.ledger.health();
+    const redis = runtime.redis === undefined ? { status: 'not used' as const } : { status: runtime.redis.isReady() ? ('up' as const) : ('down' as const) };
+    const usable = providers.some((provider) => provider.status !== 'unhealthy' && provider.circuit_state !== 'open');
+    return {
+      ready: !this.closed && usable,
+      state_backend: runtime.stateBackend,
+      dependencies: {
+        redis: { ...redis, degraded: redis.status === 'down', ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}) },
+        ledger: { ...ledger, degraded: !ledger.healthy },
+        providers: Object.fromEntries(providers.map((provider) => [provider.provider, { status: provider.status, circuit_state: provider.circuit_state, degraded: provider.status !== 'healthy', ...(provider.message === undefined ? {} : { message: provider.message }) }])),
+      },
+    };
+  }
+
+  /** Prometheus text; queue depths are sampled at scrape time. */
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const runtime = this.runtime ?? (await this.start());
+    for (const [provider, queue] of runtime.queues) {
+      for (const [priority, depth] of Object.entries(queue.depth())) runtime.metrics.setQueueDepth(provider, priority as InferenceRequest['priority'], depth);
+    }
+    return { contentType: runtime.metrics.contentType, body: await runtime.metrics.metrics() };
+  }
+
+  /** Deletes a tenant's cache entries; returns how many. */
+  async purgeCache(tenant: string): Promise<number> {
+    const runtime = this.runtime ?? (await this.start());
+    return runtime.cache === undefined ? 0 : runtime.cache.purge(tenant);
+  }
+
+  /** Spend and tokens from the usage ledger. */
+  async usage(query: UsageQuery): Promise<UsageSummary> {
+    return (this.runtime ?? (await this.start())).ledger.query(query);
+  }
+
+  /** Stops health checks, flushes the ledger (or spools it) and closes connections. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const runtime = this.runtime ?? (this.starting === undefined ? undefined : await this.starting);
+    await runtime?.close();
+  }
+
+  /** Validates and stamps a request: id, caller, arrival, deadline and its abort signal. */
+  private prepare(runtime: GatewayRuntime, input: InferenceRequestInput, context: CallContext): PreparedCall {
+    if (this.closed) throw new GatewayError('E4509');
+    const parsed: InferenceRequest = parseInferenceRequest(input);
+    const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
+    const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? runtime.idGenerator() };
+    const arrivalAt = runtime.clock.now();
+    const deadlineAt = arrivalAt + request.constraints.max_latency_ms;
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(context.signal?.reason ?? new ValidationError('E4507'));
+    context.signal?.addEventListener('abort', onAbort, { once: true });
+    if (context.signal?.aborted) onAbort();
+    const timer = runtime.clock.setTimer(() => controller.abort(new GatewayError('E4510', `The request deadline of ${request.constraints.max_latency_ms} ms passed`)), deadlineAt - arrivalAt);
+    return {
+      request,
+      caller,
+      arrivalAt,
+      deadlineAt,
+      estimatedTokens: estimatePromptTokens(request.logical_prompt) + request.requirements.max_output_tokens,
+      signal: controller.signal,
+      dispose: () => {
+        timer.cancel();
+        context.signal?.removeEventListener('abort', onAbort);
+      },
+    };
+  }
+
+  /** Spend budget, then the agent's request and token limits (E4403, E4400, E4401). */
+  private async admit(runtime: GatewayRuntime, call: PreparedCall): Promise<Extract<AgentAdmission, { allowed: true }>> {
+    return withSpan('l04.rate_limit', {}, async () => {
+      const caller = call.caller;
+      if (caller.daily_budget_cents !== undefined) {
+        try {
+          await runtime.spend.check({ ...caller, admin: false });
+        } catch (error) {
+          runtime.metrics.rateLimited('spend', 'budget');
+          throw error;
+        }
+      }
+      const admission = await runtime.limiter.admitAgent(caller.agent_did, call.estimatedTokens, { rpm: caller.rpm, tpm: caller.tpm });
+      if (!admission.allowed) {
+        runtime.metrics.rateLimited('agent', admission.error.code === 'E4401' ? 'tokens' : 'requests');
+        throw admission.error;
+      }
+      return admission;
+    });
+  }
+
+  /** The cache lookup, or `undefined` when the cache is off. Never throws. */
+  private async lookupCache(runtime: GatewayRuntime, call: PreparedCall): Promise<CacheLookup | undefined> {
+    const cache = runtime.cache;
+    if (cache === undefined) return undefined;
+    return withSpan('l04.cache.lookup', {}, async () => {
+      const lookup = await cache.lookup(call.request, { tenant: call.caller.tenant, agent: call.caller.agent_did });
+      runtime.metrics.cacheLookup(lookup.hit === false ? (lookup.reason === 'miss' ? 'miss' : lookup.reason) : lookup.hit);
+      return lookup;
+    });
+  }
+
+  private route(runtime: GatewayRuntime, call: PreparedCall): { decision: ReturnType<GatewayRuntime['router']['route']>; candidates: RegisteredModel[] } {
+    const span = startSpan('l04.route', { [GENAI.OPERATION_NAME]: 'chat' });
+    try {
+      const selection = runInSpan(span, () => runtime.router.select(call.request));
+      span.setAttribute(GENAI.REQUEST_MODEL, selection.decision.model_id);
+      return selection;
+    } catch (error) {
+      recordSpanError(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private plan(call: PreparedCall): { priority: InferenceRequest['priority']; deadlineAt: number; tokens: number; signal: AbortSignal } {
+    return { priority: call.request.priority, deadlineAt: call.deadlineAt, tokens: call.estimatedTokens, signal: call.signal };
+  }
+
+  private providerCall(call: PreparedCall, model: RegisteredModel, signal: AbortSignal): ProviderCall {
+    return {
+      requestId: call.request.request_id,
+      model,
+      prompt: call.request.logical_prompt,
+      maxOutputTokens: Math.min(call.request.requirements.max_output_tokens, model.max_output_tokens),
+      minContextLength: call.request.requirements.min_context_length,
+      signal,
+      deadlineAt: call.deadlineAt,
+    };
+  }
+
+  private adapterFor(runtime: GatewayRuntime, model: RegisteredModel): ProviderAdapter {
+    const adapter = runtime.adapters.get(model.provider);
+    if (adapter === undefined) throw new GatewayError('E4004', `No adapter for provider "${model.provider}"`);
+    return adapter;
+  }
+
+  /** The provider-layer embedding path the semantic cache uses: breaker and micro-batching, no agent limits. */
+  private async embedForCache(provider: string, model: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
+    const runtime = this.runtime ?? (await this.start());
+    const target = runtime.registry.list().find((entry) => entry.provider === provider && (entry.provider_model === model || entry.id === model));
+    const synthetic: RegisteredModel = target ?? { ...embeddingModelDefaults, id: `${provider}/${model}`, provider, provider_model: model };
+    const deadlineAt = runtime.clock.now() + (this.config.providers[provider]?.timeout_ms ?? 30_000);
+    const execution = await runtime.executor.complete([synthetic], { priority: 'high', deadlineAt, tokens: 0, signal: signal ?? new AbortController().signal }, (entry, attemptSignal) =>
+      runtime.batcher.embed(entry.provider, entry.provider_model, texts, attemptSignal),
+    );
+    return execution.value.embeddings;
+  }
+
+  private finish(runtime: GatewayRuntime, call: PreparedCall, outcome: StreamOutcome, stream = false, operation = 'chat'): void {
+    runtime.accounting.record({ ...outcome, request: call.request, caller: call.caller, arrivalAt: call.arrivalAt, endedAt: runtime.clock.now(), stream, operation });
+  }
+}
+
+const embeddingModelDefaults: Omit<RegisteredModel, 'id' | 'provider' | 'provider_model'> = {
+  capabilities: ['embeddings'],
+  context_length: 8192,
+  max_output_tokens: 1,
+  input_cost_per_1k_cents: 0,
+  output_cost_per_1k_cents: 0,
+  expected_latency_ms: 1000,
+  quality: 50,
+  available: true,
+};
+
+function cacheResultOf(lookup: CacheLookup | undefined): CacheResult {
+  if (lookup === undefined) return 'bypass';
+  if (lookup.hit !== false) return lookup.hit;
+  return lookup.reason === 'miss' ? 'miss' : 'bypass';
+}
+
+function attemptsOf(error: GatewayError, fallback: InferenceResponse['metadata']['attempts']): InferenceResponse['metadata']['attempts'] {
+  const attempts = error.details.attempts;
+  return Array.isArray(attempts) ? (attempts as InferenceResponse['metadata']['attempts']) : fallback;
+}

@@ -1,0 +1,125 @@
+/**
+ * The Redis token-bucket store: one truth for many gateway instances. Each `take`/`give` is one Lua
+ * script (EVALSHA, with EVAL only after a NOSCRIPT reply — which proves the script did not run),
+ * timed by the Redis server's clock. Keys are `<keyPrefix><bucket key>`; bucket keys carry the hash
+ * tag (`{agent:<did>}`), so one decision touches one Cluster slot.
+ *
+ * Failures are never retried here: a command that timed out or lost its connection may or may not
+ * have run, so re-sending it could charge twice (at-most-once). The error goes to the caller
+ * (the rate limiter), which decides that call with its per-process fallback.
+ */
+import { RateLimitError } from '../models/error-codes.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
+import type { RedisConnection } from './redis-connection.js';
+import { assertBucketArguments } from './rate-limit-store.js';
+import type { BucketSpec, RateLimitStore, TakeResult } from './rate-limit-store.js';
+import { GIVE_SCRIPT, TAKE_SCRIPT, scriptSha } from './rate-limit-scripts.js';
+
+/** Options of a `RedisRateLimitStore`. */
+export interface RedisRateLimitStoreOptions {
+  connection: RedisConnection;
+  /** Prefix of every key; default the connection's `keyPrefix` (`l04:`). */
+  keyPrefix?: string;
+  /**
+   * Bound on one decision, in milliseconds (`state.command_timeout_ms`); default 50. Enforced here
+   * because node-redis's own command timeout stops counting once a command is written to the socket.
+   */
+  commandTimeoutMs?: number;
+  /** Timer source of the bound; default the system clock (Redis answers in real time). */
+  clock?: Clock;
+}
+
+const TAKE_SHA = scriptSha(TAKE_SCRIPT);
+const GIVE_SHA = scriptSha(GIVE_SCRIPT);
+
+/** Token buckets in Redis hashes, decided by Lua scripts. */
+export class RedisRateLimitStore implements RateLimitStore {
+  private readonly connection: RedisConnection;
+  private readonly keyPrefix: string;
+  private readonly commandTimeoutMs: number;
+  private readonly clock: Clock;
+
+  constructor(options: RedisRateLimitStoreOptions) {
+    const commandTimeoutMs = options.commandTimeoutMs ?? 50;
+    if (!(commandTimeoutMs > 0)) throw new RangeError(`commandTimeoutMs should be a positive number, got ${commandTimeoutMs}`);
+    this.connection = options.connection;
+    this.keyPrefix = options.keyPrefix ?? options.connection.keyPrefix;
+    this.commandTimeoutMs = commandTimeoutMs;
+    this.clock = options.clock ?? systemClock;
+  }
+
+  /** The full Redis key of a bucket. */
+  redisKey(bucket: BucketSpec): string {
+    return `${this.keyPrefix}${bucket.key}`;
+  }
+
+  /**
+   * Rejects with E4405 at once when the connection is not ready, or after `commandTimeoutMs` (the
+   * script may still run later: it is never re-sent). Other failures are the client's errors.
+   */
+  async take(buckets: BucketSpec[], amounts: number[]): Promise<TakeResult> {
+    assertBucketArguments(buckets, amounts);
+    if (amounts.some((amount) => amount < 0)) throw new RangeError('take amounts should not be negative');
+    const reply = await this.run(TAKE_SCRIPT, TAKE_SHA, buckets, amounts);
+    return parseTakeReply(reply, buckets.length);
+  }
+
+  /** Fails like `take`. */
+  async give(buckets: BucketSpec[], amounts: number[]): Promise<void> {
+    assertBucketArguments(buckets, amounts);
+    if (amounts.every((amount) => amount === 0)) return;
+    await this.run(GIVE_SCRIPT, GIVE_SHA, buckets, amounts);
+  }
+
+  private async run(script: string, sha: string, buckets: BucketSpec[], amounts: number[]): Promise<unknown> {
+    if (!this.connection.isReady()) throw new RateLimitError('E4405', 'Redis is not connected');
+    const options = {
+      keys: buckets.map((bucket) => this.redisKey(bucket)),
+      arguments: buckets.flatMap((bucket, index) => [String(bucket.capacity), String(bucket.refillPerMs), String(amounts[index] ?? 0)]),
+    };
+    const client = this.connection.client;
+    let timedOut = false;
+    const command = client.evalSha(sha, options).catch((error: unknown) => {
+      // NOSCRIPT is Redis's structured error prefix: the script did not run, so EVAL cannot double-charge.
+      // After the timeout the caller has decided elsewhere, so the script must not run late either.
+      if (!isNoScript(error) || timedOut) throw error;
+      return client.eval(script, options);
+    });
+    let timer: TimerHandle | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimer(() => {
+        timedOut = true;
+        reject(new RateLimitError('E4405', `Redis did not answer within ${this.commandTimeoutMs} ms`));
+      }, this.commandTimeoutMs);
+    });
+    // A late reply or failure after the timeout is dropped on purpose.
+    command.catch(() => undefined);
+    try {
+      return await Promise.race([command, timeout]);
+    } finally {
+      timer?.cancel();
+    }
+  }
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
+}
+
+function parseTakeReply(reply: unknown, count: number): TakeResult {
+  if (!Array.isArray(reply) || reply.length !== 3 + 2 * count || !reply.every((value) => typeof value === 'number')) {
+    throw new RateLimitError('E4405', 'Unexpected reply from the rate-limit script', { details: { reply: String(reply) } });
+  }
+  const values = reply as number[];
+  const allowed = values[0] === 1;
+  const wait = values[2] ?? 0;
+  const result: TakeResult = {
+    allowed,
+    remaining: values.slice(3, 3 + count),
+    retryAfterMs: allowed ? 0 : wait < 0 ? Infinity : wait,
+    resetMs: values.slice(3 + count),
+  };
+  if (!allowed) result.failedBucket = values[1] ?? 0;
+  return result;
+}

@@ -1,0 +1,376 @@
+import { describe, expect, it } from 'vitest';
+import { ProviderError, ValidationError } from '../src/models/error-codes.js';
+import type { GatewayError } from '../src/models/error-codes.js';
+import type { HealthStatus, ProviderHealth, ProviderType } from '../src/models/provider-config.js';
+import type { HealthConfig } from '../src/config/config-schema.js';
+import type { HealthCheckOptions, ProviderAdapter } from '../src/providers/base.js';
+import { MockAdapter } from '../src/providers/mock-adapter.js';
+import { CircuitBreakerRegistry } from '../src/services/circuit-breaker.js';
+import { LatencyTracker } from '../src/services/latency-tracker.js';
+import { ModelRegistry } from '../src/services/model-registry.js';
+import { OutcomeWindow } from '../src/services/outcome-window.js';
+import { ProviderHealthMonitor } from '../src/services/provider-health.js';
+import type { ProviderHealthMonitorOptions } from '../src/services/provider-health.js';
+import { FakeClock } from './helpers/fake-clock.js';
+
+const HEALTH_CONFIG: HealthConfig = { enabled: true, window_s: 60, degraded_error_rate: 0.2, unhealthy_error_rate: 0.5 };
+
+/** An adapter whose health check the test scripts; it serves nothing else. */
+class ScriptedAdapter implements ProviderAdapter {
+  readonly id: string;
+  readonly type: ProviderType;
+  checks: HealthCheckOptions[] = [];
+  answer: (options: HealthCheckOptions) => Promise<ProviderHealth> | ProviderHealth;
+
+  constructor(id: string, type: ProviderType, private readonly clock: FakeClock) {
+    this.id = id;
+    this.type = type;
+    this.answer = () => this.healthy();
+  }
+
+  healthy(extra: Partial<ProviderHealth> = {}): ProviderHealth {
+    return { provider: this.id, status: 'healthy', checked_at: this.clock.now(), ...extra };
+  }
+
+  healthCheck(options: HealthCheckOptions = {}): Promise<ProviderHealth> {
+    this.checks.push(options);
+    return Promise.resolve(this.answer(options));
+  }
+
+  complete(): never {
+    throw new Error('not used');
+  }
+  stream(): never {
+    throw new Error('not used');
+  }
+  embed(): never {
+    throw new Error('not used');
+  }
+  supportsCapability(): boolean {
+    return true;
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(overrides: Partial<ProviderHealthMonitorOptions> = {}) {
+  const clock = new FakeClock();
+  const ollama = new ScriptedAdapter('ollama', 'ollama', clock);
+  const cloud = new ScriptedAdapter('cloud', 'openai', clock);
+  const registry = new ModelRegistry(['ollama', 'cloud']);
+  registry.register({ id: 'llama', provider: 'ollama', provider_model: 'llama3.2:latest' });
+  registry.register({ id: 'embed', provider: 'ollama', provider_model: 'nomic-embed-text' });
+  registry.register({ id: 'gpt', provider: 'cloud', provider_model: 'gpt-4o-mini' });
+  const changes: Array<[string, HealthStatus, HealthStatus, ProviderHealth]> = [];
+  const monitor = new ProviderHealthMonitor({
+    adapters: new Map<string, ProviderAdapter>([['ollama', ollama], ['cloud', cloud]]),
+    registry,
+    config: HEALTH_CONFIG,
+    intervalMs: (provider) => (provider === 'ollama' ? 10_000 : 30_000),
+    clock,
+    random: () => 0.5,
+    onChange: (provider, from, to, health) => changes.push([provider, from, to, health]),
+    ...overrides,
+  });
+  return { clock, ollama, cloud, registry, monitor, changes };
+}
+
+const serverError = (): ProviderError => new ProviderError('E4202', 'upstream answered 500');
+
+describe('ProviderHealthMonitor', () => {
+  it('checks every provider at once on start, then every interval with jitter', async () => {
+    const context = setup({ random: () => 0 });
+    context.monitor.start();
+    await context.clock.advance(0);
+    expect(context.ollama.checks).toHaveLength(1);
+    expect(context.cloud.checks).toHaveLength(1);
+    await context.clock.advance(7_999); // random 0 → 0.8 × 10 s
+    expect(context.ollama.checks).toHaveLength(1);
+    await context.clock.advance(1);
+    expect(context.ollama.checks).toHaveLength(2);
+    await context.clock.advance(16_000);
+    expect(context.ollama.checks).toHaveLength(4);
+    expect(context.cloud.checks).toHaveLength(2); // 0.8 × 30 s = 24 s
+    context.monitor.stop();
+  });
+
+  it('spreads checks up to 20 % past the interval', async () => {
+    const context = setup({ random: () => 0.999_999 });
+    context.monitor.start();
+    await context.clock.advance(0); // the first check completes
+    await context.clock.advance(11_999);
+    expect(context.ollama.checks).toHaveLength(1);
+    await context.clock.advance(1);
+    expect(context.ollama.checks).toHaveLength(2);
+    context.monitor.stop();
+  });
+
+  it('asks the adapter about the provider models the registry expects', async () => {
+    const context = setup();
+    await context.monitor.checkNow('ollama');
+    expect(context.ollama.checks[0]!.expectedModels).toEqual(['llama3.2:latest', 'nomic-embed-text']);
+    expect(context.ollama.checks[0]!.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it('turns unhealthy when a check says so and healthy again when a later one passes, reporting each change once', async () => {
+    const context = setup();
+    context.ollama.answer = () => context.ollama.healthy({ status: 'unhealthy', message: 'connection refused' });
+    await context.monitor.checkNow('ollama');
+    expect(context.monitor.status('ollama')).toBe('unhealthy');
+    expect(context.monitor.status('ollama')).toBe('unhealthy');
+    context.ollama.answer = () => context.ollama.healthy();
+    await context.monitor.checkNow();
+    expect(context.monitor.status('ollama')).toBe('healthy');
+    expect(context.changes.map(([provider, from, to]) => `${provider}:${from}->${to}`)).toEqual(['ollama:healthy->unhealthy', 'ollama:unhealthy->healthy']);
+    expect(context.changes[0]![3]).toMatchObject({ provider: 'ollama', status: 'unhealthy', message: 'connection refused' });
+  });
+
+  it('bounds a hanging check on the clock, aborts it, and keeps checking', async () => {
+    const context = setup();
+    const signals: AbortSignal[] = [];
+    context.ollama.answer = (options) => {
+      signals.push(options.signal!);
+      return new Promise<ProviderHealth>(() => undefined);
+    };
+    context.monitor.start();
+    await context.clock.advance(4_999);
+    expect(context.monitor.status('ollama')).toBe('healthy');
+    await context.clock.advance(1);
+    expect(context.monitor.status('ollama')).toBe('unhealthy');
+    expect(context.monitor.snapshot().find((row) => row.provider === 'ollama')!.message).toBe('health check timed out after 5000 ms');
+    expect(signals[0]!.aborted).toBe(true);
+    expect((signals[0]!.reason as GatewayError).code).toBe('E4201');
+    context.ollama.answer = () => context.ollama.healthy();
+    await context.clock.advance(10_000);
+    expect(context.ollama.checks).toHaveLength(2);
+    expect(context.monitor.status('ollama')).toBe('healthy');
+    context.monitor.stop();
+  });
+
+  it('treats a check that throws as unhealthy and keeps checking', async () => {
+    const context = setup();
+    context.ollama.answer = () => {
+      throw new Error('adapter bug with key sk-abcdefghijklmnop');
+    };
+    context.monitor.start();
+    await context.clock.advance(0);
+    const row = context.monitor.snapshot().find((item) => item.provider === 'ollama')!;
+    expect(row.status).toBe('unhealthy');
+    expect(row.message).toBe('health check failed: adapter bug with key [REDACTED]');
+    context.ollama.answer = () => Promise.reject(new Error('rejected'));
+    await context.clock.advance(10_000);
+    expect(context.ollama.checks).toHaveLength(2);
+    expect(context.monitor.status('ollama')).toBe('unhealthy');
+    context.monitor.stop();
+  });
+
+  it('marks a model the provider lacks as unavailable and available again when it appears', async () => {
+    const context = setup();
+    context.ollama.answer = () => context.ollama.healthy({ status: 'degraded', models: { 'llama3.2:latest': false, 'nomic-embed-text': true } });
+    await context.monitor.checkNow('ollama');
+    expect(context.registry.get('llama')).toMatchObject({ available: false, unavailable_reason: 'not pulled: ollama pull llama3.2:latest' });
+    expect(context.registry.get('embed').available).toBe(true);
+    context.ollama.answer = () => context.ollama.healthy({ models: { 'llama3.2:latest': true, 'nomic-embed-text': true } });
+    await context.monitor.checkNow('ollama');
+    expect(context.registry.get('llama').available).toBe(true);
+    expect(context.registry.get('llama').unavailable_reason).toBeUndefined();
+  });
+
+  it("uses the adapter's hint for a missing model", async () => {
+    const context = setup();
+    context.cloud.answer = () => context.cloud.healthy({ models: { 'gpt-4o-mini': false }, hints: ['gpt-4o-mini is not enabled for this organization'] });
+    await context.monitor.checkNow('cloud');
+    expect(context.registry.get('gpt').unavailable_reason).toBe('not found on provider cloud: gpt-4o-mini is not enabled for this organization');
+  });
+
+  it('leaves alone models that something else marked unavailable', async () => {
+    const context = setup();
+    context.registry.setAvailability('llama', false, 'disabled by operator');
+    context.ollama.answer = () => context.ollama.healthy({ models: { 'llama3.2:latest': true } });
+    await context.monitor.checkNow('ollama');
+    expect(context.registry.get('llama')).toMatchObject({ available: false, unavailable_reason: 'disabled by operator' });
+  });
+
+  it('shares a check already in flight', async () => {
+    const context = setup();
+    let resolve: (health: ProviderHealth) => void = () => undefined;
+    context.ollama.answer = () => new Promise<ProviderHealth>((done) => (resolve = done));
+    const first = context.monitor.checkNow('ollama');
+    const second = context.monitor.checkNow('ollama');
+    await context.clock.advance(0);
+    resolve(context.ollama.healthy({ version: '0.6.0' }));
+    expect(await first).toEqual(await second);
+    expect(context.ollama.checks).toHaveLength(1);
+  });
+
+  it('rejects checkNow for an unknown provider with E4002', async () => {
+    const context = setup();
+    await expect(context.monitor.checkNow('nope')).rejects.toMatchObject({ code: 'E4002' });
+  });
+
+  it('stops: cancels timers and aborts a check in flight without recording it', async () => {
+    const context = setup();
+    const signals: AbortSignal[] = [];
+    context.ollama.answer = (options) =>
+      new Promise<ProviderHealth>((_, reject) => {
+        signals.push(options.signal!);
+        options.signal!.addEventListener('abort', () => reject(options.signal!.reason));
+      });
+    context.monitor.start();
+    await context.clock.advance(0);
+    context.monitor.stop();
+    await context.clock.advance(0);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(context.monitor.status('ollama')).toBe('healthy');
+    expect(context.clock.pending()).toBe(0);
+    await context.clock.advance(60_000);
+    expect(context.ollama.checks).toHaveLength(1);
+  });
+
+  it('runs no periodic checks when health checks are disabled, but checks on demand', async () => {
+    const context = setup({ config: { ...HEALTH_CONFIG, enabled: false } });
+    context.monitor.start();
+    await context.clock.advance(60_000);
+    expect(context.ollama.checks).toHaveLength(0);
+    await context.monitor.checkNow('ollama');
+    expect(context.ollama.checks).toHaveLength(1);
+  });
+
+  it('rejects a non-positive check interval on start', () => {
+    const context = setup({ intervalMs: () => 0 });
+    expect(() => context.monitor.start()).toThrow('intervalMs("ollama") should be a positive number, got 0');
+  });
+
+  it('turns unhealthy from the live error rate once the window holds enough outcomes', () => {
+    const context = setup();
+    for (let index = 0; index < 4; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
+    expect(context.monitor.status('cloud')).toBe('healthy');
+    context.monitor.recordFailure('cloud', 'gpt', serverError());
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+    expect(context.changes).toHaveLength(1);
+    expect(context.changes[0]![3].message).toBe('error rate 100% (5/5) over the last 60 s');
+  });
+
+  it('turns degraded between the two error-rate thresholds', () => {
+    const context = setup();
+    for (let index = 0; index < 7; index++) context.monitor.recordSuccess('cloud', 'gpt', 100);
+    for (let index = 0; index < 3; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
+    expect(context.monitor.status('cloud')).toBe('degraded');
+    expect(context.monitor.snapshot().find((row) => row.provider === 'cloud')).toMatchObject({ status: 'degraded', error_rate: 0.3, window_outcomes: 10 });
+  });
+
+  it('ignores failures that are not the provider fault', () => {
+    const context = setup();
+    for (let index = 0; index < 10; index++) {
+      context.monitor.recordFailure('cloud', 'gpt', new ValidationError('E4507', 'client went away'));
+      context.monitor.recordFailure('cloud', 'gpt', new ProviderError('E4204', 'rate limited'));
+    }
+    expect(context.monitor.status('cloud')).toBe('healthy');
+    expect(context.monitor.snapshot().find((row) => row.provider === 'cloud')!.window_outcomes).toBe(0);
+  });
+
+  it('recovers once failures slide out of the window', async () => {
+    const context = setup();
+    for (let index = 0; index < 6; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+    await context.clock.advance(30_000);
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+    await context.clock.advance(30_000);
+    expect(context.monitor.status('cloud')).toBe('healthy');
+    expect(context.changes.map(([, from, to]) => `${from}->${to}`)).toEqual(['healthy->unhealthy', 'unhealthy->healthy']);
+  });
+
+  it('reports the worse of the active check and the live error rate', async () => {
+    const context = setup();
+    context.cloud.answer = () => context.cloud.healthy({ status: 'degraded', message: 'slow' });
+    await context.monitor.checkNow('cloud');
+    expect(context.monitor.status('cloud')).toBe('degraded');
+    for (let index = 0; index < 5; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+  });
+
+  it('forgets the failures that opened a circuit once its probe closes it', () => {
+    const context = setup();
+    for (let index = 0; index < 5; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
+    context.monitor.onCircuitTransition('cloud', 'closed', 'open');
+    context.monitor.onCircuitTransition('cloud', 'open', 'half_open');
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+    context.monitor.onCircuitTransition('cloud', 'half_open', 'closed');
+    expect(context.monitor.status('cloud')).toBe('healthy');
+    expect(context.changes.map(([, from, to]) => `${from}->${to}`)).toEqual(['healthy->unhealthy', 'unhealthy->healthy']);
+  });
+
+  it('keeps a moving average of latency per model', () => {
+    const context = setup();
+    expect(context.monitor.observedLatencyMs('gpt')).toBeUndefined();
+    context.monitor.recordSuccess('cloud', 'gpt', 1_000);
+    expect(context.monitor.observedLatencyMs('gpt')).toBe(1_000);
+    context.monitor.recordSuccess('cloud', 'gpt', 2_000);
+    expect(context.monitor.observedLatencyMs('gpt')).toBe(1_200);
+    expect(context.monitor.observedLatencyMs('llama')).toBeUndefined();
+  });
+
+  it('shows health, passive signals and circuit state in its snapshot', async () => {
+    const clock = new FakeClock();
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 60_000, probeTimeoutMs: 1_000, clock });
+    const context = setup({ breakers });
+    const permit = breakers.get('cloud').tryAcquire();
+    if (permit.allowed) permit.failure(serverError());
+    context.monitor.recordSuccess('ollama', 'llama', 250);
+    await context.monitor.checkNow('ollama');
+    const rows = context.monitor.snapshot();
+    expect(rows.find((row) => row.provider === 'ollama')).toMatchObject({ status: 'healthy', circuit_state: 'closed', error_rate: 0, window_outcomes: 1, latency_ewma_ms: 250 });
+    expect(rows.find((row) => row.provider === 'cloud')).toMatchObject({ status: 'healthy', circuit_state: 'open', checked_at: 0, message: 'no active check yet' });
+  });
+
+  it('checks the mock adapter, which reports injected outages', async () => {
+    const clock = new FakeClock();
+    const mock = new MockAdapter({ id: 'mock', latency_ms: 0, stream_chunks: 1 }, { clock });
+    const monitor = new ProviderHealthMonitor({
+      adapters: new Map<string, ProviderAdapter>([['mock', mock]]),
+      registry: new ModelRegistry(['mock']),
+      config: HEALTH_CONFIG,
+      intervalMs: () => 1_000,
+      clock,
+      random: () => 0.5,
+    });
+    mock.injectFailure({ kind: 'unreachable' });
+    await monitor.checkNow();
+    expect(monitor.status('mock')).toBe('unhealthy');
+    mock.clearFailures();
+    await monitor.checkNow();
+    expect(monitor.status('mock')).toBe('healthy');
+  });
+
+  it('treats providers it has never heard of as healthy', () => {
+    expect(setup().monitor.status('elsewhere')).toBe('healthy');
+  });
+});
+
+describe('OutcomeWindow', () => {
+  it('counts outcomes inside the window only', () => {
+    const window = new OutcomeWindow(60_000);
+    const start = 1_700_000_000_000;
+    window.record(start, true);
+    window.record(start + 30_000, false);
+    expect(window.counts(start + 30_000)).toEqual({ total: 2, failures: 1, errorRate: 0.5 });
+    expect(window.counts(start + 61_000)).toEqual({ total: 1, failures: 0, errorRate: 0 });
+    expect(window.counts(start + 10_000_000)).toEqual({ total: 0, failures: 0, errorRate: 0 });
+  });
+
+  it('rejects a non-positive window', () => {
+    expect(() => new OutcomeWindow(0)).toThrow('windowMs should be a positive number, got 0');
+  });
+});
+
+describe('LatencyTracker', () => {
+  it('ignores samples that are not latencies', () => {
+    const tracker = new LatencyTracker(0.5);
+    tracker.record('m', Number.NaN);
+    tracker.record('m', -1);
+    expect(tracker.get('m')).toBeUndefined();
+    tracker.record('m', 100);
+    tracker.record('m', 200);
+    expect(tracker.get('m')).toBe(150);
+    expect(() => new LatencyTracker(0)).toThrow('alpha should be in (0, 1], got 0');
+  });
+});
