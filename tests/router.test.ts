@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError, RoutingError } from '../src/models/error-codes.js';
+import { CircuitOpenError, GatewayError, RoutingError } from '../src/models/error-codes.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import type { InferenceRequest, InferenceRequestInput } from '../src/models/inference-request.js';
 import type { HealthStatus } from '../src/models/provider-config.js';
@@ -72,11 +72,11 @@ function request(input: Partial<InferenceRequestInput> = {}): InferenceRequest {
   return parseInferenceRequest({ agent_did: 'did:key:agent', logical_prompt: { messages: [{ role: 'user', content: 'hi' }] }, ...input });
 }
 
-function routeError(router: LLMRouter, routed: InferenceRequest): RoutingError {
+function routeError(router: LLMRouter, routed: InferenceRequest): GatewayError {
   try {
     router.route(routed);
   } catch (error) {
-    if (error instanceof RoutingError) return error;
+    if (error instanceof RoutingError || error instanceof CircuitOpenError) return error;
     throw error;
   }
   throw new Error('expected a routing error');
@@ -299,10 +299,16 @@ describe('LLMRouter', () => {
       expect(routeError(setup().router, request({ model_id: 'nomic' })).message).toContain('embeddings-only');
     });
 
-    it('fails with E4101 when its circuit is open, its provider unhealthy or the model unavailable', () => {
+    it('fails with E4700 when its circuit is open (a pinned model has no fallback)', () => {
       const context = setup();
       context.breakers.states.set('anthropic', { state: 'open' });
-      expect(routeError(context.router, request({ model_id: 'claude' })).message).toBe('Model "claude" is unavailable right now: circuit open for provider anthropic');
+      const error = routeError(context.router, request({ model_id: 'claude' }));
+      expect(error.code).toBe('E4700');
+      expect(error.message).toContain('circuit for provider anthropic is open');
+    });
+
+    it('fails with E4101 when its provider is unhealthy or the model unavailable', () => {
+      const context = setup();
       context.health.statuses.set('openai', 'unhealthy');
       expect(routeError(context.router, request({ model_id: 'mini' })).code).toBe('E4101');
       context.registry.setAvailability('local', false, 'not pulled: ollama pull llama3.2:latest');

@@ -14,7 +14,7 @@
  *
  * Synchronous and allocation-light: it runs on every request.
  */
-import { RoutingError } from '../models/error-codes.js';
+import { CircuitOpenError, RoutingError } from '../models/error-codes.js';
 import type { Capability, InferenceRequest, LogicalPrompt } from '../models/inference-request.js';
 import { costCents } from '../models/model-config.js';
 import type { HealthStatus } from '../models/provider-config.js';
@@ -34,7 +34,7 @@ export interface LLMRouterOptions {
    * Usually the `CircuitBreakerRegistry`. `probeInFlight` (when the breaker reports it) tells a
    * half-open circuit waiting for its probe from one whose probe is out.
    */
-  breakers: { get(provider: string): { state: CircuitStateName; probeInFlight?: boolean } };
+  breakers: { get(provider: string): { state: CircuitStateName; probeInFlight?: boolean; snapshot?(): { retry_after_ms: number } } };
 }
 
 /** A decision together with the registered models it names, in attempt order (chosen model first). */
@@ -143,7 +143,7 @@ export class LLMRouter {
    * caller asked for this model, and silently answering with another (different price, quality or
    * data location) would be worse than failing. It does not bypass what makes it unable to serve:
    * a capability the request needs gives E4100 so the caller learns why; an unavailable model,
-   * unhealthy provider or open circuit gives E4101. A half-open circuit is let through: the
+   * unhealthy provider gives E4101, and an open circuit E4700 with its Retry-After. A half-open circuit is let through: the
    * breaker decides whether this request is its probe (and an unhealthy provider due for a probe
    * is let through for the same reason as in auto routing; see `circuitView`).
    */
@@ -155,6 +155,14 @@ export class LLMRouter {
     }
     const status = this.options.health.status(model.provider);
     const breaker = this.options.breakers.get(model.provider);
+    if (breaker.state === 'open') {
+      // The issue's rule: while a circuit is open, requests go to fallbacks, or fail with E4700 when there are none.
+      throw new CircuitOpenError('E4700', `The circuit for provider ${model.provider} is open, and pinned model "${modelId}" has no fallback`, {
+        param: 'model',
+        details: { model_id: modelId, provider: model.provider },
+        retryAfterMs: breaker.snapshot?.().retry_after_ms,
+      });
+    }
     const current = currentExclusion(model, status, circuitView(breaker.state, breaker.probeInFlight), 0, need);
     if (current !== undefined) {
       throw new RoutingError('E4101', `Model "${modelId}" is unavailable right now: ${current.detail}`, { param: 'model', details: { model_id: modelId, excluded: [current] } });
