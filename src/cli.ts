@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config/load-config.js';
 import type { GatewayConfig } from './config/config-schema.js';
+import { configSecrets } from './config/config-secrets.js';
 import { GatewayError } from './models/error-codes.js';
 import type { ProviderHealth } from './models/provider-config.js';
 import { ModelGateway } from './services/model-gateway.js';
@@ -58,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: GatewayConfig, configPath: string, host: string | undefined, port: string | undefined): Promise<number> {
-  const logger = createLogger({ level: config.logging.level, logContent: config.logging.log_content });
+  const logger = createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
   const portNumber = port === undefined ? undefined : Number(port);
   if (portNumber !== undefined && (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535)) {
     process.stderr.write(`--port must be 0-65535, got ${port}\n`);

@@ -29,7 +29,11 @@ afterEach(async () => {
     timer = setTimeout(() => reject(new Error(`teardown took longer than ${TEARDOWN_BOUND_MS} ms`)), TEARDOWN_BOUND_MS);
   });
   try {
-    await Promise.race([Promise.all(pending.map(async (cleanup) => cleanup())), bound]);
+    // Last registered runs first, one at a time: a cleanup may still need what an earlier one closes.
+    const runAll = async (): Promise<void> => {
+      for (const cleanup of pending) await cleanup();
+    };
+    await Promise.race([runAll(), bound]);
   } finally {
     clearTimeout(timer);
   }

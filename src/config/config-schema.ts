@@ -125,6 +125,8 @@ export const AuthConfigSchema = z.object({ api_keys: z.array(ApiKeyConfigSchema)
 export const UsageConfigSchema = z
   .object({
     postgres_url: z.string().default(''),
+    /** PostgreSQL schema of the ledger tables (created or migrated at start). */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier').default('l04_usage'),
     /** Records per ledger insert. */
     batch_size: z.number().int().positive().default(200),
     /** Longest a record waits before its batch is written, in milliseconds. */

@@ -5,6 +5,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ValidationError, toOpenAIError } from '../models/error-codes.js';
 
+// RFC 8259 §8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused, not replaced with U+FFFD.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
 /** Reads and parses a JSON body of at most `limitBytes`. */
 export async function readJsonBody(request: IncomingMessage, limitBytes: number): Promise<unknown> {
   const type = request.headers['content-type'];
@@ -21,7 +24,12 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
     chunks.push(chunk as Buffer);
   }
   if (size === 0) throw new ValidationError('E4500', 'Invalid request: the body is empty', { param: '(root)' });
-  const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
+  let text: string;
+  try {
+    text = UTF8.decode(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+  } catch {
+    throw new ValidationError('E4500', 'Invalid request: the body is not valid UTF-8', { param: '(root)' });
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import { GatewayError, ValidationError, toGatewayError, toOpenAIError } from '../models/error-codes.js';
 import type { ModelGateway } from '../services/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
@@ -69,6 +69,15 @@ export class GatewayServer {
     this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (request, response) => {
       void this.handle(request, response);
     });
+    // Requests Node's parser cannot read get the OpenAI error shape too, not a bare status line.
+    this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || error.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
+      const body = JSON.stringify(toOpenAIError(new ValidationError('E4500', 'Invalid request: the HTTP request could not be parsed')).body);
+      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    });
   }
 
   /** Starts the gateway and listens; resolves with the bound address. */
@@ -113,6 +122,7 @@ export class GatewayServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const startedAt = Date.now();
     const requestId = this.idGenerator();
     response.setHeader('x-l04-request-id', requestId);
     this.inFlight++;
@@ -139,6 +149,7 @@ export class GatewayServer {
       await route.handler(context);
     } catch (error) {
       const gatewayError = toGatewayError(error);
+      this.gateway.recordRefusal(gatewayError, (Date.now() - startedAt) / 1000);
       if (gatewayError.code === 'E4900') this.options.logger?.error({ err: error, request_id: requestId }, 'unexpected error');
       if (!response.writableEnded) sendError(response, gatewayError);
     } finally {

@@ -39,7 +39,7 @@ const EmbeddingsSchema = z.object({
 export async function handleEmbeddings(context: RouteContext): Promise<void> {
   const body = parseOrThrow(EmbeddingsSchema, await readJsonBody(context.request, context.bodyLimitBytes));
   if (body.dimensions !== undefined) throw new ValidationError('E4500', 'Invalid request: dimensions is not supported by the gateway', { param: 'dimensions' });
-  const result = await context.gateway.embed(body.model, body.input, { caller: context.caller, signal: context.signal });
+  const result = await context.gateway.embed(body.model, body.input, { caller: context.caller, signal: context.signal, request_id: context.requestId });
   const encode = (vector: number[]): number[] | string => (body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector);
   sendJson(
     context.response,
@@ -109,8 +109,11 @@ export async function handleCachePurge(context: RouteContext): Promise<void> {
   sendJson(context.response, 200, { tenant: body.tenant, purged });
 }
 
+// Date.parse alone accepts '-1' (year 2001), 'May 5' and other engine-specific shapes.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
 function parseTime(value: string, name: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  const ms = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
   if (!Number.isFinite(ms)) throw new ValidationError('E4500', `Invalid request: ${name} must be an ISO 8601 time or epoch milliseconds`, { param: name });
   return ms;
 }

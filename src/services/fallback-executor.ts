@@ -201,8 +201,8 @@ export class FallbackExecutor {
     slot.permit.failure(gatewayError); // the breaker counts only provider faults (countsAsFailure)
     if (gatewayError.code !== 'E4507') this.options.observer.recordFailure(model.provider, model.id, gatewayError);
     attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: gatewayError.code, message: gatewayError.message, latency_ms: this.options.clock.now() - slot.startedAt });
-    if (plan.signal.aborted) throw toGatewayError(plan.signal.reason);
-    if (!gatewayError.retryable) throw gatewayError;
+    if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), attempts);
+    if (!gatewayError.retryable) throw withAttempts(gatewayError, attempts);
   }
 }
 
@@ -212,10 +212,7 @@ export class FallbackExecutor {
  */
 function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): GatewayError {
   const only = failures[0];
-  if (failures.length === 1 && only !== undefined) {
-    only.details.attempts ??= attempts;
-    return only;
-  }
+  if (failures.length === 1 && only !== undefined) return withAttempts(only, attempts);
   if (failures.length === 0) return new RoutingError('E4101', 'No candidate model could be attempted', { details: { attempts } });
   if (failures.every((failure) => failure.code === 'E4700')) {
     const retryAfterMs = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 0));
@@ -223,6 +220,12 @@ function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): Gateway
   }
   const summary = attempts.map((attempt) => `${attempt.model_id}: ${attempt.code ?? attempt.outcome}`).join(', ');
   return new RoutingError('E4103', `Every attempt failed (${summary})`, { details: { attempts } });
+}
+
+/** Records the attempts on an error that ends the request, so that accounting can name the model tried. */
+function withAttempts(error: GatewayError, attempts: AttemptRecord[]): GatewayError {
+  error.details.attempts ??= attempts;
+  return error;
 }
 
 /** Reads parts until the first content (text, tool call or finish); an error part throws. */

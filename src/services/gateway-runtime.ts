@@ -5,6 +5,7 @@
  * warning). `ModelGateway` only wires the steps; what each step does lives in its service.
  */
 import type { GatewayConfig } from '../config/config-schema.js';
+import { configSecrets } from '../config/config-secrets.js';
 import { createAdapter } from '../providers/create-adapter.js';
 import type { ProviderAdapter } from '../providers/base.js';
 import { systemClock } from '../util/clock.js';
@@ -88,7 +89,7 @@ export type EmbedFunction = (provider: string, model: string, texts: string[], s
 export async function buildRuntime(config: GatewayConfig, dependencies: GatewayDependencies, embed: EmbedFunction): Promise<GatewayRuntime> {
   const clock = dependencies.clock ?? systemClock;
   const random = dependencies.random ?? Math.random;
-  const logger = dependencies.logger ?? createLogger({ level: config.logging.level, logContent: config.logging.log_content });
+  const logger = dependencies.logger ?? createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
   const metrics = dependencies.metrics ?? new GatewayMetrics({ collectDefault: true });
   const adapters = dependencies.adapters ?? new Map(Object.entries(config.providers).map(([id, provider]) => [id, createAdapter({ ...provider, id }, { clock })]));
 
@@ -189,7 +190,10 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const ledger = dependencies.ledger ?? (await buildLedger(config, clock, logger));
   const accounting = new RequestAccounting({ metrics, logger, ledger, spend, logContent: config.logging.log_content });
 
-  for (const id of adapters.keys()) metrics.setCircuitState(id, 'closed');
+  for (const id of adapters.keys()) {
+    metrics.setCircuitState(id, 'closed');
+    metrics.setProviderUp(id, true);
+  }
   if (dependencies.healthChecks !== false && config.health.enabled) health.start();
 
   return {
@@ -267,6 +271,7 @@ async function buildLedger(config: GatewayConfig, clock: Clock, logger: Logger):
     flushIntervalMs: config.usage.flush_interval_ms,
     spoolDir: config.usage.spool_dir,
     spoolMaxRecords: config.usage.spool_max_records,
+    schema: config.usage.schema,
     clock,
     onStateChange: (up) => (up ? logger.info({ postgres: 'up' }, 'usage ledger connected') : logger.warn({ postgres: 'down' }, 'usage ledger unreachable: records are spooled locally')),
     onDrop: (count) => logger.error({ dropped: count }, 'usage spool full: records dropped'),

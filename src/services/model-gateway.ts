@@ -19,6 +19,7 @@ import type { AgentAdmission } from './rate-limiter.js';
 import type { UsageQuery, UsageSummary } from './usage-ledger.js';
 import type { RegisteredModel } from './model-registry.js';
 import { buildRuntime } from './gateway-runtime.js';
+import { outcomeLabels } from '../observability/metrics.js';
 import type { GatewayDependencies, GatewayRuntime } from './gateway-runtime.js';
 import type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './gateway-events.js';
 import { buildResponse, cachedResponse, embeddingModel, parseEmbeddingInputs } from './gateway-helpers.js';
@@ -58,6 +59,8 @@ export class ModelGateway {
   private runtime: GatewayRuntime | undefined;
   private starting: Promise<GatewayRuntime> | undefined;
   private closed = false;
+  /** Errors whose request was already accounted (metrics, ledger, log line) by `finish`. */
+  private readonly accounted = new WeakSet<GatewayError>();
 
   /** Validates the config (E4000 listing every bad path); nothing connects until `start()` or the first call. */
   constructor(config: GatewayConfigInput | GatewayConfig, dependencies: GatewayDependencies = {}) {
@@ -178,11 +181,11 @@ export class ModelGateway {
   }
 
   /** Embeds texts with an embedding model, through the agent's limits, the breaker and micro-batching. */
-  async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string } = {}): Promise<EmbeddingResult> {
+  async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string; request_id?: string } = {}): Promise<EmbeddingResult> {
     const runtime = this.runtime ?? (await this.start());
     const texts = parseEmbeddingInputs(inputs);
     const model = embeddingModel(runtime.registry, modelId);
-    const call = this.prepare(runtime, { agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous', logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] }, requirements: { max_output_tokens: 1 } }, context);
+    const call = this.prepare(runtime, { ...(context.request_id === undefined ? {} : { request_id: context.request_id }), agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous', logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] }, requirements: { max_output_tokens: 1 } }, context);
     let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
     try {
       admission = await this.admit(runtime, call);
@@ -230,7 +233,7 @@ export class ModelGateway {
       dependencies: {
         redis: { ...redis, degraded: redis.status === 'down', ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}) },
         ledger: { ...ledger, degraded: !ledger.healthy },
-        providers: Object.fromEntries(providers.map((provider) => [provider.provider, { status: provider.status, circuit_state: provider.circuit_state, degraded: provider.status !== 'healthy', ...(provider.message === undefined ? {} : { message: provider.message }) }])),
+        providers: Object.fromEntries(providers.map((provider) => [provider.provider, { status: provider.status, circuit_state: provider.circuit_state, degraded: provider.status !== 'healthy' || provider.circuit_state !== 'closed', ...(provider.message === undefined ? {} : { message: provider.message }) }])),
       },
     };
   }
@@ -369,7 +372,14 @@ export class ModelGateway {
     return execution.value.embeddings;
   }
 
+  /** Counts a request the HTTP layer refused before the gateway accounted it (bad body, route, auth); a no-op for accounted errors. */
+  recordRefusal(error: GatewayError, durationS: number): void {
+    if (this.accounted.has(error)) return;
+    this.runtime?.metrics.recordRequest({ model: 'none', provider: 'none', cache: 'bypass', ...outcomeLabels(error) }, durationS);
+  }
+
   private finish(runtime: GatewayRuntime, call: PreparedCall, outcome: StreamOutcome, stream = false, operation = 'chat'): void {
+    if (outcome.error !== undefined) this.accounted.add(outcome.error);
     runtime.accounting.record({ ...outcome, request: call.request, caller: call.caller, arrivalAt: call.arrivalAt, endedAt: runtime.clock.now(), stream, operation });
   }
 }

@@ -55,10 +55,14 @@ export class RequestAccounting {
   record(outcome: RequestOutcome): void {
     const { metrics, ledger, spend, logger } = this.options;
     const response = outcome.response;
-    const model = response?.model_id ?? lastAttempted(outcome.attempts)?.model_id ?? 'none';
-    const provider = response?.provider ?? lastAttempted(outcome.attempts)?.provider ?? 'none';
-    const usage = response?.token_usage ?? { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
-    const cost = response?.metadata.cost_cents ?? 0;
+    // A failed request is attributed to the last model it reached, if any.
+    const served = response ?? lastAttempted(outcome.attempts);
+    const model = served?.model_id ?? 'none';
+    const provider = served?.provider ?? 'none';
+    // A cache hit spent no provider tokens: it is billed (ledger, metrics, spend, log) as zero.
+    const billed = response !== undefined && !response.cached;
+    const usage = billed ? response.token_usage : NO_USAGE;
+    const cost = billed ? response.metadata.cost_cents : 0;
     const latencyMs = Math.max(0, outcome.endedAt - outcome.arrivalAt);
     const error = outcome.error;
     const labels = { model, provider };
@@ -75,21 +79,21 @@ export class RequestAccounting {
     );
     metrics.observeOverhead(Math.max(0, latencyMs - outcome.providerMs) / 1000);
     if (outcome.timeToFirstTokenMs !== undefined) metrics.observeTimeToFirstToken(labels, outcome.timeToFirstTokenMs / 1000);
-    if (response !== undefined && !response.cached) {
+    if (billed) {
       metrics.addTokens(labels, usage.input_tokens, usage.output_tokens);
       if (cost > 0) metrics.addCost(labels, cost);
     }
-    if (cost > 0 && response?.cached !== true) void spend.add(principalOf(outcome.caller), cost);
+    if (cost > 0) void spend.add(principalOf(outcome.caller), cost);
 
     ledger.record({
       request_id: outcome.request.request_id,
       agent_did: outcome.caller.agent_did,
       tenant: outcome.caller.tenant,
-      model_id: response?.model_id ?? '',
-      provider: response?.provider ?? '',
-      input_tokens: response?.cached === true ? 0 : usage.input_tokens,
-      output_tokens: response?.cached === true ? 0 : usage.output_tokens,
-      cost_cents: response?.cached === true ? 0 : cost,
+      model_id: served?.model_id ?? '',
+      provider: served?.provider ?? '',
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cost_cents: cost,
       latency_ms: latencyMs,
       cached: response?.cached ?? false,
       status: error === undefined ? 'ok' : 'error',
@@ -121,6 +125,8 @@ export class RequestAccounting {
     else logger.warn({ ...line, error_message: error.message, http_status: error.httpStatus }, 'request failed');
   }
 }
+
+const NO_USAGE = { input_tokens: 0, output_tokens: 0, total_tokens: 0 } as const;
 
 function lastAttempted(attempts: AttemptRecord[]): AttemptRecord | undefined {
   for (let index = attempts.length - 1; index >= 0; index--) {
