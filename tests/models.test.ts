@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, GatewayError, InternalError, ProviderError, toOpenAIError } from '../src/models/error-codes.js';
+import type { GatewayError} from '../src/models/error-codes.js';
+import { ERROR_CODES, InternalError, ProviderError, toOpenAIError } from '../src/models/error-codes.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import { ModelConfigSchema, costCents } from '../src/models/model-config.js';
 

@@ -3,7 +3,7 @@
  * client as the same text, tool calls and token counts that the provider's fixture server sent.
  * The expectations are computed from the fixture files themselves, not written by hand.
  */
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from '../src/config/config-schema.js';
 import { ANTHROPIC_FIXTURE_API_KEY, readAnthropicFixture, startAnthropicFixture } from './helpers/anthropic-fixture-server.js';

@@ -5,8 +5,8 @@
  * back to `chat.completion` and `chat.completion.chunk` objects.
  */
 import { z } from 'zod';
-import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ResponseFormatSchema, ToolChoiceSchema } from '../models/inference-request.js';
-import type { ContentPart, InferenceRequestInput, Message } from '../models/inference-request.js';
+import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ResponseFormatSchema } from '../models/inference-request.js';
+import type { ContentPart, InferenceRequestInput, Message , ToolChoiceSchema } from '../models/inference-request.js';
 import type { InferenceResponse, TokenUsage } from '../models/inference-response.js';
 import { parseOrThrow } from '../models/validation.js';
 import { ValidationError } from '../models/error-codes.js';

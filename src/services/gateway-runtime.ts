@@ -174,10 +174,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
         embedder: config.cache.semantic ? await buildEmbedder(config, adapters, logger, embed) : undefined,
         config: config.cache,
         clock,
-        onError: (error) => {
-          metrics.cacheLookup('error');
-          logger.warn({ code: error.code, err: error }, 'cache bypassed');
-        },
+        // Lookups are counted from their result by the gateway; this only logs what went wrong.
+        onError: (error) => logger.warn({ code: error.code, err: error }, 'cache error: bypassed for this request'),
       })
     : undefined;
 

@@ -1,0 +1,26 @@
+/**
+ * Canonical JSON: object keys sorted at every depth, `undefined` members dropped, array order kept.
+ * Two values that differ only in key order serialise to the same text, so their digests match.
+ */
+import { createHash } from 'node:crypto';
+
+/** Serialises `value` with sorted keys (JSON semantics otherwise: `undefined` members are dropped). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+/** SHA-256 of the canonical JSON of `value`, as 32 hex characters (128 bits). */
+export function canonicalDigest(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 32);
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : sortKeys(item)));
+  if (value === null || typeof value !== 'object') return value;
+  const sorted: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) {
+    const member = (value as Record<string, unknown>)[key];
+    if (member !== undefined) sorted[key] = sortKeys(member);
+  }
+  return sorted;
+}

@@ -1,0 +1,66 @@
+/**
+ * Vector helpers of the semantic cache: normalisation, int8 quantisation (one byte per dimension,
+ * how vectors are stored) and cosine similarity between a query and a stored vector.
+ */
+
+/** `vector` scaled to unit length as a Float32Array; `undefined` for a zero or non-finite vector. */
+export function normalizeVector(vector: readonly number[]): Float32Array | undefined {
+  let norm = 0;
+  for (const value of vector) {
+    if (!Number.isFinite(value)) return undefined;
+    norm += value * value;
+  }
+  if (norm === 0) return undefined;
+  const scale = 1 / Math.sqrt(norm);
+  return Float32Array.from(vector, (value) => value * scale);
+}
+
+/**
+ * Quantises a vector to int8, scaled so that its largest component maps to ±127. Cosine is
+ * scale-invariant, so no scale is stored; the error on cosine is about 1e-3 at 512 dimensions.
+ */
+export function quantizeVector(vector: Float32Array): Int8Array {
+  let max = 0;
+  for (const value of vector) max = Math.max(max, Math.abs(value));
+  const scale = max === 0 ? 0 : 127 / max;
+  return Int8Array.from(vector, (value) => Math.round(value * scale));
+}
+
+/** Cosine similarity of a unit-length query and a quantised vector (0 when lengths differ). */
+export function cosineToQuantized(query: Float32Array, stored: Int8Array): number {
+  if (query.length !== stored.length) return 0;
+  let dot = 0;
+  let norm = 0;
+  for (let index = 0; index < stored.length; index++) {
+    const value = stored[index] ?? 0;
+    dot += (query[index] ?? 0) * value;
+    norm += value * value;
+  }
+  return norm === 0 ? 0 : dot / Math.sqrt(norm);
+}
+
+/** Cosine similarity of two plain vectors (for scripts and tests). */
+export function cosineSimilarity(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) return 0;
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (let index = 0; index < a.length; index++) {
+    const x = a[index] ?? 0;
+    const y = b[index] ?? 0;
+    dot += x * y;
+    normA += x * x;
+    normB += y * y;
+  }
+  return normA === 0 || normB === 0 ? 0 : dot / Math.sqrt(normA * normB);
+}
+
+/** The bytes of an int8 vector, as stored. */
+export function encodeVector(vector: Int8Array): Buffer {
+  return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
+}
+
+/** An int8 vector from stored bytes (copied, so the source buffer may be reused). */
+export function decodeVector(bytes: Uint8Array): Int8Array {
+  return new Int8Array(Uint8Array.from(bytes).buffer);
+}

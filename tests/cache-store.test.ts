@@ -1,0 +1,163 @@
+/** The CacheStore contract, run against the memory store and the real Redis. */
+import { describe, expect, it } from 'vitest';
+import type { CacheEntryInput, CacheStore } from '../src/state/cache-store.js';
+import { MemoryCacheStore } from '../src/state/memory-cache-store.js';
+import { RedisCacheStore } from '../src/state/redis-cache-store.js';
+import { testRedis } from './helpers/redis.js';
+
+const NOW = 1_700_000_000_000;
+const TTL_MS = 60_000;
+
+function entry(overrides: Partial<CacheEntryInput> & { exactKey: string }): CacheEntryInput {
+  return { partition: 'p1', tenant: 'tenant-a', payload: `payload ${overrides.exactKey}`, createdAt: NOW, expiresAt: NOW + TTL_MS, ...overrides };
+}
+
+function vector(buckets: string[], values: number[] = [127, 0, -5]) {
+  return { embedderId: 'e1', vector: Int8Array.from(values), guard: '[[],0,[]]', buckets };
+}
+
+async function exact(store: CacheStore, partition: string, exactKey: string, now: number): Promise<string | undefined> {
+  return (await store.search(partition, { exactKey, buckets: [], limit: 0, now })).exact;
+}
+
+async function candidates(store: CacheStore, partition: string, buckets: string[], options: { limit: number; now: number }) {
+  return (await store.search(partition, { buckets, ...options })).candidates;
+}
+
+const backends: Array<[string, () => Promise<CacheStore>]> = [
+  ['MemoryCacheStore', () => Promise.resolve(new MemoryCacheStore())],
+  ['RedisCacheStore', async () => new RedisCacheStore({ connection: await testRedis() })],
+];
+
+describe.each(backends)('%s', (_name, createStore) => {
+  it('returns a stored payload by exact key within its partition only', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'k1' }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await exact(store, 'p1', 'k1', NOW)).toBe('payload k1');
+    expect(await exact(store, 'p2', 'k1', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'k2', NOW)).toBeUndefined();
+  });
+
+  it('treats an entry as gone once its expiry passes', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await exact(store, 'p1', 'k1', NOW + TTL_MS - 1)).toBe('payload k1');
+    expect(await exact(store, 'p1', 'k1', NOW + TTL_MS)).toBeUndefined();
+    expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW + TTL_MS })).toEqual([]);
+  });
+
+  it('replaces the entry of an exact key that is stored again', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'k1', payload: 'old', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'k1', payload: 'new', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await exact(store, 'p1', 'k1', NOW)).toBe('new');
+    const found = await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW });
+    expect(found).toHaveLength(1);
+    expect(await store.getPayload('p1', found[0]!.id, NOW)).toBe('new');
+  });
+
+  it('ranks candidates by shared buckets and stops at the limit', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'one', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'three', vector: vector(['b1', 'b2', 'b3'], [1, 2, 3]) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'two', vector: vector(['b1', 'b2']) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'exact-only' }), { maxEntriesPerPartition: 10, now: NOW });
+    const found = await candidates(store, 'p1', ['b1', 'b2', 'b3'], { limit: 2, now: NOW });
+    expect(found).toHaveLength(2);
+    const payloads = await Promise.all(found.map(async (candidate) => store.getPayload('p1', candidate.id, NOW)));
+    expect(payloads).toEqual(['payload three', 'payload two']);
+    expect(Array.from(found[0]!.vector)).toEqual([1, 2, 3]);
+    expect(found[0]).toMatchObject({ embedderId: 'e1', guard: '[[],0,[]]', payload: 'payload three' });
+    expect(found[1]!.payload).toBeUndefined();
+  });
+
+  it('answers the exact key in the same call without gathering candidates, and gathers them on an exact miss', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await store.search('p1', { exactKey: 'k1', buckets: ['b1'], limit: 5, now: NOW })).toEqual({ exact: 'payload k1', candidates: [] });
+    const onMiss = await store.search('p1', { exactKey: 'k2', buckets: ['b1'], limit: 5, now: NOW });
+    expect(onMiss.exact).toBeUndefined();
+    expect(onMiss.candidates).toHaveLength(1);
+  });
+
+  it('evicts the oldest entries beyond the partition bound, buckets included', async () => {
+    const store = await createStore();
+    for (const key of ['k1', 'k2', 'k3', 'k4']) {
+      await store.put(entry({ exactKey: key, vector: vector(['b1']) }), { maxEntriesPerPartition: 3, now: NOW });
+    }
+    expect(await exact(store, 'p1', 'k1', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'k4', NOW)).toBe('payload k4');
+    expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW })).toHaveLength(3);
+  });
+
+  it('purges the entries of one tenant and keeps the others', async () => {
+    const store = await createStore();
+    await store.put(entry({ exactKey: 'a1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'a2', partition: 'p2' }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'b1', tenant: 'tenant-b', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await store.purgeTenant('tenant-a')).toBe(2);
+    expect(await exact(store, 'p1', 'a1', NOW)).toBeUndefined();
+    expect(await exact(store, 'p2', 'a2', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'b1', NOW)).toBe('payload b1');
+    expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW })).toHaveLength(1);
+    expect(await store.purgeTenant('tenant-a')).toBe(0);
+  });
+});
+
+describe('RedisCacheStore', () => {
+  it('gives keys a Redis TTL of the entry lifetime and shares one hash tag per partition', async () => {
+    const connection = await testRedis();
+    const store = new RedisCacheStore({ connection });
+    await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    const keys: string[] = [];
+    for await (const batch of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}cache:{p1}:*` })) keys.push(...batch);
+    expect(keys.length).toBeGreaterThanOrEqual(5);
+    const exactTtl = await connection.client.pTTL(`${connection.keyPrefix}cache:{p1}:x:k1`);
+    expect(exactTtl).toBeGreaterThan(TTL_MS - 5_000);
+    expect(exactTtl).toBeLessThanOrEqual(TTL_MS);
+    for (const key of keys) expect(await connection.client.pTTL(key)).toBeGreaterThan(0);
+  });
+
+  it('stores vectors as one byte per dimension', async () => {
+    const connection = await testRedis();
+    const store = new RedisCacheStore({ connection });
+    await store.put(entry({ exactKey: 'k1', vector: vector(['b1'], Array.from({ length: 512 }, (_, index) => (index % 255) - 127)) }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await connection.client.hStrLen(`${connection.keyPrefix}cache:{p1}:e:1`, 'v')).toBe(512);
+    const [candidate] = await candidates(store, 'p1', ['b1'], { limit: 1, now: NOW });
+    expect(candidate!.vector[0]).toBe(-127);
+    expect(candidate!.vector[300]).toBe(300 % 255 - 127);
+  });
+
+  it('drops bucket pointers to entries Redis has already expired', async () => {
+    const connection = await testRedis();
+    const store = new RedisCacheStore({ connection });
+    await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
+    await connection.client.del(`${connection.keyPrefix}cache:{p1}:e:1`);
+    expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW })).toEqual([]);
+    expect(await connection.client.sCard(`${connection.keyPrefix}cache:{p1}:b:b1`)).toBe(0);
+  });
+
+  it('rejects at once when Redis is not connected', async () => {
+    const connection = await testRedis();
+    await connection.close();
+    const store = new RedisCacheStore({ connection });
+    await expect(exact(store, 'p1', 'k1', NOW)).rejects.toThrow(/not connected/);
+  });
+});
+
+describe('MemoryCacheStore', () => {
+  it('evicts the least recently used entry across partitions at its total bound', async () => {
+    const store = new MemoryCacheStore({ maxEntries: 2 });
+    await store.put(entry({ exactKey: 'k1', partition: 'p1' }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(entry({ exactKey: 'k2', partition: 'p2' }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(await exact(store, 'p1', 'k1', NOW)).toBe('payload k1'); // k1 is now the most recent
+    await store.put(entry({ exactKey: 'k3', partition: 'p3' }), { maxEntriesPerPartition: 10, now: NOW });
+    expect(store.size).toBe(2);
+    expect(await exact(store, 'p2', 'k2', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'k1', NOW)).toBe('payload k1');
+  });
+
+  it('rejects a non-positive bound with what it received', () => {
+    expect(() => new MemoryCacheStore({ maxEntries: 0 })).toThrow('maxEntries should be a positive integer, got 0');
+  });
+});
