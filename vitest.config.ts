@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 5_000,
     teardownTimeout: 2_000,
     pool: 'forks',
+    // One module graph per worker: the 40 files share imports instead of re-loading them (35 s → 16 s
+    // on 2 cores). Tests own no module-level state; each cleans up through tests/helpers/cleanup.ts.
+    isolate: false,
   },
 });

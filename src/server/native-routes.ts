@@ -22,7 +22,8 @@ export async function handleInference(context: RouteContext): Promise<void> {
 /** `POST /v1/inference/batch` with `{"requests": [InferenceRequest, …]}`: results in order, per-item errors. */
 export async function handleInferenceBatch(context: RouteContext): Promise<void> {
   const body = parseOrThrow(z.object({ requests: z.array(z.unknown()).min(1) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
-  const inputs = body.requests.map((item, index) => withIdentity(item, context, `${context.requestId}-${index}`));
+  // An item that is not an object is passed on as it is: completeBatch reports it as that item's E4500.
+  const inputs = body.requests.map((item, index) => (item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item));
   const results = await context.gateway.completeBatch(inputs as InferenceRequestInput[], { caller: context.caller, signal: context.signal });
   sendJson(context.response, 200, { object: 'list', data: results });
 }

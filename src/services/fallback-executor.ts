@@ -12,6 +12,7 @@ import type { AttemptRecord } from '../models/inference-response.js';
 import type { RegisteredModel } from './model-registry.js';
 import type { StreamPart } from '../providers/base.js';
 import type { Clock } from '../util/clock.js';
+import { withSpan } from '../observability/tracing.js';
 import type { CircuitBreakerRegistry, CircuitPermit } from './circuit-breaker.js';
 import type { QueueTicket, RequestQueue } from './request-queue.js';
 
@@ -60,7 +61,7 @@ export interface CommittedStream {
   /** Time spent waiting on providers before commit, in milliseconds. */
   providerMs: number;
   /** Reports how the stream ended (`undefined`: the caller stopped reading) and frees the slot. */
-  settle(error?: GatewayError | 'cancelled'): void;
+  settle(error?: GatewayError | 'cancelled', usedTokens?: number): void;
 }
 
 interface AttemptSlot {
@@ -79,7 +80,7 @@ export class FallbackExecutor {
   }
 
   /** Runs `call` on the first candidate that succeeds. */
-  async complete<T>(candidates: RegisteredModel[], plan: AttemptPlan, call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>): Promise<CompletedExecution<T>> {
+  async complete<T>(candidates: RegisteredModel[], plan: AttemptPlan, call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>, tokensOf?: (value: T) => number): Promise<CompletedExecution<T>> {
     const attempts: AttemptRecord[] = [];
     const failures: GatewayError[] = [];
     let providerMs = 0;
@@ -90,10 +91,12 @@ export class FallbackExecutor {
         const value = await call(model, slot.signal);
         const latencyMs = this.options.clock.now() - slot.startedAt;
         providerMs += latencyMs;
+        void slot.ticket.reservation?.settle(tokensOf === undefined ? plan.tokens : tokensOf(value));
         this.succeed(model, slot, latencyMs, attempts);
         return { value, model, attempts, providerMs };
       } catch (error) {
         providerMs += this.options.clock.now() - slot.startedAt;
+        void slot.ticket.reservation?.release();
         this.fail(model, slot, error, attempts, failures, plan);
       } finally {
         slot.ticket.release();
@@ -119,6 +122,7 @@ export class FallbackExecutor {
         providerMs += this.options.clock.now() - slot.startedAt;
         void iterator.return?.();
         slot.ticket.release();
+        void slot.ticket.reservation?.release();
         this.fail(model, slot, error, attempts, failures, plan);
       }
     }
@@ -133,10 +137,12 @@ export class FallbackExecutor {
       head,
       rest,
       providerMs,
-      settle: (error) => {
+      settle: (error, usedTokens) => {
         if (settled) return;
         settled = true;
         slot.ticket.release();
+        // A stream that ended early spent tokens it never reported: the estimate stands.
+        if (error === undefined && usedTokens !== undefined) void slot.ticket.reservation?.settle(usedTokens);
         const latencyMs = this.options.clock.now() - slot.startedAt;
         if (error === undefined) this.succeed(model, slot, latencyMs, attempts);
         else if (error === 'cancelled') slot.permit.release();
@@ -174,7 +180,10 @@ export class FallbackExecutor {
     }
     let ticket: QueueTicket;
     try {
-      ticket = await this.options.queueFor(model.provider).acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal });
+      const queue = this.options.queueFor(model.provider);
+      ticket = await withSpan('l04.queue', { 'l04.provider': model.provider, 'l04.priority': plan.priority }, () =>
+        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal }),
+      );
     } catch (error) {
       permit.release();
       const gatewayError = toGatewayError(error);

@@ -103,6 +103,7 @@ export class ModelGateway {
           withSpan('l04.provider.attempt', { [GENAI.SYSTEM]: model.provider, [GENAI.PROVIDER_NAME]: model.provider, [GENAI.REQUEST_MODEL]: model.provider_model, [GENAI.OPERATION_NAME]: 'chat' }, () =>
             this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal)),
           ),
+          (result) => result.usage.total_tokens,
         );
         attempts = execution.attempts;
         providerMs = execution.providerMs;
@@ -189,7 +190,7 @@ export class ModelGateway {
     let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
     try {
       admission = await this.admit(runtime, call);
-      const execution = await runtime.executor.complete([model], this.plan(call), (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal));
+      const execution = await runtime.executor.complete([model], this.plan(call), (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal), (value) => value.usage.input_tokens);
       await admission.reservation.settle(execution.value.usage.input_tokens);
       const result = { request_id: call.request.request_id, model_id: model.id, provider: model.provider, ...execution.value };
       const response = buildResponse(call, model, { content: '', toolCalls: [], finishReason: 'stop', rawFinishReason: undefined, usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens } }, { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info });

@@ -11,7 +11,7 @@
  * deadline passes while queued (a timer on the clock); E4402 the quota cannot admit the request
  * before its deadline (the gateway may fall back to another provider); E4507 the signal aborts.
  */
-import { RateLimitError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import { RateLimitError, ValidationError, isGatewayError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TokenReservation } from './rate-limiter.js';
@@ -98,7 +98,8 @@ export class RequestQueue {
       const entry: Waiting = { options, enqueuedAt: now, seq: this.seq++, resolve, reject, timer: undefined, onAbort: undefined };
       entry.timer = clock.setTimer(() => this.fail(entry, deadlinePassed(provider, options.deadlineAt)), options.deadlineAt - now);
       if (options.signal !== undefined) {
-        entry.onAbort = () => this.fail(entry, cancelled(provider));
+        // The gateway aborts a request at its deadline (E4510): while queued, that is E4502, not a cancellation.
+        entry.onAbort = () => this.fail(entry, isGatewayError(options.signal?.reason, 'E4510') || clock.now() >= options.deadlineAt ? deadlinePassed(provider, options.deadlineAt) : cancelled(provider));
         options.signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.waiting.add(entry);

@@ -79,7 +79,7 @@ export async function* relayCommitted(
           yield { type: 'tool-call-delta', index: part.index, ...(part.id === undefined ? {} : { id: part.id }), ...(part.name === undefined ? {} : { name: part.name }), arguments_delta: part.argumentsDelta };
           break;
         case 'finish': {
-          stream.settle();
+          stream.settle(undefined, part.usage.total_tokens);
           const response = complete(options, text, toolCalls, part.finishReason, part.rawFinishReason, part.usage);
           await admission.reservation.settle(response.token_usage.total_tokens);
           if (options.miss !== undefined) void runtime.cache?.store(options.miss, response);

@@ -89,8 +89,12 @@ export class RedisRateLimitStore implements RateLimitStore {
     let timer: TimerHandle | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = this.clock.setTimer(() => {
-        timedOut = true;
-        reject(new RateLimitError('E4405', `Redis did not answer within ${this.commandTimeoutMs} ms`));
+        // Timers run before I/O in each loop turn: after a busy event loop, a reply that arrived in
+        // time is still unread. Give I/O one turn first, so the bound measures Redis, not our own lag.
+        setImmediate(() => {
+          timedOut = true;
+          reject(new RateLimitError('E4405', `Redis did not answer within ${this.commandTimeoutMs} ms`));
+        });
       }, this.commandTimeoutMs);
     });
     // A late reply or failure after the timeout is dropped on purpose.

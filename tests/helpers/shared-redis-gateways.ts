@@ -1,7 +1,7 @@
 /**
  * Several gateway instances for one test, each with its own HTTP server and its own Redis
  * connection (built from `state.redis_url`), all sharing one fresh key prefix — the shape of a
- * fleet behind a load balancer. The prefix's keys are deleted after the test.
+ * fleet behind a load balancer. On the shared Redis, the prefix's keys are deleted after the test.
  */
 import { randomBytes } from 'node:crypto';
 import type { GatewayConfigInput } from '../../src/config/config-schema.js';
