@@ -2,6 +2,7 @@
 // validation, rate limits, cache lookup (and store), routing, breaker, queue, accounting.
 // usage: node bench/overhead.mjs [memory|redis] [REQUESTS=10000]
 import { ModelGateway } from '../dist/index.js';
+import { RedisConnection } from '../dist/state/redis-connection.js';
 
 const backend = process.argv[2] ?? 'memory';
 const requests = Number(process.argv[3] ?? 10_000);
@@ -40,4 +41,12 @@ const results = [
   await measure('pipeline, cache miss + store', true, (i) => `question number ${i} about topic ${i % 97}`),
   await measure('pipeline, exact cache hit', true, () => 'the same question every time'),
 ];
+if (backend === 'redis') {
+  // Leave nothing behind: the cache entries would otherwise live for their TTL.
+  const connection = new RedisConnection({ url: process.env.REDIS_URL ?? 'redis://localhost:6379', keyPrefix: '', commandTimeoutMs: 5000 });
+  if (await connection.connect()) {
+    for await (const keys of connection.client.scanIterator({ MATCH: `l04:bench:${process.pid}:*`, COUNT: 1000 })) if (keys.length > 0) await connection.client.del(keys);
+  }
+  await connection.close();
+}
 console.log(JSON.stringify(results));

@@ -58,8 +58,10 @@ export class LocalEmbedder implements Embedder {
     }
     let norm = 0;
     for (const value of vector) norm += value * value;
-    norm = Math.sqrt(norm);
-    return Array.from(vector, (value) => (norm === 0 ? 0 : value / norm));
+    const scale = norm === 0 ? 0 : 1 / Math.sqrt(norm);
+    const out = new Array<number>(this.dimensions);
+    for (let index = 0; index < this.dimensions; index++) out[index] = vector[index]! * scale;
+    return out;
   }
 
   private add(vector: Float64Array, feature: string, weight: number): void {

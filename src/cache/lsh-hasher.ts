@@ -39,13 +39,18 @@ export class LshHasher {
   /** One bucket label per table, `<table>.<signature in base 36>`. */
   buckets(vector: Float32Array): string[] {
     if (vector.length !== this.dimensions) throw new Error(`LshHasher expects ${this.dimensions} dimensions, got ${vector.length}`);
+    // Hashed n-gram vectors are sparse (a few dozen of 512 dimensions set): project only the
+    // non-zero ones, which makes the 120 projections of a lexical vector about 15 times cheaper.
+    const nonZero: number[] = [];
+    for (let index = 0; index < this.dimensions; index++) if (vector[index] !== 0) nonZero.push(index);
+    const planes = this.planes;
     const labels: string[] = [];
     let offset = 0;
     for (let table = 0; table < this.tables; table++) {
       let signature = 0;
       for (let bit = 0; bit < this.bits; bit++) {
         let dot = 0;
-        for (let index = 0; index < this.dimensions; index++) dot += (this.planes[offset + index] ?? 0) * (vector[index] ?? 0);
+        for (const index of nonZero) dot += planes[offset + index]! * vector[index]!;
         offset += this.dimensions;
         signature = signature * 2 + (dot >= 0 ? 1 : 0);
       }

@@ -12,7 +12,10 @@ export function normalizeVector(vector: readonly number[]): Float32Array | undef
   }
   if (norm === 0) return undefined;
   const scale = 1 / Math.sqrt(norm);
-  return Float32Array.from(vector, (value) => value * scale);
+  // Plain loops: TypedArray.from with a map function goes through the iterator protocol (~40x slower).
+  const out = new Float32Array(vector.length);
+  for (let index = 0; index < vector.length; index++) out[index] = vector[index]! * scale;
+  return out;
 }
 
 /**
@@ -23,7 +26,9 @@ export function quantizeVector(vector: Float32Array): Int8Array {
   let max = 0;
   for (const value of vector) max = Math.max(max, Math.abs(value));
   const scale = max === 0 ? 0 : 127 / max;
-  return Int8Array.from(vector, (value) => Math.round(value * scale));
+  const out = new Int8Array(vector.length);
+  for (let index = 0; index < vector.length; index++) out[index] = Math.round(vector[index]! * scale);
+  return out;
 }
 
 /** Cosine similarity of a unit-length query and a quantised vector (0 when lengths differ). */

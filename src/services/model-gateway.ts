@@ -89,12 +89,12 @@ export class ModelGateway {
       let providerMs = 0;
       let attempts: InferenceResponse['metadata']['attempts'] = [];
       try {
-        admission = await this.admit(runtime, call);
-        const lookup = await this.lookupCache(runtime, call);
+        let lookup: CacheLookup | undefined;
+        ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
         cache = cacheResultOf(lookup);
         if (lookup !== undefined && lookup.hit !== false) {
           const response = cachedResponse(lookup.response, call, runtime.clock.now(), admission.info);
-          await admission.reservation.settle(0);
+          void admission.reservation.settle(0); // off the response path; never throws
           this.finish(runtime, call, { response, cache, attempts, providerMs });
           return response;
         }
@@ -109,7 +109,7 @@ export class ModelGateway {
         providerMs = execution.providerMs;
         const result = execution.value;
         const response = buildResponse(call, execution.model, result, { attempts, decision, cache, now: runtime.clock.now(), rateLimit: admission.info });
-        await admission.reservation.settle(response.token_usage.total_tokens);
+        void admission.reservation.settle(response.token_usage.total_tokens); // off the response path; never throws
         if (lookup !== undefined && lookup.hit === false) void runtime.cache?.store(lookup.miss, response);
         this.finish(runtime, call, { response, cache, attempts, providerMs });
         return response;
@@ -142,8 +142,8 @@ export class ModelGateway {
       // Everything up to the commit may still fail as a plain error (and fall back).
       let committed: { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
       try {
-        admission = await this.admit(runtime, call);
-        const lookup = await this.lookupCache(runtime, call);
+        let lookup: CacheLookup | undefined;
+        ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
         cache = cacheResultOf(lookup);
         if (lookup !== undefined && lookup.hit !== false) committed = { hit: lookup };
         else {
@@ -191,7 +191,7 @@ export class ModelGateway {
     try {
       admission = await this.admit(runtime, call);
       const execution = await runtime.executor.complete([model], this.plan(call), (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal), (value) => value.usage.input_tokens);
-      await admission.reservation.settle(execution.value.usage.input_tokens);
+      void admission.reservation.settle(execution.value.usage.input_tokens);
       const result = { request_id: call.request.request_id, model_id: model.id, provider: model.provider, ...execution.value };
       const response = buildResponse(call, model, { content: '', toolCalls: [], finishReason: 'stop', rawFinishReason: undefined, usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens } }, { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info });
       this.finish(runtime, call, { response, cache: 'bypass', attempts: execution.attempts, providerMs: execution.providerMs }, false, 'embeddings');
@@ -314,15 +314,24 @@ export class ModelGateway {
     });
   }
 
+  /**
+   * The brief's first two steps, rate limit then cache, with their Redis round trips overlapped:
+   * the lookup has no effect of its own, so it runs beside the admission and its result is used
+   * (and counted) only once the request is admitted.
+   */
+  private async admitAndLookUp(runtime: GatewayRuntime, call: PreparedCall): Promise<{ admission: Extract<AgentAdmission, { allowed: true }>; lookup: CacheLookup | undefined }> {
+    const pending = this.lookupCache(runtime, call);
+    const admission = await this.admit(runtime, call);
+    const lookup = await pending;
+    if (lookup !== undefined) runtime.metrics.cacheLookup(lookup.hit === false ? (lookup.reason === 'miss' ? 'miss' : lookup.reason) : lookup.hit);
+    return { admission, lookup };
+  }
+
   /** The cache lookup, or `undefined` when the cache is off. Never throws. */
   private async lookupCache(runtime: GatewayRuntime, call: PreparedCall): Promise<CacheLookup | undefined> {
     const cache = runtime.cache;
     if (cache === undefined) return undefined;
-    return withSpan('l04.cache.lookup', {}, async () => {
-      const lookup = await cache.lookup(call.request, { tenant: call.caller.tenant, agent: call.caller.agent_did });
-      runtime.metrics.cacheLookup(lookup.hit === false ? (lookup.reason === 'miss' ? 'miss' : lookup.reason) : lookup.hit);
-      return lookup;
-    });
+    return withSpan('l04.cache.lookup', {}, () => cache.lookup(call.request, { tenant: call.caller.tenant, agent: call.caller.agent_did }));
   }
 
   private route(runtime: GatewayRuntime, call: PreparedCall): { decision: ReturnType<GatewayRuntime['router']['route']>; candidates: RegisteredModel[] } {

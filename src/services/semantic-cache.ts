@@ -122,9 +122,10 @@ export class SemanticCache {
     const started = this.clock.now();
     if (!this.config.enabled || request.cache?.read === false) return { hit: false, miss, reason: 'bypass' };
     const text = miss.text;
-    // An in-process embedder runs first so that one store round trip serves both layers; a
-    // provider embedder runs only after an exact miss.
-    const embedFirst = text !== undefined && this.embedder?.inProcess === true;
+    // With a remote store, an in-process embedder runs first so that one round trip serves both
+    // layers. With the in-process store the exact check is free, so exact hits skip the embedding;
+    // a provider embedder always runs only after an exact miss.
+    const embedFirst = text !== undefined && this.embedder?.inProcess === true && this.cacheStore.kind !== 'memory';
     const early = embedFirst ? await this.tryEmbed(text, signal) : undefined;
     if (early?.ok === true) miss.embedding = early.embedding;
     let found: CacheSearchResult;

@@ -41,7 +41,7 @@ const REPLAY_CHUNK_CHARS = 64;
 export async function* replayCached(options: RelayBase & { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> }): AsyncGenerator<GatewayStreamEvent> {
   const { runtime, call, admission, hit } = options;
   const response = cachedResponse(hit.response, call, runtime.clock.now(), admission.info);
-  await admission.reservation.settle(0);
+  void admission.reservation.settle(0);
   options.finish({ response, cache: hit.hit, attempts: [], providerMs: 0, timeToFirstTokenMs: response.latency_ms });
   yield { type: 'start', request_id: call.request.request_id, model_id: response.model_id, provider: response.provider, cache: hit.hit, similarity: hit.similarity };
   for (let offset = 0; offset < response.content.length; offset += REPLAY_CHUNK_CHARS) {
@@ -81,7 +81,7 @@ export async function* relayCommitted(
         case 'finish': {
           stream.settle(undefined, part.usage.total_tokens);
           const response = complete(options, text, toolCalls, part.finishReason, part.rawFinishReason, part.usage);
-          await admission.reservation.settle(response.token_usage.total_tokens);
+          void admission.reservation.settle(response.token_usage.total_tokens);
           if (options.miss !== undefined) void runtime.cache?.store(options.miss, response);
           end({ response });
           yield { type: 'finish', response };

@@ -144,6 +144,9 @@ export interface RedisCacheStoreOptions {
 
 type RedisArgument = string | Buffer;
 
+/** An admin purge deletes whole partitions: it may take far longer than one lookup. */
+const PURGE_TIMEOUT_MS = 10_000;
+
 const BUFFERS = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const;
 
 /** Cache entries in Redis, under `<key prefix>cache:`. */
@@ -179,7 +182,7 @@ export class RedisCacheStore implements CacheStore {
 
   async getPayload(partition: string, id: string, now: number): Promise<string | undefined> {
     this.assertReady();
-    const [payload, expiresAt] = await this.connection.client.hmGet(`${this.base(partition)}e:${id}`, ['r', 'ex']);
+    const [payload, expiresAt] = await this.connection.bounded(this.connection.client.hmGet(`${this.base(partition)}e:${id}`, ['r', 'ex']));
     if (typeof payload !== 'string' || Number(expiresAt) <= now) return undefined;
     return payload;
   }
@@ -217,7 +220,7 @@ export class RedisCacheStore implements CacheStore {
     let deleted = 0;
     for (const partition of partitions) {
       const base = this.base(partition);
-      const reply = await this.run(PURGE_PARTITION_SCRIPT, [`${base}z`], [base, tenant]);
+      const reply = await this.run(PURGE_PARTITION_SCRIPT, [`${base}z`], [base, tenant], false, PURGE_TIMEOUT_MS);
       deleted += Number(reply);
     }
     await this.connection.client.del(index);
@@ -237,7 +240,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /** EVALSHA, loading the script with EVAL the first time a server has not seen it. */
-  private async run(script: string, keys: string[], args: RedisArgument[], buffers = false): Promise<unknown> {
+  private async run(script: string, keys: string[], args: RedisArgument[], buffers = false, timeoutMs = this.connection.commandTimeoutMs): Promise<unknown> {
     this.assertReady();
     let sha = this.shas.get(script);
     if (sha === undefined) {
@@ -247,10 +250,11 @@ export class RedisCacheStore implements CacheStore {
     const tail = [String(keys.length), ...keys, ...args];
     const options = buffers ? BUFFERS : undefined;
     try {
-      return await this.connection.client.sendCommand(['EVALSHA', sha, ...tail], options);
+      return await this.connection.bounded(this.connection.client.sendCommand(['EVALSHA', sha, ...tail], options), timeoutMs);
     } catch (error) {
+      // NOSCRIPT is Redis's structured error prefix: the script did not run, so EVAL is safe.
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.connection.client.sendCommand(['EVAL', script, ...tail], options);
+      return await this.connection.bounded(this.connection.client.sendCommand(['EVAL', script, ...tail], options), timeoutMs);
     }
   }
 }

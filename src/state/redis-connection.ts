@@ -27,6 +27,8 @@ export interface RedisConnectionOptions {
 export class RedisConnection {
   readonly client: RedisClient;
   readonly keyPrefix: string;
+  /** Bound on one command, in milliseconds (`state.command_timeout_ms`). */
+  readonly commandTimeoutMs: number;
   private up = false;
   private closed = false;
   private readonly onStateChange: ((up: boolean, error?: unknown) => void) | undefined;
@@ -34,6 +36,7 @@ export class RedisConnection {
 
   constructor(options: RedisConnectionOptions) {
     this.keyPrefix = options.keyPrefix;
+    this.commandTimeoutMs = options.commandTimeoutMs;
     this.onStateChange = options.onStateChange;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 1_000;
     this.client = createClient({
@@ -72,6 +75,20 @@ export class RedisConnection {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Bounds a command that is already sent. node-redis's own timeout stops counting once a command
+   * is written, so a stalled server would otherwise hang the caller. The rejection waits one extra
+   * I/O turn: after a busy event loop, a reply that arrived in time is read before the timer wins.
+   */
+  bounded<T>(command: Promise<T>, timeoutMs = this.commandTimeoutMs): Promise<T> {
+    command.catch(() => undefined); // a late failure after the bound is dropped on purpose
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => setImmediate(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`))), timeoutMs);
+    });
+    return Promise.race([command, timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Whether commands can be sent now. Stores fall back without trying when this is false. */
