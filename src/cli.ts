@@ -7,6 +7,7 @@
  * Exit codes: 0 ok, 1 invalid configuration (E4000/E4003) or start-up failure, 2 usage error.
  */
 import { parseArgs } from 'node:util';
+import { pino } from 'pino';
 import { DEFAULT_CONFIG_PATH, loadConfigFile } from './config/load-config.js';
 import type { GatewayConfig } from './config/config-schema.js';
 import { configSecrets } from './config/config-secrets.js';
@@ -59,7 +60,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: GatewayConfig, configPath: string, host: string | undefined, port: string | undefined): Promise<number> {
-  const logger = createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
+  // Buffered, asynchronous stdout: a request's log line must not cost it a write syscall. Flushed on shutdown.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const logger = createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config), destination });
   const portNumber = port === undefined ? undefined : Number(port);
   if (portNumber !== undefined && (!Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65535)) {
     process.stderr.write(`--port must be 0-65535, got ${port}\n`);
@@ -68,8 +71,11 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
   const gateway = new ModelGateway(config, { logger });
   const server = new GatewayServer(gateway, { logger, ...(host === undefined ? {} : { host }), ...(portNumber === undefined ? {} : { port: portNumber }) });
   const address = await server.listen();
-  for (const health of await gateway.checkProviders()) {
-    if (health.status !== 'healthy') process.stderr.write(`l04-gateway: ${health.provider} is ${health.status}: ${describe(health)}\n`);
+  // The first active check (already started) says at once which provider is not usable, e.g. Ollama not running.
+  if (config.health.enabled) {
+    for (const health of await gateway.checkProviders()) {
+      if (health.status !== 'healthy') process.stderr.write(`l04-gateway: ${health.provider} is ${health.status}: ${describe(health)}\n`);
+    }
   }
   process.stderr.write(`l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`);
   let stopping = false;
@@ -78,9 +84,13 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
     stopping = true;
     process.stderr.write(`l04-gateway: ${signal}: finishing in-flight requests\n`);
     server.close().then(
-      () => process.exit(0),
+      () => {
+        destination.flushSync();
+        process.exit(0);
+      },
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
+        destination.flushSync();
         process.exit(1);
       },
     );

@@ -263,6 +263,17 @@ describe('OpenAIAdapter.healthCheck', () => {
     expect(health.message).toMatch(/^E4203/);
   });
 
+  it('is degraded, not unhealthy, when a compatible server answers /models without a model list', async () => {
+    const server = await fixture();
+    for (const scenario of ['bad-shape', 'error-404'] as const) {
+      server.scenario(scenario);
+      const health = await openAIAdapter({ base_url: server.url }).healthCheck({ expectedModels: ['gpt-4o-mini'] });
+      expect(health.status).toBe('degraded');
+      expect(health.models).toBeUndefined();
+      expect(health.message).toContain('GET /models gave no model list');
+    }
+  });
+
   it('is unhealthy when the connection is refused', async () => {
     const health = await openAIAdapter({ base_url: await refusedBaseUrl() }).healthCheck();
     expect(health).toMatchObject({ status: 'unhealthy' });

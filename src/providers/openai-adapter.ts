@@ -129,8 +129,8 @@ export class OpenAIAdapter implements ProviderAdapter {
 
   /**
    * Lists `GET /models` (authenticated, bounded to 2 s or `timeout_ms`). Unhealthy when unreachable, refused or not
-   * configured; degraded when an expected model is not listed (compatible servers may not list
-   * everything they serve). Never throws.
+   * configured; degraded when an expected model is not listed, or when the server answers /models
+   * with no model list at all (compatible servers may not list everything they serve). Never throws.
    */
   async healthCheck(options: HealthCheckOptions = {}): Promise<ProviderHealth> {
     const started = this.clock.now();
@@ -153,6 +153,11 @@ export class OpenAIAdapter implements ProviderAdapter {
       return report({ status: 'degraded', models, message: `models not listed by ${this.id}: ${missing.join(', ')}` });
     } catch (error) {
       const gatewayError = toGatewayError(error);
+      // Compatible servers (llama.cpp, proxies) may answer /models with something else, or 404:
+      // the server is reachable and accepts the key, so it can still serve; nothing is known about its models.
+      if (gatewayError.code === 'E4600' || gatewayError.code === 'E4206' || gatewayError.code === 'E4210') {
+        return report({ status: 'degraded', message: `reachable, but GET /models gave no model list (${gatewayError.code})` });
+      }
       return report({ status: 'unhealthy', message: `${gatewayError.code}: ${gatewayError.message}` });
     }
   }

@@ -16,13 +16,25 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
   }
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > limitBytes) throw tooLarge(limitBytes);
-    chunks.push(chunk as Buffer);
-  }
+  // Events rather than `for await`: the async iterator costs several microseconds per request.
+  const { chunks, size } = await new Promise<{ chunks: Buffer[]; size: number }>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limitBytes) {
+        request.off('data', onData);
+        request.pause();
+        reject(tooLarge(limitBytes));
+        return;
+      }
+      parts.push(chunk);
+    };
+    request.on('data', onData);
+    request.once('end', () => resolve({ chunks: parts, size: total }));
+    request.once('error', reject);
+    request.once('aborted', () => reject(new ValidationError('E4507', 'The client closed the connection')));
+  });
   if (size === 0) throw new ValidationError('E4500', 'Invalid request: the body is empty', { param: '(root)' });
   let text: string;
   try {

@@ -21,6 +21,8 @@ import type { RouteContext } from './route-context.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
 
+const ROOT_URL = new URL('http://gateway/');
+
 interface Route {
   handler: Handler;
   /** Needs a caller identity (every /v1 route). */
@@ -132,8 +134,11 @@ export class GatewayServer {
     });
     try {
       if (this.draining) throw new GatewayError('E4509');
-      const url = new URL(request.url ?? '/', 'http://gateway');
-      const route = this.resolve(request.method ?? 'GET', url.pathname);
+      const target = request.url ?? '/';
+      const queryAt = target.indexOf('?');
+      const route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
+      // Only routes that read a query string pay for a full URL parse.
+      const url = queryAt === -1 ? ROOT_URL : new URL(target, 'http://gateway');
       const caller = route.authenticated ? this.authenticate(request, route) : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
       const context: RouteContext = {
         gateway: this.gateway,

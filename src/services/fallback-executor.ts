@@ -193,7 +193,8 @@ export class FallbackExecutor {
       attempts.push({ model_id: model.id, provider: model.provider, outcome: 'skipped', code: gatewayError.code, message: gatewayError.message, latency_ms: 0 });
       return undefined;
     }
-    const signal = AbortSignal.any([plan.signal, permit.signal]);
+    // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
+    const signal = permit.probe ? AbortSignal.any([plan.signal, permit.signal]) : plan.signal;
     return { permit, ticket, signal, startedAt: this.options.clock.now() };
   }
 
