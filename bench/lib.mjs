@@ -11,7 +11,9 @@ export const sharedBench = process.env.BENCH_SHARED ?? resolve(root, '..', 'shar
 export const haveShared = existsSync(join(sharedBench, 'floor-proxy.mjs'));
 
 const children = new Set();
-process.on('exit', () => { for (const child of children) child.kill('SIGKILL'); });
+// Children run in their own process group so that wrappers (npx) take their own children down with them.
+const killGroup = (child, signal) => { try { process.kill(-child.pid, signal); } catch { child.kill(signal); } };
+process.on('exit', () => { for (const child of children) killGroup(child, 'SIGKILL'); });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 export async function freePort() {
@@ -27,7 +29,7 @@ export async function freePort() {
 
 /** Starts a process; resolves once `port` accepts connections. */
 export async function startProcess(command, args, port, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], cwd: root, env: { ...process.env, ...options.env } });
+  const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], cwd: root, env: { ...process.env, ...options.env }, detached: true });
   children.add(child);
   let stderr = '';
   child.stderr.on('data', (chunk) => { stderr += chunk; });
@@ -38,7 +40,7 @@ export async function startProcess(command, args, port, options = {}) {
     if (await accepts(port)) return child;
     await new Promise((r) => setTimeout(r, 50));
   }
-  child.kill('SIGKILL');
+  killGroup(child, 'SIGKILL');
   throw new Error(`${command} ${args.join(' ')} did not listen on ${port}: ${stderr}`);
 }
 
@@ -52,7 +54,8 @@ async function accepts(port) {
 }
 
 export function stop(child) {
-  if (child && child.exitCode === null) child.kill('SIGTERM');
+  if (child && child.exitCode === null) killGroup(child, 'SIGTERM');
+  if (child) children.delete(child);
 }
 
 /** Runs a node script, returns its parsed JSON stdout. */

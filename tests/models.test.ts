@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { GatewayError} from '../src/models/error-codes.js';
 import { ERROR_CODES, InternalError, ProviderError, toOpenAIError } from '../src/models/error-codes.js';
@@ -68,6 +69,11 @@ describe('error catalogue', () => {
       expect(spec.httpStatus).toBeGreaterThanOrEqual(400);
       expect(spec.message.length).toBeGreaterThan(0);
     }
+  });
+
+  it('is listed whole in the README, each code with its type and status', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    for (const [code, spec] of Object.entries(ERROR_CODES)) expect(readme).toContain(`| ${code} | ${spec.type} | ${spec.httpStatus} |`);
   });
 
   it('renders a gateway error in the OpenAI shape with Retry-After', () => {
