@@ -3,7 +3,8 @@
  * internal and may change.
  */
 export { ModelGateway, MAX_BATCH_SIZE } from './services/model-gateway.js';
-export type { BatchItemResult, EmbeddingResult, Readiness } from './services/model-gateway.js';
+export type { BatchItemResult, EmbeddingResult } from './services/model-gateway.js';
+export type { Readiness } from './services/gateway-readiness.js';
 export type { GatewayDependencies } from './services/gateway-runtime.js';
 export type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './services/gateway-events.js';
 export { GatewayServer } from './server/http-server.js';

@@ -56,18 +56,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     this.id = config.id;
     this.config = config;
     this.clock = options.clock ?? systemClock;
-    this.client = new UpstreamClient({
-      provider: config.id,
-      baseUrl: config.base_url,
-      timeouts: {
-        connectMs: config.connect_timeout_ms,
-        firstByteMs: config.first_byte_timeout_ms,
-        chunkGapMs: config.chunk_gap_timeout_ms,
-        totalMs: config.timeout_ms,
-      },
-      connections: config.max_concurrency,
-      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-    });
+    this.client = UpstreamClient.forProvider(config, config.base_url, options.dispatcher);
   }
 
   /** Sends a non-streamed `/v1/messages` call. Throws E4203 (no key, 401/403), E4204, E4205, E4600… */

@@ -71,13 +71,7 @@ export class OllamaAdapter implements ProviderAdapter {
     this.keepAlive = config.keep_alive;
     this.clock = options.clock ?? systemClock;
     this.healthTimeoutMs = options.healthTimeoutMs ?? OLLAMA_HEALTH_TIMEOUT_MS;
-    this.client = new UpstreamClient({
-      provider: config.id,
-      baseUrl: this.baseUrl,
-      timeouts: { connectMs: config.connect_timeout_ms, firstByteMs: config.first_byte_timeout_ms, chunkGapMs: config.chunk_gap_timeout_ms, totalMs: config.timeout_ms },
-      connections: config.max_concurrency,
-      dispatcher: options.dispatcher,
-    });
+    this.client = UpstreamClient.forProvider(config, this.baseUrl, options.dispatcher);
   }
 
   /** `POST /api/chat` with `stream: false`. Throws E4200/E4201/E4202/E4203/E4204/E4206/E4210/E4600/E4507. */

@@ -63,18 +63,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     this.headers = {};
     if (config.api_key !== '') this.headers.authorization = `Bearer ${config.api_key}`;
     if (config.organization !== undefined && config.organization !== '') this.headers['openai-organization'] = config.organization;
-    this.client = new UpstreamClient({
-      provider: config.id,
-      baseUrl: config.base_url,
-      timeouts: {
-        connectMs: config.connect_timeout_ms,
-        firstByteMs: config.first_byte_timeout_ms,
-        chunkGapMs: config.chunk_gap_timeout_ms,
-        totalMs: config.timeout_ms,
-      },
-      connections: config.max_concurrency,
-      ...(options.dispatcher === undefined ? {} : { dispatcher: options.dispatcher }),
-    });
+    this.client = UpstreamClient.forProvider(config, config.base_url, options.dispatcher);
   }
 
   /** Generates a complete answer. Throws E4203 (no key), E42xx from the upstream, E4600 on a malformed body. */

@@ -13,20 +13,11 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/config-schema.js';
+import type { CallerIdentity } from '../services/gateway-events.js';
 import { ConfigurationError, ValidationError } from '../models/error-codes.js';
 
-/** Who is calling: the agent and tenant a key names, with its own limits. */
-export interface Principal {
-  agent_did: string;
-  tenant: string;
-  /** First 12 hex characters of the key's SHA-256 (safe to log and to use in store keys), or `anonymous`. */
-  key_id: string;
-  /** Requests per minute of this key; the agent default applies when absent. */
-  rpm?: number;
-  /** Tokens per minute of this key; the agent default applies when absent. */
-  tpm?: number;
-  /** Spend allowed per UTC day, in cents; unlimited when absent. */
-  daily_budget_cents?: number;
+/** Who is calling: the agent and tenant a key names, with its own limits (see `CallerIdentity`). */
+export interface Principal extends CallerIdentity {
   /** May call admin routes (cache purge). Always true in development mode (see the file comment). */
   admin: boolean;
 }

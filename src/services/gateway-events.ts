@@ -9,12 +9,13 @@ export type CacheResult = 'miss' | 'exact' | 'semantic' | 'bypass';
 export interface CallerIdentity {
   agent_did: string;
   tenant: string;
-  /** Stable id of the API key (hash prefix), or `anonymous`. */
+  /** First 12 hex characters of the API key's SHA-256 (safe to log and to use in store keys), `anonymous` or `library`. */
   key_id: string;
-  /** Per-key overrides of the agent rate limits. */
+  /** Requests per minute of this key; the agent default applies when absent. */
   rpm?: number;
+  /** Tokens per minute of this key; the agent default applies when absent. */
   tpm?: number;
-  /** Spend allowed per UTC day, in cents. */
+  /** Spend allowed per UTC day, in cents; unlimited when absent. */
   daily_budget_cents?: number;
 }
 

@@ -1,11 +1,15 @@
 /** Small pure pieces of the gateway pipeline: the prepared call, response building, embedding input checks. */
-import { RoutingError, ValidationError } from '../models/error-codes.js';
+import { GatewayError, RoutingError, ValidationError } from '../models/error-codes.js';
+import { parseInferenceRequest } from '../models/inference-request.js';
+import type { InferenceRequestInput } from '../models/inference-request.js';
+import { estimatePromptTokens } from '../util/token-estimate.js';
+import type { Clock, IdGenerator } from '../util/clock.js';
 import type { InferenceRequest } from '../models/inference-request.js';
 import type { AttemptRecord, InferenceResponse } from '../models/inference-response.js';
 import { costCents } from '../models/model-config.js';
 import type { RoutingDecision } from '../models/routing-config.js';
 import type { ProviderResult } from '../providers/base.js';
-import type { CacheResult, CallerIdentity } from './gateway-events.js';
+import type { CacheResult, CallContext, CallerIdentity } from './gateway-events.js';
 import type { ModelRegistry, RegisteredModel } from './model-registry.js';
 import type { RateLimitInfo } from './rate-limiter.js';
 
@@ -23,6 +27,36 @@ export interface PreparedCall {
   signal: AbortSignal;
   /** Cancels the deadline timer and the caller-signal listener. */
   dispose(): void;
+}
+
+/**
+ * Validates and stamps a request: its id, its caller (an API key's identity replaces the body's
+ * `agent_did`), arrival, deadline, and one abort signal for caller disconnect (E4507) and the
+ * deadline (E4510). Throws E4500 naming the offending field.
+ */
+export function prepareCall(input: InferenceRequestInput, context: CallContext, clock: Clock, idGenerator: IdGenerator): PreparedCall {
+  const parsed = parseInferenceRequest(input);
+  const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
+  const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? idGenerator() };
+  const arrivalAt = clock.now();
+  const deadlineAt = arrivalAt + request.constraints.max_latency_ms;
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(context.signal?.reason ?? new ValidationError('E4507'));
+  context.signal?.addEventListener('abort', onAbort, { once: true });
+  if (context.signal?.aborted) onAbort();
+  const timer = clock.setTimer(() => controller.abort(new GatewayError('E4510', `The request deadline of ${request.constraints.max_latency_ms} ms passed`)), deadlineAt - arrivalAt);
+  return {
+    request,
+    caller,
+    arrivalAt,
+    deadlineAt,
+    estimatedTokens: estimatePromptTokens(request.logical_prompt) + request.requirements.max_output_tokens,
+    signal: controller.signal,
+    dispose: () => {
+      timer.cancel();
+      context.signal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 /** What a response records beyond the provider's answer. */

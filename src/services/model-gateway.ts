@@ -7,12 +7,10 @@
 import { parseConfig } from '../config/load-config.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/config-schema.js';
 import { GatewayError, ValidationError, toGatewayError } from '../models/error-codes.js';
-import { parseInferenceRequest } from '../models/inference-request.js';
 import type { InferenceRequest, InferenceRequestInput } from '../models/inference-request.js';
 import type { InferenceResponse } from '../models/inference-response.js';
 import type { ProviderHealth } from '../models/provider-config.js';
 import type { ProviderAdapter, ProviderCall } from '../providers/base.js';
-import { estimatePromptTokens } from '../util/token-estimate.js';
 import { GENAI, recordSpanError, runInSpan, startSpan, withSpan } from '../observability/tracing.js';
 import type { CacheLookup, CacheMiss } from './semantic-cache.js';
 import type { AgentAdmission } from './rate-limiter.js';
@@ -21,8 +19,10 @@ import type { RegisteredModel } from './model-registry.js';
 import { buildRuntime } from './gateway-runtime.js';
 import { outcomeLabels } from '../observability/metrics.js';
 import type { GatewayDependencies, GatewayRuntime } from './gateway-runtime.js';
-import type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './gateway-events.js';
-import { buildResponse, cachedResponse, embeddingModel, parseEmbeddingInputs } from './gateway-helpers.js';
+import type { CacheResult, CallContext, GatewayStreamEvent } from './gateway-events.js';
+import { buildResponse, cachedResponse, embeddingModel, parseEmbeddingInputs, prepareCall } from './gateway-helpers.js';
+import { readinessOf } from './gateway-readiness.js';
+import type { Readiness } from './gateway-readiness.js';
 import { relayCommitted, replayCached } from './stream-relay.js';
 import type { StreamOutcome } from './stream-relay.js';
 import type { CommittedStream } from './fallback-executor.js';
@@ -39,13 +39,6 @@ export interface EmbeddingResult {
   provider: string;
   embeddings: number[][];
   usage: { input_tokens: number };
-}
-
-/** What `GET /health/ready` reports. */
-export interface Readiness {
-  ready: boolean;
-  state_backend: 'memory' | 'redis';
-  dependencies: Record<string, unknown>;
 }
 
 /** Most requests one `completeBatch` call may carry. */
@@ -223,20 +216,7 @@ export class ModelGateway {
 
   /** Whether requests can be served, and the state of each dependency (Redis, ledger, providers). */
   async readiness(): Promise<Readiness> {
-    const runtime = this.runtime ?? (await this.start());
-    const providers = runtime.health.snapshot();
-    const ledger = runtime.ledger.health();
-    const redis = runtime.redis === undefined ? { status: 'not used' as const } : { status: runtime.redis.isReady() ? ('up' as const) : ('down' as const) };
-    const usable = providers.some((provider) => provider.status !== 'unhealthy' && provider.circuit_state !== 'open');
-    return {
-      ready: !this.closed && usable,
-      state_backend: runtime.stateBackend,
-      dependencies: {
-        redis: { ...redis, degraded: redis.status === 'down', ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}) },
-        ledger: { ...ledger, degraded: !ledger.healthy },
-        providers: Object.fromEntries(providers.map((provider) => [provider.provider, { status: provider.status, circuit_state: provider.circuit_state, degraded: provider.status !== 'healthy' || provider.circuit_state !== 'closed', ...(provider.message === undefined ? {} : { message: provider.message }) }])),
-      },
-    };
+    return readinessOf(this.runtime ?? (await this.start()), this.closed);
   }
 
   /** Prometheus text; queue depths are sampled at scrape time. */
@@ -266,31 +246,10 @@ export class ModelGateway {
     await runtime?.close();
   }
 
-  /** Validates and stamps a request: id, caller, arrival, deadline and its abort signal. */
+  /** Validates and stamps a request (see `prepareCall`); refuses new work once closed. */
   private prepare(runtime: GatewayRuntime, input: InferenceRequestInput, context: CallContext): PreparedCall {
     if (this.closed) throw new GatewayError('E4509');
-    const parsed: InferenceRequest = parseInferenceRequest(input);
-    const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
-    const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? runtime.idGenerator() };
-    const arrivalAt = runtime.clock.now();
-    const deadlineAt = arrivalAt + request.constraints.max_latency_ms;
-    const controller = new AbortController();
-    const onAbort = (): void => controller.abort(context.signal?.reason ?? new ValidationError('E4507'));
-    context.signal?.addEventListener('abort', onAbort, { once: true });
-    if (context.signal?.aborted) onAbort();
-    const timer = runtime.clock.setTimer(() => controller.abort(new GatewayError('E4510', `The request deadline of ${request.constraints.max_latency_ms} ms passed`)), deadlineAt - arrivalAt);
-    return {
-      request,
-      caller,
-      arrivalAt,
-      deadlineAt,
-      estimatedTokens: estimatePromptTokens(request.logical_prompt) + request.requirements.max_output_tokens,
-      signal: controller.signal,
-      dispose: () => {
-        timer.cancel();
-        context.signal?.removeEventListener('abort', onAbort);
-      },
-    };
+    return prepareCall(input, context, runtime.clock, runtime.idGenerator);
   }
 
   /** Spend budget, then the agent's request and token limits (E4403, E4400, E4401). */
@@ -299,7 +258,7 @@ export class ModelGateway {
       const caller = call.caller;
       if (caller.daily_budget_cents !== undefined) {
         try {
-          await runtime.spend.check({ ...caller, admin: false });
+          await runtime.spend.check(caller);
         } catch (error) {
           runtime.metrics.rateLimited('spend', 'budget');
           throw error;

@@ -83,7 +83,7 @@ export class RequestAccounting {
       metrics.addTokens(labels, usage.input_tokens, usage.output_tokens);
       if (cost > 0) metrics.addCost(labels, cost);
     }
-    if (cost > 0) void spend.add(principalOf(outcome.caller), cost);
+    if (cost > 0) void spend.add(outcome.caller, cost);
 
     ledger.record({
       request_id: outcome.request.request_id,
@@ -134,8 +134,4 @@ function lastAttempted(attempts: AttemptRecord[]): AttemptRecord | undefined {
     if (attempt !== undefined && attempt.outcome !== 'skipped') return attempt;
   }
   return undefined;
-}
-
-function principalOf(caller: CallerIdentity): Parameters<SpendTracker['add']>[0] {
-  return { ...caller, admin: false };
 }

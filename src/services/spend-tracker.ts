@@ -17,7 +17,10 @@
  * service only enforces, and keys without a budget cost no store traffic.
  */
 import { RateLimitError } from '../models/error-codes.js';
-import type { Principal } from '../server/auth.js';
+import type { CallerIdentity } from './gateway-events.js';
+
+/** What the tracker needs of a caller: the key and its budget. */
+export type SpendingCaller = Pick<CallerIdentity, 'key_id' | 'daily_budget_cents'>;
 import { MemorySpendStore } from '../state/spend-memory-store.js';
 import type { SpendStore } from '../state/spend-store.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
@@ -76,7 +79,7 @@ export class SpendTracker {
    * `retryAfterMs` until the next UTC midnight) when today's spend has reached its budget.
    * Free for principals without a budget.
    */
-  async check(principal: Principal): Promise<void> {
+  async check(principal: SpendingCaller): Promise<void> {
     const budget = principal.daily_budget_cents;
     if (budget === undefined) return;
     const now = this.clock.now();
@@ -89,7 +92,7 @@ export class SpendTracker {
   }
 
   /** Charges `cents` to the principal's day. Never throws; ignores principals without a budget and non-positive amounts. */
-  async add(principal: Principal, cents: number): Promise<void> {
+  async add(principal: SpendingCaller, cents: number): Promise<void> {
     if (principal.daily_budget_cents === undefined || !Number.isFinite(cents) || cents <= 0) return;
     const keyId = principal.key_id;
     const day = utcDay(this.clock.now());

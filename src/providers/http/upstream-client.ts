@@ -58,6 +58,16 @@ export interface UpstreamClientOptions {
   dispatcher?: Dispatcher;
 }
 
+/** The provider settings an upstream client is built from (every provider type has them). */
+export interface UpstreamProviderSettings {
+  id: string;
+  connect_timeout_ms: number;
+  first_byte_timeout_ms: number;
+  chunk_gap_timeout_ms: number;
+  timeout_ms: number;
+  max_concurrency: number;
+}
+
 /** Pooled, timeout-bounded JSON-over-HTTP access to one provider. */
 export class UpstreamClient {
   readonly provider: string;
@@ -80,6 +90,17 @@ export class UpstreamClient {
         bodyTimeout: options.timeouts.chunkGapMs,
         keepAliveTimeout: 10_000,
       });
+  }
+
+  /** The client of a configured provider: its timeouts, and a pool of `max_concurrency` connections. */
+  static forProvider(config: UpstreamProviderSettings, baseUrl: string, dispatcher?: Dispatcher): UpstreamClient {
+    return new UpstreamClient({
+      provider: config.id,
+      baseUrl,
+      timeouts: { connectMs: config.connect_timeout_ms, firstByteMs: config.first_byte_timeout_ms, chunkGapMs: config.chunk_gap_timeout_ms, totalMs: config.timeout_ms },
+      connections: config.max_concurrency,
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+    });
   }
 
   /** Sends the request and resolves once the status and headers have arrived. */
