@@ -273,3 +273,46 @@ describe('GENAI', () => {
     });
   });
 });
+
+describe('spans of a request through the gateway', () => {
+  async function gateway() {
+    const { ModelGateway } = await import('../src/services/model-gateway.js');
+    const instance = new ModelGateway(
+      { state: { backend: 'memory' }, providers: { mock: { type: 'mock' } }, models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'] } }, cache: { enabled: true, embedder: { provider: 'local' } }, health: { enabled: false }, logging: { level: 'silent' } },
+      { healthChecks: false },
+    );
+    onCleanup(() => instance.close());
+    await instance.start();
+    return instance;
+  }
+  const request = { agent_did: 'did:test:traced', logical_prompt: { messages: [{ role: 'user' as const, content: 'trace me' }] } };
+
+  it('records one span per step, each a child of the request span', async () => {
+    const instance = await gateway();
+    const provider = registerTracing();
+    await instance.complete(request);
+    const root = provider.byName('l04.request');
+    for (const name of ['l04.rate_limit', 'l04.cache.lookup', 'l04.route', 'l04.queue', 'l04.provider.attempt']) {
+      expect(provider.byName(name).parentSpanId).toBe(root.spanContext().spanId);
+      expect(provider.byName(name).ended).toBe(true);
+    }
+    expect(provider.byName('l04.provider.attempt').attributes).toMatchObject({ [GENAI.REQUEST_MODEL]: 'mock-1', [GENAI.OPERATION_NAME]: 'chat' });
+    expect(root.ended).toBe(true);
+  });
+
+  it('keeps a stream request span open until its last event, with its steps nested', async () => {
+    const instance = await gateway();
+    const provider = registerTracing();
+    const events = instance.stream({ ...request, logical_prompt: { messages: [{ role: 'user', content: 'stream and trace me' }] } })[Symbol.asyncIterator]();
+    const first = await events.next();
+    expect(first.value).toMatchObject({ type: 'start' });
+    const root = provider.byName('l04.request');
+    expect(root.attributes['l04.stream']).toBe(true);
+    expect(root.ended).toBe(false);
+    expect(provider.byName('l04.provider.attempt').parentSpanId).toBe(root.spanContext().spanId);
+    while ((await events.next()).done !== true) {
+      // drain the stream
+    }
+    expect(root.ended).toBe(true);
+  });
+});

@@ -11,6 +11,7 @@ import type { InferenceRequest, InferenceRequestInput } from '../models/inferenc
 import type { InferenceResponse } from '../models/inference-response.js';
 import type { ProviderHealth } from '../models/provider-config.js';
 import type { ProviderAdapter, ProviderCall } from '../providers/base.js';
+import { attemptAttributes, resultAttributes, tracedAttempt } from './attempt-tracing.js';
 import { GENAI, recordSpanError, runInSpan, startSpan, withSpan } from '../observability/tracing.js';
 import type { CacheLookup, CacheMiss } from './semantic-cache.js';
 import type { AgentAdmission } from './rate-limiter.js';
@@ -93,9 +94,11 @@ export class ModelGateway {
         }
         const { decision, candidates } = this.route(runtime, call);
         const execution = await runtime.executor.complete(candidates, this.plan(call), (model, signal) =>
-          withSpan('l04.provider.attempt', { [GENAI.SYSTEM]: model.provider, [GENAI.PROVIDER_NAME]: model.provider, [GENAI.REQUEST_MODEL]: model.provider_model, [GENAI.OPERATION_NAME]: 'chat' }, () =>
-            this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal)),
-          ),
+          withSpan('l04.provider.attempt', attemptAttributes(model, call), async (span) => {
+            const result = await this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal));
+            span.setAttributes(resultAttributes(result.finishReason, result.usage));
+            return result;
+          }),
           (result) => result.usage.total_tokens,
         );
         attempts = execution.attempts;
@@ -128,33 +131,40 @@ export class ModelGateway {
   private async *streamEvents(input: InferenceRequestInput, context: CallContext): AsyncGenerator<GatewayStreamEvent> {
     const runtime = this.runtime ?? (await this.start());
     const call = this.prepare(runtime, input, context);
-    const finish = (outcome: StreamOutcome): void => this.finish(runtime, call, outcome, true);
+    // A stream's request span lives until its last event; the steps before the commit nest under it.
+    const span = startSpan('l04.request', { 'l04.request_id': call.request.request_id, 'l04.stream': true, [GENAI.OPERATION_NAME]: 'chat' });
+    const finish = (outcome: StreamOutcome): void => {
+      if (outcome.error !== undefined) recordSpanError(span, outcome.error);
+      this.finish(runtime, call, outcome, true);
+    };
     let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
     let cache: CacheResult = 'bypass';
     try {
       // Everything up to the commit may still fail as a plain error (and fall back).
       let committed: { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
       try {
-        let lookup: CacheLookup | undefined;
-        ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
-        cache = cacheResultOf(lookup);
-        if (lookup !== undefined && lookup.hit !== false) committed = { hit: lookup };
-        else {
+        committed = await runInSpan(span, async () => {
+          let lookup: CacheLookup | undefined;
+          ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
+          cache = cacheResultOf(lookup);
+          if (lookup !== undefined && lookup.hit !== false) return { hit: lookup };
           const { decision, candidates } = this.route(runtime, call);
-          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) => this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal)));
-          committed = { stream, decision, miss: lookup?.miss };
-        }
+          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) => tracedAttempt(model, call, this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal))));
+          return { stream, decision, miss: lookup?.miss };
+        });
       } catch (error) {
         const gatewayError = toGatewayError(error);
         await admission?.reservation.release();
         finish({ error: gatewayError, cache, attempts: attemptsOf(gatewayError, []), providerMs: 0 });
         throw gatewayError;
       }
-      const base = { runtime, call, admission, finish };
+      // Assigned inside the closure above (TypeScript cannot see it): a commit implies an admission.
+      const base = { runtime, call, admission: admission as Extract<AgentAdmission, { allowed: true }>, finish };
       if ('hit' in committed) yield* replayCached({ ...base, hit: committed.hit });
       else yield* relayCommitted({ ...base, ...committed, cache });
     } finally {
       call.dispose();
+      span.end();
     }
   }
 
