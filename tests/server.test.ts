@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { mockConfig, startTestServer } from './helpers/gateway.js';
+import { onCleanup } from './helpers/cleanup.js';
 
 describe('HTTP service with the official openai client', () => {
   it('creates a chat completion against mock-1', async () => {
@@ -139,5 +140,28 @@ describe('HTTP service edges', () => {
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('E4208');
     expect(seen).toContain('content');
     expect(seen.some((entry) => entry.startsWith('finish'))).toBe(false);
+  });
+});
+
+describe('client disconnects', () => {
+  it('aborts the provider call when the client goes away mid-stream, and accounts it as cancelled', async () => {
+    const { startOpenAIFixture } = await import('./helpers/openai-fixture-server.js');
+    const fixture = await startOpenAIFixture();
+    onCleanup(() => fixture.close());
+    // `stall`: the upstream sends its first events, then nothing: only a disconnect can end the call.
+    const config = mockConfig({ providers: { upstream: { type: 'openai', base_url: fixture.url } }, models: { stalls: { provider: 'upstream', provider_model: 'stall' } } });
+    const { url, logs } = await startTestServer(config);
+    const controller = new AbortController();
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'stalls', stream: true, messages: [{ role: 'user', content: 'a stalled answer' }] }),
+      signal: controller.signal,
+    });
+    expect(response.status).toBe(200);
+    await response.body!.getReader().read();
+    controller.abort();
+    expect(await fixture.requests[0]!.closed).toBe('aborted');
+    await vi.waitFor(() => expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }));
   });
 });

@@ -145,7 +145,10 @@ export class FallbackExecutor {
         if (error === undefined && usedTokens !== undefined) void slot.ticket.reservation?.settle(usedTokens);
         const latencyMs = this.options.clock.now() - slot.startedAt;
         if (error === undefined) this.succeed(model, slot, latencyMs, attempts);
-        else if (error === 'cancelled') slot.permit.release();
+        else if (error === 'cancelled') {
+          slot.permit.release();
+          attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: 'E4507', message: 'The caller stopped reading the stream', latency_ms: latencyMs });
+        }
         else {
           slot.permit.failure(error);
           this.options.observer.recordFailure(model.provider, model.id, error);
