@@ -26,12 +26,18 @@ const sseData = (raw: string): unknown[] =>
     .filter((data) => data !== '[DONE]')
     .map((data) => JSON.parse(data) as unknown);
 
-/** What an OpenAI SSE fixture carries. */
-function expectedFromOpenAI(raw: string): Relayed {
+/** An OpenAI `chat.completion.chunk`, as far as these tests read it. */
+interface OpenAIChunk {
+  choices: Array<{ delta: { content?: string | null; tool_calls?: Array<{ index: number; function?: { name?: string; arguments?: string } }> } }>;
+  usage?: { prompt_tokens: number; completion_tokens: number } | null;
+}
+
+/** Folds OpenAI stream chunks into text, tool calls (by index) and usage. */
+function foldOpenAIChunks(chunks: Iterable<OpenAIChunk>): Relayed {
   const calls = new Map<number, { name: string; arguments: string }>();
   let text = '';
-  let usage = { input: 0, output: 0 };
-  for (const chunk of sseData(raw) as Array<{ choices: Array<{ delta: { content?: string | null; tool_calls?: Array<{ index: number; function?: { name?: string; arguments?: string } }> } }>; usage?: { prompt_tokens: number; completion_tokens: number } | null }>) {
+  let usage = { input: -1, output: -1 };
+  for (const chunk of chunks) {
     for (const choice of chunk.choices) {
       text += choice.delta.content ?? '';
       for (const call of choice.delta.tool_calls ?? []) {
@@ -44,6 +50,11 @@ function expectedFromOpenAI(raw: string): Relayed {
     if (chunk.usage) usage = { input: chunk.usage.prompt_tokens, output: chunk.usage.completion_tokens };
   }
   return { text, toolCalls: [...calls.values()].map((call) => ({ name: call.name, arguments: JSON.parse(call.arguments) as unknown })), usage };
+}
+
+/** What an OpenAI SSE fixture carries. */
+function expectedFromOpenAI(raw: string): Relayed {
+  return foldOpenAIChunks(sseData(raw) as OpenAIChunk[]);
 }
 
 /** What an Ollama NDJSON fixture carries. */
@@ -87,22 +98,9 @@ async function relay(client: OpenAI, model: string, withTools: boolean): Promise
     stream_options: { include_usage: true },
     ...(withTools ? { tools } : {}),
   });
-  let text = '';
-  const calls = new Map<number, { name: string; arguments: string }>();
-  let usage = { input: -1, output: -1 };
-  for await (const chunk of stream) {
-    for (const choice of chunk.choices) {
-      text += choice.delta.content ?? '';
-      for (const call of choice.delta.tool_calls ?? []) {
-        const entry = calls.get(call.index) ?? { name: '', arguments: '' };
-        entry.name += call.function?.name ?? '';
-        entry.arguments += call.function?.arguments ?? '';
-        calls.set(call.index, entry);
-      }
-    }
-    if (chunk.usage) usage = { input: chunk.usage.prompt_tokens, output: chunk.usage.completion_tokens };
-  }
-  return { text, toolCalls: [...calls.values()].map((call) => ({ name: call.name, arguments: JSON.parse(call.arguments) as unknown })), usage };
+  const chunks: OpenAIChunk[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return foldOpenAIChunks(chunks);
 }
 
 function config(providers: GatewayConfigInput['providers'], models: GatewayConfigInput['models']): GatewayConfigInput {
