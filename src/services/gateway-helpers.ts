@@ -21,6 +21,8 @@ export interface PreparedCall {
   arrivalAt: number;
   /** Epoch milliseconds: arrival + max_latency_ms. */
   deadlineAt: number;
+  /** Estimated prompt tokens (routing's context and cost filters). */
+  promptTokens: number;
   /** Prompt estimate + max_output_tokens: reserved against the agent's tpm at admission. */
   estimatedTokens: number;
   /** Aborts on caller disconnect (E4507) or at the deadline (E4510). */
@@ -40,6 +42,7 @@ export function prepareCall(input: InferenceRequestInput, context: CallContext, 
   const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? idGenerator() };
   const arrivalAt = clock.now();
   const deadlineAt = arrivalAt + request.constraints.max_latency_ms;
+  const promptTokens = estimatePromptTokens(request.logical_prompt);
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(context.signal?.reason ?? new ValidationError('E4507'));
   context.signal?.addEventListener('abort', onAbort, { once: true });
@@ -50,7 +53,8 @@ export function prepareCall(input: InferenceRequestInput, context: CallContext, 
     caller,
     arrivalAt,
     deadlineAt,
-    estimatedTokens: estimatePromptTokens(request.logical_prompt) + request.requirements.max_output_tokens,
+    promptTokens,
+    estimatedTokens: promptTokens + request.requirements.max_output_tokens,
     signal: controller.signal,
     dispose: () => {
       timer.cancel();

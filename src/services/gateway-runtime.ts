@@ -6,6 +6,7 @@
  */
 import type { GatewayConfig } from '../config/config-schema.js';
 import { configSecrets } from '../config/config-secrets.js';
+import { ConfigurationError } from '../models/error-codes.js';
 import { createAdapter } from '../providers/create-adapter.js';
 import type { ProviderAdapter } from '../providers/base.js';
 import { systemClock } from '../util/clock.js';
@@ -126,7 +127,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const router = new LLMRouter({ registry, strategy: config.routing.strategy, health, breakers });
 
   const limiter = new RateLimiter({
-    store: redis === undefined ? new MemoryRateLimitStore({ clock }) : new RedisRateLimitStore({ connection: redis, commandTimeoutMs: config.state.command_timeout_ms, clock }),
+    store: redis === undefined ? new MemoryRateLimitStore({ clock }) : new RedisRateLimitStore({ connection: redis }),
     fallback: new MemoryRateLimitStore({ clock }),
     isPrimaryReady: redis === undefined ? undefined : redisReady,
     config: config.rate_limits,
@@ -152,7 +153,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     clock,
     embed: async (provider, model, inputs, signal) => {
       const adapter = adapters.get(provider);
-      if (adapter === undefined) throw new Error(`no adapter for ${provider}`);
+      if (adapter === undefined) throw new ConfigurationError('E4004', `No adapter for provider "${provider}"`);
       return adapter.embed({ model, inputs, signal, deadlineAt: clock.now() + (config.providers[provider]?.timeout_ms ?? 30_000) });
     },
   });
@@ -160,7 +161,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     breakers,
     queueFor: (provider) => {
       const queue = queues.get(provider);
-      if (queue === undefined) throw new Error(`no queue for ${provider}`);
+      if (queue === undefined) throw new ConfigurationError('E4004', `No queue for provider "${provider}"`);
       return queue;
     },
     observer: health,

@@ -81,9 +81,12 @@ export class LLMRouter {
     return this.select(request).decision;
   }
 
-  /** `route`, plus the registered models of the decision in attempt order (for the fallback executor). */
-  select(request: InferenceRequest): RouteSelection {
-    const need = needOf(request);
+  /**
+   * `route`, plus the registered models of the decision in attempt order (for the fallback
+   * executor). `inputTokens` is the prompt estimate when the caller has already made it.
+   */
+  select(request: InferenceRequest, inputTokens?: number): RouteSelection {
+    const need = needOf(request, inputTokens);
     if (request.model_id !== undefined) return this.pinned(request.model_id, need);
     const candidates: Candidate[] = [];
     const excluded: ExcludedCandidate[] = [];
@@ -195,12 +198,12 @@ export function requiredCapabilities(request: Pick<InferenceRequest, 'requiremen
   return needed;
 }
 
-function needOf(request: InferenceRequest): Need {
+function needOf(request: InferenceRequest, inputTokens = estimatePromptTokens(request.logical_prompt)): Need {
   return {
     capabilities: requiredCapabilities(request),
     minContextLength: request.requirements.min_context_length,
     maxOutputTokens: request.requirements.max_output_tokens,
-    inputTokens: estimatePromptTokens(request.logical_prompt),
+    inputTokens,
     maxCostCents: request.constraints.max_cost_cents,
     maxLatencyMs: request.constraints.max_latency_ms,
     preferredProviders: request.constraints.preferred_providers,

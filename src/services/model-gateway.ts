@@ -306,7 +306,7 @@ export class ModelGateway {
   private route(runtime: GatewayRuntime, call: PreparedCall): { decision: ReturnType<GatewayRuntime['router']['route']>; candidates: RegisteredModel[] } {
     const span = startSpan('l04.route', { [GENAI.OPERATION_NAME]: 'chat' });
     try {
-      const selection = runInSpan(span, () => runtime.router.select(call.request));
+      const selection = runInSpan(span, () => runtime.router.select(call.request, call.promptTokens));
       span.setAttribute(GENAI.REQUEST_MODEL, selection.decision.model_id);
       return selection;
     } catch (error) {

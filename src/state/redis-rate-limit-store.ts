@@ -9,8 +9,6 @@
  * (the rate limiter), which decides that call with its per-process fallback.
  */
 import { RateLimitError } from '../models/error-codes.js';
-import { systemClock } from '../util/clock.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
 import type { RedisConnection } from './redis-connection.js';
 import { assertBucketArguments } from './rate-limit-store.js';
 import type { BucketSpec, RateLimitStore, TakeResult } from './rate-limit-store.js';
@@ -21,13 +19,8 @@ export interface RedisRateLimitStoreOptions {
   connection: RedisConnection;
   /** Prefix of every key; default the connection's `keyPrefix` (`l04:`). */
   keyPrefix?: string;
-  /**
-   * Bound on one decision, in milliseconds (`state.command_timeout_ms`); default 50. Enforced here
-   * because node-redis's own command timeout stops counting once a command is written to the socket.
-   */
+  /** Bound on one decision, in milliseconds; default the connection's (`state.command_timeout_ms`). */
   commandTimeoutMs?: number;
-  /** Timer source of the bound; default the system clock (Redis answers in real time). */
-  clock?: Clock;
 }
 
 const TAKE_SHA = scriptSha(TAKE_SCRIPT);
@@ -38,15 +31,13 @@ export class RedisRateLimitStore implements RateLimitStore {
   private readonly connection: RedisConnection;
   private readonly keyPrefix: string;
   private readonly commandTimeoutMs: number;
-  private readonly clock: Clock;
 
   constructor(options: RedisRateLimitStoreOptions) {
-    const commandTimeoutMs = options.commandTimeoutMs ?? 50;
+    const commandTimeoutMs = options.commandTimeoutMs ?? options.connection.commandTimeoutMs;
     if (!(commandTimeoutMs > 0)) throw new RangeError(`commandTimeoutMs should be a positive number, got ${commandTimeoutMs}`);
     this.connection = options.connection;
     this.keyPrefix = options.keyPrefix ?? options.connection.keyPrefix;
     this.commandTimeoutMs = commandTimeoutMs;
-    this.clock = options.clock ?? systemClock;
   }
 
   /** The full Redis key of a bucket. */
@@ -79,30 +70,18 @@ export class RedisRateLimitStore implements RateLimitStore {
       arguments: buckets.flatMap((bucket, index) => [String(bucket.capacity), String(bucket.refillPerMs), String(amounts[index] ?? 0)]),
     };
     const client = this.connection.client;
-    let timedOut = false;
+    let abandoned = false;
     const command = client.evalSha(sha, options).catch((error: unknown) => {
       // NOSCRIPT is Redis's structured error prefix: the script did not run, so EVAL cannot double-charge.
-      // After the timeout the caller has decided elsewhere, so the script must not run late either.
-      if (!isNoScript(error) || timedOut) throw error;
+      // Once the caller has decided elsewhere (timeout), the script must not run late either.
+      if (!isNoScript(error) || abandoned) throw error;
       return client.eval(script, options);
     });
-    let timer: TimerHandle | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimer(() => {
-        // Timers run before I/O in each loop turn: after a busy event loop, a reply that arrived in
-        // time is still unread. Give I/O one turn first, so the bound measures Redis, not our own lag.
-        setImmediate(() => {
-          timedOut = true;
-          reject(new RateLimitError('E4405', `Redis did not answer within ${this.commandTimeoutMs} ms`));
-        });
-      }, this.commandTimeoutMs);
-    });
-    // A late reply or failure after the timeout is dropped on purpose.
-    command.catch(() => undefined);
     try {
-      return await Promise.race([command, timeout]);
-    } finally {
-      timer?.cancel();
+      return await this.connection.bounded(command, this.commandTimeoutMs);
+    } catch (error) {
+      abandoned = true;
+      throw error instanceof RateLimitError ? error : new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
 }
