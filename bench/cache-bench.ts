@@ -12,15 +12,15 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CacheConfigSchema } from '../src/config/config-schema.js';
-import type { Embedder } from '../src/cache/embedder.js';
-import { LocalEmbedder } from '../src/cache/local-embedder.js';
+import type { Embedder } from '../src/cache/embedders/embedder.js';
+import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import type { InferenceRequest } from '../src/models/inference-request.js';
 import type { InferenceResponse } from '../src/models/inference-response.js';
-import { SemanticCache } from '../src/services/semantic-cache.js';
-import type { CacheStore } from '../src/state/cache-store.js';
-import { MemoryCacheStore } from '../src/state/memory-cache-store.js';
-import { RedisCacheStore } from '../src/state/redis-cache-store.js';
+import { SemanticCache } from '../src/cache/semantic-cache.js';
+import type { CacheStore } from '../src/cache/cache-store.js';
+import { MemoryCacheStore } from '../src/cache/memory-cache-store.js';
+import { RedisCacheStore } from '../src/cache/redis-cache-store.js';
 import { RedisConnection } from '../src/state/redis-connection.js';
 import { systemClock } from '../src/util/clock.js';
 

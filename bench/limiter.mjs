@@ -1,10 +1,10 @@
 // Cost of one agent rate-limit decision (admit + settle) on memory and on Redis, and of one queue
 // acquire/release, p50/p99 in microseconds over 10,000 sequential decisions.
 // usage: node bench/limiter.mjs [REDIS_URL=redis://127.0.0.1:6379]
-import { RateLimiter } from '../dist/services/rate-limiter.js';
-import { RequestQueue } from '../dist/services/request-queue.js';
-import { MemoryRateLimitStore } from '../dist/state/memory-rate-limit-store.js';
-import { RedisRateLimitStore } from '../dist/state/redis-rate-limit-store.js';
+import { RateLimiter } from '../dist/limits/rate-limiter.js';
+import { RequestQueue } from '../dist/resilience/request-queue.js';
+import { MemoryRateLimitStore } from '../dist/limits/memory-rate-limit-store.js';
+import { RedisRateLimitStore } from '../dist/limits/redis-rate-limit-store.js';
 import { RedisConnection } from '../dist/state/redis-connection.js';
 import { systemClock } from '../dist/util/clock.js';
 

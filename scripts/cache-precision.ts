@@ -8,13 +8,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { CacheConfigSchema } from '../src/config/config-schema.js';
-import type { Embedder } from '../src/cache/embedder.js';
-import { LocalEmbedder } from '../src/cache/local-embedder.js';
-import { ProviderEmbedder } from '../src/cache/provider-embedder.js';
-import { guardAllows, guardSignature } from '../src/cache/semantic-guard.js';
-import { cosineSimilarity } from '../src/cache/vector-codec.js';
-import { SemanticCache } from '../src/services/semantic-cache.js';
-import { MemoryCacheStore } from '../src/state/memory-cache-store.js';
+import type { Embedder } from '../src/cache/embedders/embedder.js';
+import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
+import { ProviderEmbedder } from '../src/cache/embedders/provider-embedder.js';
+import { guardAllows, guardSignature } from '../src/cache/similarity/semantic-guard.js';
+import { cosineSimilarity } from '../src/cache/similarity/vector-codec.js';
+import { SemanticCache } from '../src/cache/semantic-cache.js';
+import { MemoryCacheStore } from '../src/cache/memory-cache-store.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import type { InferenceResponse } from '../src/models/inference-response.js';
 import { systemClock } from '../src/util/clock.js';

@@ -13,7 +13,7 @@ import type { GatewayConfig } from './config/config-schema.js';
 import { configSecrets } from './config/config-secrets.js';
 import { GatewayError } from './models/error-codes.js';
 import type { ProviderHealth } from './models/provider-config.js';
-import { ModelGateway } from './services/model-gateway.js';
+import { ModelGateway } from './gateway/model-gateway.js';
 import { GatewayServer } from './server/http-server.js';
 import { createLogger } from './observability/logger.js';
 import { formatTable } from './util/format-table.js';

@@ -2,11 +2,11 @@
  * L04 Model Gateway — the public API. Everything exported here is supported; anything else is
  * internal and may change.
  */
-export { ModelGateway, MAX_BATCH_SIZE } from './services/model-gateway.js';
-export type { BatchItemResult, EmbeddingResult } from './services/model-gateway.js';
-export type { Readiness } from './services/gateway-readiness.js';
-export type { GatewayDependencies } from './services/gateway-runtime.js';
-export type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './services/gateway-events.js';
+export { ModelGateway, MAX_BATCH_SIZE } from './gateway/model-gateway.js';
+export type { BatchItemResult, EmbeddingResult } from './gateway/model-gateway.js';
+export type { Readiness } from './gateway/readiness.js';
+export type { GatewayDependencies } from './gateway/build-runtime.js';
+export type { CacheResult, CallContext, CallerIdentity, GatewayStreamEvent } from './models/gateway-events.js';
 export { GatewayServer } from './server/http-server.js';
 export type { GatewayServerOptions } from './server/http-server.js';
 export { ApiKeyAuthenticator, hashApiKey } from './server/auth.js';
@@ -33,14 +33,14 @@ export { OpenAIAdapter } from './providers/openai-adapter.js';
 export { AnthropicAdapter } from './providers/anthropic-adapter.js';
 export { createAdapter } from './providers/create-adapter.js';
 
-export { ModelRegistry } from './services/model-registry.js';
-export type { RegisteredModel } from './services/model-registry.js';
-export { LLMRouter } from './services/llm-router.js';
-export { CircuitBreaker, CircuitBreakerRegistry } from './services/circuit-breaker.js';
-export { ProviderHealthMonitor } from './services/provider-health.js';
-export { RateLimiter, rateLimitHeaders } from './services/rate-limiter.js';
-export { RequestQueue } from './services/request-queue.js';
-export { SemanticCache } from './services/semantic-cache.js';
+export { ModelRegistry } from './routing/model-registry.js';
+export type { RegisteredModel } from './routing/model-registry.js';
+export { LLMRouter } from './routing/llm-router.js';
+export { CircuitBreaker, CircuitBreakerRegistry } from './resilience/circuit-breaker.js';
+export { ProviderHealthMonitor } from './resilience/provider-health.js';
+export { RateLimiter, rateLimitHeaders } from './limits/rate-limiter.js';
+export { RequestQueue } from './resilience/request-queue.js';
+export { SemanticCache } from './cache/semantic-cache.js';
 export { GatewayMetrics } from './observability/metrics.js';
 export { createLogger } from './observability/logger.js';
 export { systemClock } from './util/clock.js';

@@ -1,17 +1,17 @@
 /** The building blocks of the semantic cache: keys, guard, embedders, LSH, vectors, and the labelled set. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { canonicalDigest, canonicalJson } from '../src/cache/canonical-json.js';
-import { canonicalRequestKey } from '../src/cache/canonical-request-key.js';
-import { scopeKey } from '../src/cache/cache-scope.js';
-import { contentStems, contentStemsMatch } from '../src/cache/content-words.js';
-import { LocalEmbedder } from '../src/cache/local-embedder.js';
-import { LshHasher } from '../src/cache/lsh-hasher.js';
-import { partitionKey } from '../src/cache/partition-key.js';
-import { ProviderEmbedder } from '../src/cache/provider-embedder.js';
-import { guardAllows, guardFeatures } from '../src/cache/semantic-guard.js';
-import { semanticText } from '../src/cache/semantic-text.js';
-import { cosineSimilarity, cosineToQuantized, decodeVector, encodeVector, normalizeVector, quantizeVector } from '../src/cache/vector-codec.js';
+import { canonicalDigest, canonicalJson } from '../src/cache/keys/canonical-json.js';
+import { canonicalRequestKey } from '../src/cache/keys/canonical-request-key.js';
+import { scopeKey } from '../src/cache/keys/cache-scope.js';
+import { contentStems, contentStemsMatch } from '../src/cache/similarity/content-words.js';
+import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
+import { LshHasher } from '../src/cache/similarity/lsh-hasher.js';
+import { partitionKey } from '../src/cache/keys/partition-key.js';
+import { ProviderEmbedder } from '../src/cache/embedders/provider-embedder.js';
+import { guardAllows, guardFeatures } from '../src/cache/similarity/semantic-guard.js';
+import { semanticText } from '../src/cache/similarity/semantic-text.js';
+import { cosineSimilarity, cosineToQuantized, decodeVector, encodeVector, normalizeVector, quantizeVector } from '../src/cache/similarity/vector-codec.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import type { InferenceRequest } from '../src/models/inference-request.js';
 

@@ -1,8 +1,8 @@
 /** The CacheStore contract, run against the memory store and the real Redis. */
 import { describe, expect, it } from 'vitest';
-import type { CacheEntryInput, CacheStore } from '../src/state/cache-store.js';
-import { MemoryCacheStore } from '../src/state/memory-cache-store.js';
-import { RedisCacheStore } from '../src/state/redis-cache-store.js';
+import type { CacheEntryInput, CacheStore } from '../src/cache/cache-store.js';
+import { MemoryCacheStore } from '../src/cache/memory-cache-store.js';
+import { RedisCacheStore } from '../src/cache/redis-cache-store.js';
 import { testRedis } from './helpers/redis.js';
 
 const NOW = 1_700_000_000_000;

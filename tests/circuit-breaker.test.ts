@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, ProviderError, ValidationError } from '../src/models/error-codes.js';
 import type { ErrorCode } from '../src/models/error-codes.js';
-import { CircuitBreaker, CircuitBreakerRegistry, circuitBreakerOptionsFromConfig, countsAsFailure } from '../src/services/circuit-breaker.js';
-import type { CircuitBreakerOptions, CircuitPermit, CircuitStateName } from '../src/services/circuit-breaker.js';
+import { CircuitBreaker, CircuitBreakerRegistry, circuitBreakerOptionsFromConfig, countsAsFailure } from '../src/resilience/circuit-breaker.js';
+import type { CircuitBreakerOptions, CircuitPermit, CircuitStateName } from '../src/resilience/circuit-breaker.js';
 import type { Clock } from '../src/util/clock.js';
 import { FakeClock } from './helpers/fake-clock.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/models/error-codes.js';
-import { EmbedBatcher, apportion } from '../src/services/embed-batcher.js';
-import type { EmbedResult } from '../src/services/embed-batcher.js';
+import { EmbedBatcher, apportion } from '../src/routing/embed-batcher.js';
+import type { EmbedResult } from '../src/routing/embed-batcher.js';
 import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 
 interface UpstreamCall {

@@ -8,7 +8,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { MockAdapter, mockEmbedding } from '../src/providers/mock-adapter.js';
 import type { ProviderCall, ProviderResult } from '../src/providers/base.js';
 import type { InferenceRequestInput } from '../src/models/inference-request.js';
-import type { BatchItemResult } from '../src/services/model-gateway.js';
+import type { BatchItemResult } from '../src/gateway/model-gateway.js';
 import { estimateTextTokens, lastUserText } from '../src/util/token-estimate.js';
 import { mockConfig, startTestServer } from './helpers/gateway.js';
 import { FakeClock } from './helpers/fake-clock.js';

@@ -9,7 +9,7 @@
 import { Pool } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GatewayConfigInput } from '../src/config/config-schema.js';
-import type { UsageLedger } from '../src/services/usage-ledger.js';
+import type { UsageLedger } from '../src/accounting/usage-ledger.js';
 import { mockConfig, startTestServer } from './helpers/gateway.js';
 import { callJson, errorCodeOf, streamChat } from './helpers/http-calls.js';
 import { PG_URL, ledgerRows, pgUrlThrough, spoolDir, startLedger, testSchema } from './helpers/ledger-db.js';

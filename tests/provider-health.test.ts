@@ -5,12 +5,12 @@ import type { HealthStatus, ProviderHealth, ProviderType } from '../src/models/p
 import type { HealthConfig } from '../src/config/config-schema.js';
 import type { HealthCheckOptions, ProviderAdapter } from '../src/providers/base.js';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
-import { CircuitBreakerRegistry } from '../src/services/circuit-breaker.js';
-import { LatencyTracker } from '../src/services/latency-tracker.js';
-import { ModelRegistry } from '../src/services/model-registry.js';
-import { OutcomeWindow } from '../src/services/outcome-window.js';
-import { ProviderHealthMonitor } from '../src/services/provider-health.js';
-import type { ProviderHealthMonitorOptions } from '../src/services/provider-health.js';
+import { CircuitBreakerRegistry } from '../src/resilience/circuit-breaker.js';
+import { LatencyTracker } from '../src/resilience/latency-tracker.js';
+import { ModelRegistry } from '../src/routing/model-registry.js';
+import { OutcomeWindow } from '../src/resilience/outcome-window.js';
+import { ProviderHealthMonitor } from '../src/resilience/provider-health.js';
+import type { ProviderHealthMonitorOptions } from '../src/resilience/provider-health.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 const HEALTH_CONFIG: HealthConfig = { enabled: true, window_s: 60, degraded_error_rate: 0.2, unhealthy_error_rate: 0.5 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load-config.js';
-import { ModelRegistry } from '../src/services/model-registry.js';
+import { ModelRegistry } from '../src/routing/model-registry.js';
 import type { GatewayError } from '../src/models/error-codes.js';
 
 function registry(): ModelRegistry {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Priority } from '../src/models/inference-request.js';
-import { RequestQueue } from '../src/services/request-queue.js';
-import type { QueueTicket, QuotaDecision } from '../src/services/request-queue.js';
-import type { TokenReservation } from '../src/services/rate-limiter.js';
+import { RequestQueue } from '../src/resilience/request-queue.js';
+import type { QueueTicket, QuotaDecision } from '../src/resilience/request-queue.js';
+import type { TokenReservation } from '../src/limits/rate-limiter.js';
 import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 
 interface Tracked {

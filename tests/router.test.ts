@@ -6,11 +6,11 @@ import type { HealthStatus } from '../src/models/provider-config.js';
 import type { RoutingStrategy } from '../src/models/routing-config.js';
 import type { ProviderAdapter } from '../src/providers/base.js';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
-import { CircuitBreakerRegistry } from '../src/services/circuit-breaker.js';
-import type { CircuitStateName } from '../src/services/circuit-breaker.js';
-import { LLMRouter, requiredCapabilities } from '../src/services/llm-router.js';
-import { ModelRegistry } from '../src/services/model-registry.js';
-import { ProviderHealthMonitor } from '../src/services/provider-health.js';
+import { CircuitBreakerRegistry } from '../src/resilience/circuit-breaker.js';
+import type { CircuitStateName } from '../src/resilience/circuit-breaker.js';
+import { LLMRouter, requiredCapabilities } from '../src/routing/llm-router.js';
+import { ModelRegistry } from '../src/routing/model-registry.js';
+import { ProviderHealthMonitor } from '../src/resilience/provider-health.js';
 import { FakeClock } from './helpers/fake-clock.js';
 
 class FakeHealth {

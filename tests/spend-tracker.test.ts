@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, toOpenAIError } from '../src/models/error-codes.js';
 import type { Principal } from '../src/server/auth.js';
-import { SpendTracker, msUntilUtcMidnight, utcDay } from '../src/services/spend-tracker.js';
-import { MemorySpendStore } from '../src/state/spend-memory-store.js';
-import { SPEND_KEY_TTL_S, RedisSpendStore } from '../src/state/spend-redis-store.js';
-import type { SpendStore } from '../src/state/spend-store.js';
+import { SpendTracker, msUntilUtcMidnight, utcDay } from '../src/limits/spend-tracker.js';
+import { MemorySpendStore } from '../src/limits/memory-spend-store.js';
+import { SPEND_KEY_TTL_S, RedisSpendStore } from '../src/limits/redis-spend-store.js';
+import type { SpendStore } from '../src/limits/spend-store.js';
 import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 import { testRedis } from './helpers/redis.js';
 

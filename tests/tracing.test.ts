@@ -276,7 +276,7 @@ describe('GENAI', () => {
 
 describe('spans of a request through the gateway', () => {
   async function gateway() {
-    const { ModelGateway } = await import('../src/services/model-gateway.js');
+    const { ModelGateway } = await import('../src/gateway/model-gateway.js');
     const instance = new ModelGateway(
       { state: { backend: 'memory' }, providers: { mock: { type: 'mock' } }, models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'] } }, cache: { enabled: true, embedder: { provider: 'local' } }, health: { enabled: false }, logging: { level: 'silent' } },
       { healthChecks: false },

@@ -13,7 +13,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/config-schema.js';
-import type { CallerIdentity } from '../services/gateway-events.js';
+import type { CallerIdentity } from '../models/gateway-events.js';
 import { ConfigurationError, ValidationError } from '../models/error-codes.js';
 
 /** Who is calling: the agent and tenant a key names, with its own limits (see `CallerIdentity`). */

@@ -8,15 +8,15 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GatewayError, ValidationError, toGatewayError, toOpenAIError } from '../models/error-codes.js';
-import type { ModelGateway } from '../services/model-gateway.js';
+import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { ApiKeyAuthenticator } from './auth.js';
-import { handleChatCompletions } from './chat-route.js';
+import { handleChatCompletions } from './openai/chat-route.js';
 import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
 import { sendError } from './http-io.js';
-import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native-routes.js';
+import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
 
 type Handler = (context: RouteContext) => Promise<void>;

@@ -1,7 +1,7 @@
 /** What every route handler receives. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ModelGateway } from '../services/model-gateway.js';
-import type { CallerIdentity } from '../services/gateway-events.js';
+import type { ModelGateway } from '../gateway/model-gateway.js';
+import type { CallerIdentity } from '../models/gateway-events.js';
 
 /** One HTTP request on its way through a route. */
 export interface RouteContext {

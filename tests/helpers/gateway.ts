@@ -2,8 +2,8 @@
 import OpenAI from 'openai';
 import { Writable } from 'node:stream';
 import type { GatewayConfigInput } from '../../src/config/config-schema.js';
-import { ModelGateway } from '../../src/services/model-gateway.js';
-import type { GatewayDependencies } from '../../src/services/gateway-runtime.js';
+import { ModelGateway } from '../../src/gateway/model-gateway.js';
+import type { GatewayDependencies } from '../../src/gateway/build-runtime.js';
 import { GatewayServer } from '../../src/server/http-server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { onCleanup } from './cleanup.js';

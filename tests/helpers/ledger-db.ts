@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pool } from 'pg';
-import { PostgresUsageLedger } from '../../src/state/postgres-usage-ledger.js';
-import type { PostgresUsageLedgerOptions } from '../../src/state/postgres-usage-ledger.js';
+import { PostgresUsageLedger } from '../../src/accounting/postgres-usage-ledger.js';
+import type { PostgresUsageLedgerOptions } from '../../src/accounting/postgres-usage-ledger.js';
 import { onCleanup } from './cleanup.js';
 
 /** The test database (trust auth). */

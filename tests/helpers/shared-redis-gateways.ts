@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { GatewayConfigInput } from '../../src/config/config-schema.js';
-import type { GatewayDependencies } from '../../src/services/gateway-runtime.js';
+import type { GatewayDependencies } from '../../src/gateway/build-runtime.js';
 import { startTestServer } from './gateway.js';
 import { REDIS_URL, testRedis } from './redis.js';
 

@@ -1,0 +1,280 @@
+/**
+ * Builds every component of a gateway from a validated config: adapters, registry, breakers,
+ * health monitor, router, limiter, queues, cache, spend tracker, ledger, metrics and logger. The
+ * state backend is chosen here (`auto`: Redis when it answers at start, else memory with one loud
+ * warning). `ModelGateway` only wires the steps; what each step does lives in its service.
+ */
+import type { GatewayConfig } from '../config/config-schema.js';
+import { configSecrets } from '../config/config-secrets.js';
+import { ConfigurationError } from '../models/error-codes.js';
+import { createAdapter } from '../providers/create-adapter.js';
+import type { ProviderAdapter } from '../providers/base.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock, IdGenerator, Random } from '../util/clock.js';
+import { randomRequestId } from '../util/ids.js';
+import { RedisConnection } from '../state/redis-connection.js';
+import { MemoryRateLimitStore } from '../limits/memory-rate-limit-store.js';
+import { RedisRateLimitStore } from '../limits/redis-rate-limit-store.js';
+import { MemoryCacheStore } from '../cache/memory-cache-store.js';
+import { RedisCacheStore } from '../cache/redis-cache-store.js';
+import { MemorySpendStore } from '../limits/memory-spend-store.js';
+import { RedisSpendStore } from '../limits/redis-spend-store.js';
+import { PostgresUsageLedger } from '../accounting/postgres-usage-ledger.js';
+import { GatewayMetrics } from '../observability/metrics.js';
+import { createLogger } from '../observability/logger.js';
+import type { Logger } from '../observability/logger.js';
+import { ModelRegistry } from '../routing/model-registry.js';
+import { CircuitBreakerRegistry } from '../resilience/circuit-breaker.js';
+import { ProviderHealthMonitor } from '../resilience/provider-health.js';
+import { LLMRouter } from '../routing/llm-router.js';
+import { RateLimiter } from '../limits/rate-limiter.js';
+import { RequestQueue } from '../resilience/request-queue.js';
+import { EmbedBatcher } from '../routing/embed-batcher.js';
+import { SemanticCache } from '../cache/semantic-cache.js';
+import { LocalEmbedder } from '../cache/embedders/local-embedder.js';
+import { ProviderEmbedder } from '../cache/embedders/provider-embedder.js';
+import type { Embedder } from '../cache/embedders/embedder.js';
+import { SpendTracker } from '../limits/spend-tracker.js';
+import { MemoryUsageLedger } from '../accounting/usage-ledger.js';
+import type { UsageLedger } from '../accounting/usage-ledger.js';
+import { FallbackExecutor } from '../routing/fallback-executor.js';
+import { RequestAccounting } from '../accounting/request-accounting.js';
+
+/** What may be injected instead of being built from config (tests, embedding applications). */
+export interface GatewayDependencies {
+  clock?: Clock;
+  random?: Random;
+  idGenerator?: IdGenerator;
+  logger?: Logger;
+  metrics?: GatewayMetrics;
+  /** Adapters by provider id, replacing those the config would build. */
+  adapters?: ReadonlyMap<string, ProviderAdapter>;
+  /** A connected Redis, instead of `state.redis_url`. */
+  redis?: RedisConnection;
+  ledger?: UsageLedger;
+  /** Start active health checks (default true; tests may turn them off). */
+  healthChecks?: boolean;
+}
+
+/** The built components. */
+export interface GatewayRuntime {
+  config: GatewayConfig;
+  clock: Clock;
+  idGenerator: IdGenerator;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  adapters: ReadonlyMap<string, ProviderAdapter>;
+  registry: ModelRegistry;
+  breakers: CircuitBreakerRegistry;
+  health: ProviderHealthMonitor;
+  router: LLMRouter;
+  limiter: RateLimiter;
+  queues: ReadonlyMap<string, RequestQueue>;
+  batcher: EmbedBatcher;
+  executor: FallbackExecutor;
+  cache: SemanticCache | undefined;
+  spend: SpendTracker;
+  ledger: UsageLedger;
+  accounting: RequestAccounting;
+  redis: RedisConnection | undefined;
+  /** `memory` or `redis`: where shared state lives. */
+  stateBackend: 'memory' | 'redis';
+  /** Closes what the runtime owns. */
+  close(): Promise<void>;
+}
+
+/** The provider-layer embedding path (breaker, micro-batching) that a provider embedder calls. */
+export type EmbedFunction = (provider: string, model: string, texts: string[], signal?: AbortSignal) => Promise<number[][]>;
+
+/** Builds the runtime; `embed` is the gateway's provider-layer embedding path (used by the cache). */
+export async function buildRuntime(config: GatewayConfig, dependencies: GatewayDependencies, embed: EmbedFunction): Promise<GatewayRuntime> {
+  const clock = dependencies.clock ?? systemClock;
+  const random = dependencies.random ?? Math.random;
+  const logger = dependencies.logger ?? createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
+  const metrics = dependencies.metrics ?? new GatewayMetrics({ collectDefault: true });
+  const adapters = dependencies.adapters ?? new Map(Object.entries(config.providers).map(([id, provider]) => [id, createAdapter({ ...provider, id }, { clock })]));
+
+  const redis = dependencies.redis ?? (await connectState(config, logger));
+  const stateBackend = redis === undefined ? 'memory' : 'redis';
+  const redisReady = (): boolean => redis?.isReady() ?? false;
+
+  const registry = ModelRegistry.fromConfig(config);
+  const breakers = new CircuitBreakerRegistry({
+    failureThreshold: config.circuit_breaker.failure_threshold,
+    cooldownMs: config.circuit_breaker.cooldown_s * 1000,
+    probeTimeoutMs: config.circuit_breaker.probe_timeout_ms,
+    clock,
+    onTransition: (provider, from, to) => {
+      logger.warn({ provider, from, to }, 'circuit breaker transition');
+      metrics.setCircuitState(provider, to);
+      // A probe that closes the circuit clears the provider's error window (declared below; runs later).
+      health.onCircuitTransition(provider, from, to);
+    },
+  });
+  const health = new ProviderHealthMonitor({
+    adapters,
+    registry,
+    config: config.health,
+    intervalMs: (provider) => (config.providers[provider]?.health_interval_s ?? 30) * 1000,
+    clock,
+    random,
+    breakers,
+    onChange: (provider, from, to, snapshot) => {
+      logger.warn({ provider, from, to, message: snapshot.message, hints: snapshot.hints }, 'provider health changed');
+      metrics.setProviderUp(provider, to !== 'unhealthy');
+    },
+  });
+  const router = new LLMRouter({ registry, strategy: config.routing.strategy, health, breakers });
+
+  const limiter = new RateLimiter({
+    store: redis === undefined ? new MemoryRateLimitStore({ clock }) : new RedisRateLimitStore({ connection: redis }),
+    fallback: new MemoryRateLimitStore({ clock }),
+    isPrimaryReady: redis === undefined ? undefined : redisReady,
+    config: config.rate_limits,
+    clock,
+    onModeChange: (mode) => logger.warn({ mode }, mode === 'fallback' ? 'rate limits decided per process: Redis unavailable' : 'rate limits shared through Redis again'),
+  });
+  const queues = new Map(
+    Object.entries(config.providers).map(([id, provider]) => [
+      id,
+      new RequestQueue({
+        provider: id,
+        maxConcurrency: provider.max_concurrency,
+        maxSize: config.queue.max_size,
+        agingMs: config.queue.aging_ms,
+        clock,
+        ...(provider.rpm === undefined && provider.tpm === undefined ? {} : { quota: (tokens: number) => limiter.takeProvider(id, { rpm: provider.rpm, tpm: provider.tpm }, tokens) }),
+      }),
+    ]),
+  );
+  const batcher = new EmbedBatcher({
+    windowMs: 2,
+    maxBatch: 64,
+    clock,
+    embed: async (provider, model, inputs, signal) => {
+      const adapter = adapters.get(provider);
+      if (adapter === undefined) throw new ConfigurationError('E4004', `No adapter for provider "${provider}"`);
+      return adapter.embed({ model, inputs, signal, deadlineAt: clock.now() + (config.providers[provider]?.timeout_ms ?? 30_000) });
+    },
+  });
+  const executor = new FallbackExecutor({
+    breakers,
+    queueFor: (provider) => {
+      const queue = queues.get(provider);
+      if (queue === undefined) throw new ConfigurationError('E4004', `No queue for provider "${provider}"`);
+      return queue;
+    },
+    observer: health,
+    maxAttempts: config.routing.max_attempts,
+    clock,
+  });
+
+  const cache = config.cache.enabled
+    ? new SemanticCache({
+        store: redis === undefined ? new MemoryCacheStore() : new RedisCacheStore({ connection: redis }),
+        embedder: config.cache.semantic ? await buildEmbedder(config, adapters, logger, embed) : undefined,
+        config: config.cache,
+        clock,
+        // Lookups are counted from their result by the gateway; this only logs what went wrong.
+        onError: (error) => logger.warn({ code: error.code, err: error }, 'cache error: bypassed for this request'),
+      })
+    : undefined;
+
+  const spend = new SpendTracker({
+    store: redis === undefined ? new MemorySpendStore({ clock }) : new RedisSpendStore({ connection: redis }),
+    fallback: new MemorySpendStore({ clock }),
+    clock,
+    isPrimaryReady: redis === undefined ? undefined : redisReady,
+  });
+  const ledger = dependencies.ledger ?? (await buildLedger(config, clock, logger));
+  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, logContent: config.logging.log_content });
+
+  for (const id of adapters.keys()) {
+    metrics.setCircuitState(id, 'closed');
+    metrics.setProviderUp(id, true);
+  }
+  if (dependencies.healthChecks !== false && config.health.enabled) health.start();
+
+  return {
+    config,
+    clock,
+    idGenerator: dependencies.idGenerator ?? randomRequestId,
+    logger,
+    metrics,
+    adapters,
+    registry,
+    breakers,
+    health,
+    router,
+    limiter,
+    queues,
+    batcher,
+    executor,
+    cache,
+    spend,
+    ledger,
+    accounting,
+    redis,
+    stateBackend,
+    async close() {
+      health.stop();
+      await ledger.close(3_000);
+      await Promise.all([...adapters.values()].map((adapter) => adapter.close()));
+      if (dependencies.redis === undefined) await redis?.close();
+    },
+  };
+}
+
+/** `auto`: Redis when it answers at start, else memory with one loud warning. */
+async function connectState(config: GatewayConfig, logger: Logger): Promise<RedisConnection | undefined> {
+  if (config.state.backend === 'memory') return undefined;
+  const connection = new RedisConnection({
+    url: config.state.redis_url,
+    keyPrefix: config.state.key_prefix,
+    commandTimeoutMs: config.state.command_timeout_ms,
+    onStateChange: (up) => (up ? logger.info({ redis: 'up' }, 'Redis connected') : logger.warn({ redis: 'down' }, 'Redis unavailable: shared state falls back per process')),
+  });
+  if (await connection.connect()) return connection;
+  if (config.state.backend === 'redis') {
+    logger.warn({ redis_url: config.state.redis_url }, 'Redis is not answering; it is the configured backend, so the gateway keeps retrying and decides per process meanwhile');
+    return connection;
+  }
+  await connection.close();
+  logger.warn({ redis_url: config.state.redis_url }, 'Redis is not answering: state is kept in memory, per process (limits and cache are not shared between instances)');
+  return undefined;
+}
+
+/** The brief's embedding model, used by `cache.embedder: {provider: auto}` when Ollama has it. */
+const AUTO_EMBEDDING_MODEL = 'nomic-embed-text';
+
+/** Chooses the cache embedder; `auto` asks the first Ollama provider whether nomic-embed-text is pulled. */
+async function buildEmbedder(config: GatewayConfig, adapters: ReadonlyMap<string, ProviderAdapter>, logger: Logger, embed: EmbedFunction): Promise<Embedder> {
+  const embedder = config.cache.embedder;
+  if (embedder.provider === 'local') return new LocalEmbedder({ dimensions: 'dimensions' in embedder ? embedder.dimensions : undefined });
+  if ('model' in embedder) return new ProviderEmbedder({ id: `${embedder.provider}/${embedder.model}`, embed: (texts, signal) => embed(embedder.provider, embedder.model, texts, signal) });
+  const ollama = Object.entries(config.providers).find(([, provider]) => provider.type === 'ollama')?.[0];
+  const health = ollama === undefined ? undefined : await adapters.get(ollama)?.healthCheck({ expectedModels: [AUTO_EMBEDDING_MODEL] });
+  if (ollama !== undefined && health?.models?.[AUTO_EMBEDDING_MODEL] === true) {
+    logger.info({ embedder: `${ollama}/${AUTO_EMBEDDING_MODEL}` }, 'semantic cache embeds with Ollama');
+    return new ProviderEmbedder({ id: `${ollama}/${AUTO_EMBEDDING_MODEL}`, embed: (texts, signal) => embed(ollama, AUTO_EMBEDDING_MODEL, texts, signal) });
+  }
+  logger.info({ embedder: 'local' }, `semantic cache embeds locally (lexical): ${AUTO_EMBEDDING_MODEL} is not available on Ollama`);
+  return new LocalEmbedder();
+}
+
+async function buildLedger(config: GatewayConfig, clock: Clock, logger: Logger): Promise<UsageLedger> {
+  if (config.usage.postgres_url === '') return new MemoryUsageLedger();
+  const ledger = new PostgresUsageLedger({
+    url: config.usage.postgres_url,
+    batchSize: config.usage.batch_size,
+    flushIntervalMs: config.usage.flush_interval_ms,
+    spoolDir: config.usage.spool_dir,
+    spoolMaxRecords: config.usage.spool_max_records,
+    schema: config.usage.schema,
+    clock,
+    onStateChange: (up) => (up ? logger.info({ postgres: 'up' }, 'usage ledger connected') : logger.warn({ postgres: 'down' }, 'usage ledger unreachable: records are spooled locally')),
+    onDrop: (count) => logger.error({ dropped: count }, 'usage spool full: records dropped'),
+  });
+  await ledger.start();
+  return ledger;
+}

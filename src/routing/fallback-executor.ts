@@ -1,0 +1,255 @@
+/**
+ * Executes a routing decision: each candidate in order, each at most once, at most `maxAttempts`
+ * attempts, all inside the request's deadline. Every attempt passes the provider's circuit breaker
+ * and then its queue (concurrency drain and provider quota); retryable failures move on to the next
+ * candidate, others end the request at once. Streams commit late: an attempt is only returned to
+ * the caller once its first content has arrived, so a provider that fails before its first token is
+ * replaced without the client seeing anything.
+ */
+import { GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
+import type { Priority } from '../models/inference-request.js';
+import type { AttemptRecord } from '../models/inference-response.js';
+import type { RegisteredModel } from './model-registry.js';
+import type { StreamPart } from '../providers/base.js';
+import type { Clock } from '../util/clock.js';
+import { withSpan } from '../observability/tracing.js';
+import type { CircuitBreakerRegistry, CircuitPermit } from '../resilience/circuit-breaker.js';
+import type { QueueTicket, RequestQueue } from '../resilience/request-queue.js';
+
+/** What every attempt of one request shares. */
+export interface AttemptPlan {
+  priority: Priority;
+  deadlineAt: number;
+  /** Estimated tokens, charged against the provider's tpm by its queue. */
+  tokens: number;
+  /** The request's signal: caller disconnect and deadline. */
+  signal: AbortSignal;
+}
+
+/** Live-traffic signals reported to the health monitor. */
+export interface AttemptObserver {
+  recordSuccess(provider: string, modelId: string, latencyMs: number): void;
+  recordFailure(provider: string, modelId: string, error: unknown): void;
+}
+
+/** Options of a `FallbackExecutor`. */
+export interface FallbackExecutorOptions {
+  breakers: CircuitBreakerRegistry;
+  queueFor: (provider: string) => RequestQueue;
+  observer: AttemptObserver;
+  maxAttempts: number;
+  clock: Clock;
+}
+
+/** A successful non-streamed execution. */
+export interface CompletedExecution<T> {
+  value: T;
+  model: RegisteredModel;
+  attempts: AttemptRecord[];
+  /** Time spent waiting on providers (all attempts), in milliseconds. */
+  providerMs: number;
+}
+
+/** A stream that has produced its first content; the caller reads the rest and then settles it. */
+export interface CommittedStream {
+  model: RegisteredModel;
+  attempts: AttemptRecord[];
+  /** The parts read before commit (at least one content or finish part). */
+  head: StreamPart[];
+  /** The rest of the provider's parts. */
+  rest: AsyncIterator<StreamPart>;
+  /** Time spent waiting on providers before commit, in milliseconds. */
+  providerMs: number;
+  /** Reports how the stream ended (`undefined`: the caller stopped reading) and frees the slot. */
+  settle(error?: GatewayError | 'cancelled', usedTokens?: number): void;
+}
+
+interface AttemptSlot {
+  permit: Extract<CircuitPermit, { allowed: true }>;
+  ticket: QueueTicket;
+  signal: AbortSignal;
+  startedAt: number;
+}
+
+/** Runs attempts over the candidates of a routing decision. */
+export class FallbackExecutor {
+  private readonly options: FallbackExecutorOptions;
+
+  constructor(options: FallbackExecutorOptions) {
+    this.options = options;
+  }
+
+  /** Runs `call` on the first candidate that succeeds. */
+  async complete<T>(candidates: RegisteredModel[], plan: AttemptPlan, call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>, tokensOf?: (value: T) => number): Promise<CompletedExecution<T>> {
+    const attempts: AttemptRecord[] = [];
+    const failures: GatewayError[] = [];
+    let providerMs = 0;
+    for (const model of this.eligible(candidates, attempts)) {
+      const slot = await this.acquire(model, plan, attempts, failures);
+      if (slot === undefined) continue;
+      try {
+        const value = await call(model, slot.signal);
+        const latencyMs = this.options.clock.now() - slot.startedAt;
+        providerMs += latencyMs;
+        void slot.ticket.reservation?.settle(tokensOf === undefined ? plan.tokens : tokensOf(value));
+        this.succeed(model, slot, latencyMs, attempts);
+        return { value, model, attempts, providerMs };
+      } catch (error) {
+        providerMs += this.options.clock.now() - slot.startedAt;
+        void slot.ticket.reservation?.release();
+        this.fail(model, slot, error, attempts, failures, plan);
+      } finally {
+        slot.ticket.release();
+      }
+    }
+    throw exhausted(attempts, failures);
+  }
+
+  /** Opens the stream of the first candidate whose first content arrives. */
+  async stream(candidates: RegisteredModel[], plan: AttemptPlan, open: (model: RegisteredModel, signal: AbortSignal) => AsyncIterable<StreamPart>): Promise<CommittedStream> {
+    const attempts: AttemptRecord[] = [];
+    const failures: GatewayError[] = [];
+    let providerMs = 0;
+    for (const model of this.eligible(candidates, attempts)) {
+      const slot = await this.acquire(model, plan, attempts, failures);
+      if (slot === undefined) continue;
+      const iterator = open(model, slot.signal)[Symbol.asyncIterator]();
+      try {
+        const head = await readUntilContent(iterator);
+        providerMs += this.options.clock.now() - slot.startedAt;
+        return this.commit(model, slot, iterator, head, attempts, providerMs);
+      } catch (error) {
+        providerMs += this.options.clock.now() - slot.startedAt;
+        void iterator.return?.();
+        slot.ticket.release();
+        void slot.ticket.reservation?.release();
+        this.fail(model, slot, error, attempts, failures, plan);
+      }
+    }
+    throw exhausted(attempts, failures);
+  }
+
+  private commit(model: RegisteredModel, slot: AttemptSlot, rest: AsyncIterator<StreamPart>, head: StreamPart[], attempts: AttemptRecord[], providerMs: number): CommittedStream {
+    let settled = false;
+    return {
+      model,
+      attempts,
+      head,
+      rest,
+      providerMs,
+      settle: (error, usedTokens) => {
+        if (settled) return;
+        settled = true;
+        slot.ticket.release();
+        // A stream that ended early spent tokens it never reported: the estimate stands.
+        if (error === undefined && usedTokens !== undefined) void slot.ticket.reservation?.settle(usedTokens);
+        const latencyMs = this.options.clock.now() - slot.startedAt;
+        if (error === undefined) this.succeed(model, slot, latencyMs, attempts);
+        else if (error === 'cancelled') {
+          slot.permit.release();
+          attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: 'E4507', message: 'The caller stopped reading the stream', latency_ms: latencyMs });
+        }
+        else {
+          slot.permit.failure(error);
+          this.options.observer.recordFailure(model.provider, model.id, error);
+          attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: error.code, message: error.message, latency_ms: latencyMs });
+        }
+      },
+    };
+  }
+
+  /**
+   * Candidates in order, each model once, until `maxAttempts` of them have reached a provider
+   * (candidates skipped by an open circuit or a full queue do not use up an attempt).
+   */
+  private *eligible(candidates: RegisteredModel[], attempts: AttemptRecord[]): Generator<RegisteredModel> {
+    const seen = new Set<string>();
+    for (const model of candidates) {
+      if (attempts.filter((attempt) => attempt.outcome !== 'skipped').length >= this.options.maxAttempts) return;
+      if (seen.has(model.id)) continue;
+      seen.add(model.id);
+      yield model;
+    }
+  }
+
+  /** Passes the breaker, then the queue. `undefined`: skip this candidate (recorded). */
+  private async acquire(model: RegisteredModel, plan: AttemptPlan, attempts: AttemptRecord[], failures: GatewayError[]): Promise<AttemptSlot | undefined> {
+    if (plan.signal.aborted) throw toGatewayError(plan.signal.reason);
+    const permit = this.options.breakers.get(model.provider).tryAcquire();
+    if (!permit.allowed) {
+      failures.push(permit.error);
+      attempts.push({ model_id: model.id, provider: model.provider, outcome: 'skipped', code: permit.error.code, message: permit.error.message, latency_ms: 0 });
+      return undefined;
+    }
+    let ticket: QueueTicket;
+    try {
+      const queue = this.options.queueFor(model.provider);
+      ticket = await withSpan('l04.queue', { 'l04.provider': model.provider, 'l04.priority': plan.priority }, () =>
+        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal }),
+      );
+    } catch (error) {
+      permit.release();
+      const gatewayError = toGatewayError(error);
+      // A full queue or an exhausted provider quota is a reason to fall back; a passed deadline or a cancelled caller is not.
+      if (gatewayError.code !== 'E4404' && gatewayError.code !== 'E4402') throw gatewayError;
+      failures.push(gatewayError);
+      attempts.push({ model_id: model.id, provider: model.provider, outcome: 'skipped', code: gatewayError.code, message: gatewayError.message, latency_ms: 0 });
+      return undefined;
+    }
+    // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
+    const signal = permit.probe ? AbortSignal.any([plan.signal, permit.signal]) : plan.signal;
+    return { permit, ticket, signal, startedAt: this.options.clock.now() };
+  }
+
+  private succeed(model: RegisteredModel, slot: AttemptSlot, latencyMs: number, attempts: AttemptRecord[]): void {
+    slot.permit.success();
+    this.options.observer.recordSuccess(model.provider, model.id, latencyMs);
+    attempts.push({ model_id: model.id, provider: model.provider, outcome: 'success', latency_ms: latencyMs });
+  }
+
+  /** Records a failed attempt; rethrows when the failure must end the request. */
+  private fail(model: RegisteredModel, slot: AttemptSlot, error: unknown, attempts: AttemptRecord[], failures: GatewayError[], plan: AttemptPlan): void {
+    const gatewayError = toGatewayError(error);
+    failures.push(gatewayError);
+    slot.permit.failure(gatewayError); // the breaker counts only provider faults (countsAsFailure)
+    if (gatewayError.code !== 'E4507') this.options.observer.recordFailure(model.provider, model.id, gatewayError);
+    attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: gatewayError.code, message: gatewayError.message, latency_ms: this.options.clock.now() - slot.startedAt });
+    if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), attempts);
+    if (!gatewayError.retryable) throw withAttempts(gatewayError, attempts);
+  }
+}
+
+/**
+ * The error of a request whose every candidate failed or was skipped: the one failure itself when
+ * there was one (so its code, Retry-After and headers reach the caller), else E4103 listing them.
+ */
+function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): GatewayError {
+  const only = failures[0];
+  if (failures.length === 1 && only !== undefined) return withAttempts(only, attempts);
+  if (failures.length === 0) return new RoutingError('E4101', 'No candidate model could be attempted', { details: { attempts } });
+  if (failures.every((failure) => failure.code === 'E4700')) {
+    const retryAfterMs = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 0));
+    return new GatewayError('E4700', `The circuit is open for ${attempts.map((attempt) => attempt.provider).join(', ')}`, { details: { attempts }, retryAfterMs });
+  }
+  const summary = attempts.map((attempt) => `${attempt.model_id}: ${attempt.code ?? attempt.outcome}`).join(', ');
+  return new RoutingError('E4103', `Every attempt failed (${summary})`, { details: { attempts } });
+}
+
+/** Records the attempts on an error that ends the request, so that accounting can name the model tried. */
+function withAttempts(error: GatewayError, attempts: AttemptRecord[]): GatewayError {
+  error.details.attempts ??= attempts;
+  return error;
+}
+
+/** Reads parts until the first content (text, tool call or finish); an error part throws. */
+async function readUntilContent(iterator: AsyncIterator<StreamPart>): Promise<StreamPart[]> {
+  const head: StreamPart[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) throw new GatewayError('E4208', 'The provider stream ended before any content');
+    const part = next.value;
+    if (part.type === 'error') throw part.error;
+    head.push(part);
+    if (part.type === 'finish' || part.type === 'tool-call-delta' || (part.type === 'text-delta' && part.text !== '')) return head;
+  }
+}

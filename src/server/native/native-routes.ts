@@ -1,0 +1,126 @@
+/**
+ * The gateway's native routes: `POST /v1/inference` (InferenceRequest in, InferenceResponse out),
+ * `POST /v1/inference/batch`, `POST /v1/embeddings` (OpenAI shape), `GET /v1/models` (OpenAI list
+ * shape), `GET /v1/usage`, and the admin cache purge.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../../models/error-codes.js';
+import { parseOrThrow } from '../../models/validation.js';
+import type { InferenceRequestInput } from '../../models/inference-request.js';
+import { readJsonBody, sendJson } from '../http-io.js';
+import { answerHeaders } from '../openai/chat-route.js';
+import type { RouteContext } from '../route-context.js';
+
+/** `POST /v1/inference`. The caller's identity replaces `agent_did`; a body `request_id` is kept. */
+export async function handleInference(context: RouteContext): Promise<void> {
+  const body = await readJsonBody(context.request, context.bodyLimitBytes);
+  const input = withIdentity(body, context);
+  const response = await context.gateway.complete(input as InferenceRequestInput, { caller: context.caller, signal: context.signal });
+  sendJson(context.response, 200, response, answerHeaders(response));
+}
+
+/** `POST /v1/inference/batch` with `{"requests": [InferenceRequest, …]}`: results in order, per-item errors. */
+export async function handleInferenceBatch(context: RouteContext): Promise<void> {
+  const body = parseOrThrow(z.object({ requests: z.array(z.unknown()).min(1) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
+  // An item that is not an object is passed on as it is: completeBatch reports it as that item's E4500.
+  const inputs = body.requests.map((item, index) => (item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item));
+  const results = await context.gateway.completeBatch(inputs as InferenceRequestInput[], { caller: context.caller, signal: context.signal });
+  sendJson(context.response, 200, { object: 'list', data: results });
+}
+
+const EmbeddingsSchema = z.object({
+  model: z.string().min(1).max(256),
+  input: z.union([z.string(), z.array(z.string())]),
+  encoding_format: z.enum(['float', 'base64']).optional(),
+  dimensions: z.number().int().positive().optional(),
+  user: z.string().optional(),
+});
+
+/** `POST /v1/embeddings` (OpenAI shape; `encoding_format: base64` packs float32 little-endian). */
+export async function handleEmbeddings(context: RouteContext): Promise<void> {
+  const body = parseOrThrow(EmbeddingsSchema, await readJsonBody(context.request, context.bodyLimitBytes));
+  if (body.dimensions !== undefined) throw new ValidationError('E4500', 'Invalid request: dimensions is not supported by the gateway', { param: 'dimensions' });
+  const result = await context.gateway.embed(body.model, body.input, { caller: context.caller, signal: context.signal, request_id: context.requestId });
+  const encode = (vector: number[]): number[] | string => (body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector);
+  sendJson(
+    context.response,
+    200,
+    {
+      object: 'list',
+      data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding: encode(embedding) })),
+      model: result.model_id,
+      usage: { prompt_tokens: result.usage.input_tokens, total_tokens: result.usage.input_tokens },
+    },
+    { 'x-l04-model': result.model_id, 'x-l04-provider': result.provider },
+  );
+}
+
+/** `GET /v1/models`: every registered model in OpenAI's list shape, with the gateway's facts under `l04`. */
+export async function handleModels(context: RouteContext): Promise<void> {
+  const models = await context.gateway.listModels();
+  sendJson(context.response, 200, {
+    object: 'list',
+    data: models.map((model) => ({
+      id: model.id,
+      object: 'model',
+      created: 0,
+      owned_by: model.provider,
+      l04: {
+        provider: model.provider,
+        provider_model: model.provider_model,
+        capabilities: model.capabilities,
+        context_length: model.context_length,
+        max_output_tokens: model.max_output_tokens,
+        input_cost_per_1k_cents: model.input_cost_per_1k_cents,
+        output_cost_per_1k_cents: model.output_cost_per_1k_cents,
+        available: model.available,
+        ...(model.unavailable_reason === undefined ? {} : { unavailable_reason: model.unavailable_reason }),
+      },
+    })),
+  });
+}
+
+const UsageQuerySchema = z
+  .object({
+    agent: z.string().min(1).max(512).optional(),
+    tenant: z.string().min(1).max(256).optional(),
+    since: z.string().min(1).max(64),
+    until: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+/**
+ * `GET /v1/usage?agent=…&since=…[&until=…][&tenant=…]`: spend and tokens from the ledger. `since`
+ * and `until` are ISO 8601 times or epoch milliseconds. Callers see their own tenant; admins any.
+ */
+export async function handleUsage(context: RouteContext): Promise<void> {
+  const query = parseOrThrow(UsageQuerySchema, Object.fromEntries(context.url.searchParams), 'query.');
+  const since = parseTime(query.since, 'since');
+  const until = query.until === undefined ? undefined : parseTime(query.until, 'until');
+  const tenant = context.caller.admin ? query.tenant : context.caller.tenant;
+  const summary = await context.gateway.usage({ since, ...(until === undefined ? {} : { until }), ...(query.agent === undefined ? {} : { agent: query.agent }), ...(tenant === undefined ? {} : { tenant }) });
+  sendJson(context.response, 200, { object: 'usage', since: new Date(since).toISOString(), ...(until === undefined ? {} : { until: new Date(until).toISOString() }), ...summary });
+}
+
+/** `POST /v1/admin/cache/purge` with `{"tenant": "…"}`: deletes the tenant's cache entries (admin keys only). */
+export async function handleCachePurge(context: RouteContext): Promise<void> {
+  if (!context.caller.admin) throw new ValidationError('E4508', 'Only admin API keys may purge the cache');
+  const body = parseOrThrow(z.object({ tenant: z.string().min(1).max(256) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
+  const purged = await context.gateway.purgeCache(body.tenant);
+  sendJson(context.response, 200, { tenant: body.tenant, purged });
+}
+
+// Date.parse alone accepts '-1' (year 2001), 'May 5' and other engine-specific shapes.
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+function parseTime(value: string, name: string): number {
+  const ms = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms)) throw new ValidationError('E4500', `Invalid request: ${name} must be an ISO 8601 time or epoch milliseconds`, { param: name });
+  return ms;
+}
+
+function withIdentity(body: unknown, context: RouteContext, requestId?: string): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('E4500', 'Invalid request: expected a JSON object', { param: '(root)' });
+  const record = body as Record<string, unknown>;
+  return { ...record, agent_did: context.caller.agent_did, request_id: record.request_id ?? requestId ?? context.requestId };
+}

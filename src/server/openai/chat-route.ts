@@ -1,0 +1,115 @@
+/**
+ * `POST /v1/chat/completions`: OpenAI Chat Completions over the gateway, JSON or SSE. A stream's
+ * headers go out only when the gateway commits (first content from a provider, or a cache hit), so
+ * a failure before that is an ordinary HTTP error and a fallback stays invisible. After commit an
+ * error ends the stream with one `data: {"error": …}` event and no `[DONE]`.
+ */
+import type { ServerResponse } from 'node:http';
+import { toOpenAIError } from '../../models/error-codes.js';
+import type { InferenceResponse } from '../../models/inference-response.js';
+import type { GatewayStreamEvent } from '../../models/gateway-events.js';
+import { rateLimitHeaders } from '../../limits/rate-limiter.js';
+import type { RateLimitInfo } from '../../limits/rate-limiter.js';
+import { readJsonBody, sendJson } from '../http-io.js';
+import { completionId, openAIFinishReason, parseCacheControl, toChatCompletion, toInferenceRequest, toOpenAIUsage } from './openai-chat.js';
+import type { RouteContext } from '../route-context.js';
+
+/** Handles one chat completion request. */
+export async function handleChatCompletions(context: RouteContext): Promise<void> {
+  const body = await readJsonBody(context.request, context.bodyLimitBytes);
+  const { request, stream, includeUsage } = toInferenceRequest(body, context.caller.agent_did, parseCacheControl(context.request.headers['cache-control']));
+  request.request_id = context.requestId;
+  const callContext = { caller: context.caller, signal: context.signal };
+  if (!stream) {
+    const response = await context.gateway.complete(request, callContext);
+    sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), answerHeaders(response));
+    return;
+  }
+  await relaySse(context, context.gateway.stream(request, callContext), includeUsage);
+}
+
+/** The `x-l04-*` and `x-ratelimit-*` headers of an answer. */
+export function answerHeaders(response: InferenceResponse): Record<string, string> {
+  const rateLimit = response.metadata.rate_limit as RateLimitInfo | undefined;
+  return {
+    'x-l04-model': response.model_id,
+    'x-l04-provider': response.provider,
+    'x-l04-cache': response.metadata.cache?.result ?? 'bypass',
+    ...(response.metadata.cache?.similarity === undefined ? {} : { 'x-l04-similarity': response.metadata.cache.similarity.toFixed(4) }),
+    ...(rateLimit === undefined ? {} : rateLimitHeaders(rateLimit)),
+  };
+}
+
+async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStreamEvent>, includeUsage: boolean): Promise<void> {
+  const response = context.response;
+  const id = completionId(context.requestId);
+  const created = Math.floor(context.now() / 1000);
+  let model = '';
+  const chunk = (delta: Record<string, unknown>, finishReason: string | null = null): Record<string, unknown> => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+  });
+  // The first next() may throw (nothing sent yet): the caller turns that into a plain HTTP error.
+  for await (const event of events) {
+    switch (event.type) {
+      case 'start':
+        model = event.model_id;
+        response.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+          'x-accel-buffering': 'no',
+          'x-l04-model': event.model_id,
+          'x-l04-provider': event.provider,
+          'x-l04-cache': event.cache,
+          ...(event.similarity === undefined ? {} : { 'x-l04-similarity': event.similarity.toFixed(4) }),
+        });
+        await write(response, chunk({ role: 'assistant', content: '' }));
+        break;
+      case 'text-delta':
+        await write(response, chunk({ content: event.text }));
+        break;
+      case 'tool-call-delta':
+        await write(
+          response,
+          chunk({
+            tool_calls: [
+              { index: event.index, ...(event.id === undefined ? {} : { id: event.id, type: 'function' }), function: { ...(event.name === undefined ? {} : { name: event.name }), arguments: event.arguments_delta } },
+            ],
+          }),
+        );
+        break;
+      case 'finish':
+        await write(response, chunk({}, openAIFinishReason(event.response.finish_reason)));
+        if (includeUsage) await write(response, { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(event.response.token_usage) });
+        response.end('data: [DONE]\n\n');
+        return;
+      case 'error':
+        response.end(`data: ${JSON.stringify(toOpenAIError(event.error).body)}\n\n`);
+        return;
+      default: {
+        const exhaustive: never = event;
+        throw new Error(`unknown stream event ${JSON.stringify(exhaustive)}`);
+      }
+    }
+  }
+}
+
+/** Writes one SSE event, waiting for the socket to drain when its buffer is full. */
+async function write(response: ServerResponse, data: unknown): Promise<void> {
+  if (response.destroyed) return;
+  if (!response.write(`data: ${JSON.stringify(data)}\n\n`)) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        response.off('drain', done);
+        response.off('close', done);
+        resolve();
+      };
+      response.on('drain', done);
+      response.on('close', done);
+    });
+  }
+}
