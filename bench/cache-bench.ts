@@ -24,8 +24,14 @@ import { RedisCacheStore } from '../src/cache/redis-cache-store.js';
 import { RedisConnection } from '../src/state/redis-connection.js';
 import { systemClock } from '../src/util/clock.js';
 
-const VERBS = 'cook bake fix build install clean paint repair train store sell buy grow plant write read learn teach measure test deploy debug configure migrate replace upgrade wash dry cut sharpen sort filter compress encrypt backup restore monitor schedule print scan ship pack unpack rent borrow'.split(' ');
-const NOUNS = 'bread garden fence roof laptop printer bike car kitchen sink window door table chair lamp camera phone router server database cluster website invoice report budget resume letter poem song story recipe salad soup cake coffee tea wine cheese rice pasta dog cat horse fish bird tree flower lawn pool garage shed carpet floor wall ceiling battery engine tire brake mirror keyboard monitor mouse cable charger backpack tent boat kayak guitar piano violin drum'.split(' ');
+const VERBS =
+  'cook bake fix build install clean paint repair train store sell buy grow plant write read learn teach measure test deploy debug configure migrate replace upgrade wash dry cut sharpen sort filter compress encrypt backup restore monitor schedule print scan ship pack unpack rent borrow'.split(
+    ' ',
+  );
+const NOUNS =
+  'bread garden fence roof laptop printer bike car kitchen sink window door table chair lamp camera phone router server database cluster website invoice report budget resume letter poem song story recipe salad soup cake coffee tea wine cheese rice pasta dog cat horse fish bird tree flower lawn pool garage shed carpet floor wall ceiling battery engine tire brake mirror keyboard monitor mouse cable charger backpack tent boat kayak guitar piano violin drum'.split(
+    ' ',
+  );
 const ADJECTIVES = 'old new small large cheap quiet wooden metal electric wireless red blue green heavy light fast slow simple modern broken dirty'.split(' ');
 const TEMPLATES = [
   (w: () => string, v: () => string, a: () => string) => `how do i ${v()} an ${a()} ${w()} without a ${w()}`,
@@ -70,11 +76,26 @@ class PrecomputedEmbedder implements Embedder {
 }
 
 function request(text: string): InferenceRequest {
-  return parseInferenceRequest({ request_id: 'bench', agent_did: 'did:example:bench', model_id: 'm', logical_prompt: { messages: [{ role: 'user', content: text }] } });
+  return parseInferenceRequest({
+    request_id: 'bench',
+    agent_did: 'did:example:bench',
+    model_id: 'm',
+    logical_prompt: { messages: [{ role: 'user', content: text }] },
+  });
 }
 
 function answer(text: string): InferenceResponse {
-  return { request_id: 'bench', model_id: 'm', provider: 'p', content: `answer: ${text}`, finish_reason: 'stop', token_usage: { input_tokens: 10, output_tokens: 20, total_tokens: 30 }, latency_ms: 100, cached: false, metadata: { cost_cents: 0, attempts: [] } };
+  return {
+    request_id: 'bench',
+    model_id: 'm',
+    provider: 'p',
+    content: `answer: ${text}`,
+    finish_reason: 'stop',
+    token_usage: { input_tokens: 10, output_tokens: 20, total_tokens: 30 },
+    latency_ms: 100,
+    cached: false,
+    metadata: { cost_cents: 0, attempts: [] },
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -89,14 +110,18 @@ async function run(backend: string, store: CacheStore, size: number, seed: numbe
   const queriesPerKind = Number(process.env.L04_BENCH_QUERIES ?? 1_000);
   // Rewordings of stored prompts (should hit) and unseen prompts (should miss).
   const reworded = stored.slice(0, queriesPerKind).map((text) => `please ${text.replace(/^how do i /, 'how can i ')}`);
-  const unseen = prompts(size + queriesPerKind, seed + 1).filter((text) => !stored.includes(text)).slice(0, queriesPerKind);
+  const unseen = prompts(size + queriesPerKind, seed + 1)
+    .filter((text) => !stored.includes(text))
+    .slice(0, queriesPerKind);
   await embedder.warm([...stored, ...reworded, ...unseen]);
   const scope = { tenant: `bench-${seed}`, agent: 'a' };
   for (let index = 0; index < stored.length; index += 200) {
-    await Promise.all(stored.slice(index, index + 200).map(async (text) => {
-      const lookup = await cache.lookup(request(text), scope);
-      if (lookup.hit === false) await cache.store(lookup.miss, answer(text));
-    }));
+    await Promise.all(
+      stored.slice(index, index + 200).map(async (text) => {
+        const lookup = await cache.lookup(request(text), scope);
+        if (lookup.hit === false) await cache.store(lookup.miss, answer(text));
+      }),
+    );
   }
   const queries = reworded.flatMap((text, index) => [text, unseen[index] ?? text]);
   for (const text of queries.slice(0, 200)) await cache.lookup(request(text), scope); // warm-up
@@ -125,18 +150,26 @@ async function run(backend: string, store: CacheStore, size: number, seed: numbe
 const sizes = process.argv.includes('--quick') ? [1_000] : [1_000, 10_000];
 const shape = /^(\d+)x(\d+)(?:\/(\d+))?$/.exec(process.env.L04_BENCH_LSH ?? '');
 /** `L04_BENCH_LSH=16x12/32` tries another LSH shape (tables x bits / candidate limit); default: SemanticCache's. */
-const TUNING = shape === null ? {} : { lsh: { tables: Number(shape[1]), bits: Number(shape[2]) }, ...(shape[3] === undefined ? {} : { candidateLimit: Number(shape[3]) }) };
+const TUNING =
+  shape === null ? {} : { lsh: { tables: Number(shape[1]), bits: Number(shape[2]) }, ...(shape[3] === undefined ? {} : { candidateLimit: Number(shape[3]) }) };
 console.log(`semantic cache lookup latency (embedding excluded; local-v1 vectors, 512 dims, LSH ${process.env.L04_BENCH_LSH ?? 'default'})`);
 for (const [index, size] of sizes.entries()) await run('memory', new MemoryCacheStore(), size, 100 + index);
-const connection = new RedisConnection({ url: process.env.L04_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `l04:bench:${randomBytes(4).toString('hex')}:`, commandTimeoutMs: 2_000 });
+const connection = new RedisConnection({
+  url: process.env.L04_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  keyPrefix: `l04:bench:${randomBytes(4).toString('hex')}:`,
+  commandTimeoutMs: 2_000,
+});
 if (await connection.connect()) {
   try {
     const before = Number(/used_memory:(\d+)/.exec(await connection.client.info('memory'))?.[1]);
     for (const [index, size] of sizes.entries()) await run('redis', new RedisCacheStore({ connection }), size, 200 + index);
     const after = Number(/used_memory:(\d+)/.exec(await connection.client.info('memory'))?.[1]);
-    console.log(`redis memory used by the benchmark partitions: ${((after - before) / 1024 / 1024).toFixed(1)} MiB for ${sizes.reduce((a, b) => a + b, 0)} entries`);
+    console.log(
+      `redis memory used by the benchmark partitions: ${((after - before) / 1024 / 1024).toFixed(1)} MiB for ${sizes.reduce((a, b) => a + b, 0)} entries`,
+    );
   } finally {
-    for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*`, COUNT: 1000 })) if (keys.length > 0) await connection.client.del(keys);
+    for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*`, COUNT: 1000 }))
+      if (keys.length > 0) await connection.client.del(keys);
     await connection.close();
   }
 } else {

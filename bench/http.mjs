@@ -30,16 +30,22 @@ try {
   const gatewayPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'l04-bench-'));
   const configPath = join(dir, 'bench.yaml');
-  writeFileSync(configPath, JSON.stringify({
-    server: { host: '127.0.0.1', port: gatewayPort },
-    state: { backend: process.env.BENCH_STATE ?? 'memory' },
-    providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 }, mock: { type: 'mock', max_concurrency: 1024 } },
-    models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] }, 'mock-1': { provider: 'mock', capabilities: ['text'] } },
-    rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
-    cache: { enabled: false },
-    health: { enabled: false },
-    logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
-  }));
+  writeFileSync(
+    configPath,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port: gatewayPort },
+      state: { backend: process.env.BENCH_STATE ?? 'memory' },
+      providers: {
+        upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 },
+        mock: { type: 'mock', max_concurrency: 1024 },
+      },
+      models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] }, 'mock-1': { provider: 'mock', capabilities: ['text'] } },
+      rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
+      cache: { enabled: false },
+      health: { enabled: false },
+      logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
+    }),
+  );
   const gateway = await startProcess(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath], gatewayPort);
   results.gateway = await runJson(['bench/load.mjs', `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, body('bench-openai'), concurrency, seconds]);
   results.mock = await runJson(['bench/load.mjs', `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, body('mock-1'), concurrency, seconds]);
@@ -49,7 +55,14 @@ try {
     const portkeyPort = 8787;
     try {
       const portkey = await startProcess('npx', ['--yes', '@portkey-ai/gateway'], portkeyPort, { timeoutMs: 120_000 });
-      results.portkey = await runJson(['bench/load.mjs', `http://127.0.0.1:${portkeyPort}/v1/chat/completions`, body('bench'), concurrency, seconds, JSON.stringify({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`, authorization: 'Bearer bench' })]);
+      results.portkey = await runJson([
+        'bench/load.mjs',
+        `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
+        body('bench'),
+        concurrency,
+        seconds,
+        JSON.stringify({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`, authorization: 'Bearer bench' }),
+      ]);
       stop(portkey);
     } catch (error) {
       results.portkey = { skipped: String(error.message).slice(0, 200) };

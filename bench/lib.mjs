@@ -12,8 +12,16 @@ export const haveShared = existsSync(join(sharedBench, 'floor-proxy.mjs'));
 
 const children = new Set();
 // Children run in their own process group so that wrappers (npx) take their own children down with them.
-const killGroup = (child, signal) => { try { process.kill(-child.pid, signal); } catch { child.kill(signal); } };
-process.on('exit', () => { for (const child of children) killGroup(child, 'SIGKILL'); });
+const killGroup = (child, signal) => {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+};
+process.on('exit', () => {
+  for (const child of children) killGroup(child, 'SIGKILL');
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
 export async function freePort() {
@@ -29,10 +37,17 @@ export async function freePort() {
 
 /** Starts a process; resolves once `port` accepts connections. */
 export async function startProcess(command, args, port, options = {}) {
-  const child = spawn(command, args, { stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'], cwd: root, env: { ...process.env, ...options.env }, detached: true });
+  const child = spawn(command, args, {
+    stdio: ['ignore', options.stdout ?? 'ignore', 'pipe'],
+    cwd: root,
+    env: { ...process.env, ...options.env },
+    detached: true,
+  });
   children.add(child);
   let stderr = '';
-  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
   child.on('exit', () => children.delete(child));
   const deadline = Date.now() + (options.timeoutMs ?? 20_000);
   while (Date.now() < deadline) {
@@ -48,7 +63,10 @@ async function accepts(port) {
   const { connect } = await import('node:net');
   return new Promise((r) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); r(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      r(true);
+    });
     socket.once('error', () => r(false));
   });
 }
@@ -63,7 +81,9 @@ export async function runJson(args, env = {}) {
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.add(child);
   let out = '';
-  child.stdout.on('data', (chunk) => { out += chunk; });
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
   const code = await new Promise((r) => child.on('exit', r));
   children.delete(child);
   if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);

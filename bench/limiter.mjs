@@ -25,29 +25,51 @@ async function time(label, fn) {
 }
 
 const results = [];
-const memory = new RateLimiter({ store: new MemoryRateLimitStore({ clock: systemClock }), fallback: new MemoryRateLimitStore({ clock: systemClock }), config, clock: systemClock });
-results.push(await time('limiter decision + settle (memory)', async (i) => {
-  const admission = await memory.admitAgent(`did:bench:${i % 100}`, 500);
-  await admission.reservation.settle(300);
-}));
-
-const connection = new RedisConnection({ url: process.argv[2] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', keyPrefix: `l04:bench:${process.pid}:`, commandTimeoutMs: 1000 });
-if (await connection.connect()) {
-  const redis = new RateLimiter({ store: new RedisRateLimitStore({ connection }), fallback: new MemoryRateLimitStore({ clock: systemClock }), isPrimaryReady: () => connection.isReady(), config, clock: systemClock });
-  results.push(await time('limiter decision (Redis, one script)', (i) => redis.admitAgent(`did:bench:${i % 100}`, 500)));
-  results.push(await time('limiter decision + settle (Redis)', async (i) => {
-    const admission = await redis.admitAgent(`did:bench:${i % 100}`, 500);
+const memory = new RateLimiter({
+  store: new MemoryRateLimitStore({ clock: systemClock }),
+  fallback: new MemoryRateLimitStore({ clock: systemClock }),
+  config,
+  clock: systemClock,
+});
+results.push(
+  await time('limiter decision + settle (memory)', async (i) => {
+    const admission = await memory.admitAgent(`did:bench:${i % 100}`, 500);
     await admission.reservation.settle(300);
-  }));
-  for await (const keys of connection.client.scanIterator({ MATCH: `*l04:bench:${process.pid}:*`, COUNT: 1000 })) if (keys.length > 0) await connection.client.del(keys);
+  }),
+);
+
+const connection = new RedisConnection({
+  url: process.argv[2] ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  keyPrefix: `l04:bench:${process.pid}:`,
+  commandTimeoutMs: 1000,
+});
+if (await connection.connect()) {
+  const redis = new RateLimiter({
+    store: new RedisRateLimitStore({ connection }),
+    fallback: new MemoryRateLimitStore({ clock: systemClock }),
+    isPrimaryReady: () => connection.isReady(),
+    config,
+    clock: systemClock,
+  });
+  results.push(await time('limiter decision (Redis, one script)', (i) => redis.admitAgent(`did:bench:${i % 100}`, 500)));
+  results.push(
+    await time('limiter decision + settle (Redis)', async (i) => {
+      const admission = await redis.admitAgent(`did:bench:${i % 100}`, 500);
+      await admission.reservation.settle(300);
+    }),
+  );
+  for await (const keys of connection.client.scanIterator({ MATCH: `*l04:bench:${process.pid}:*`, COUNT: 1000 }))
+    if (keys.length > 0) await connection.client.del(keys);
 } else {
   results.push({ label: 'limiter decision (Redis)', skipped: 'Redis not answering' });
 }
 await connection.close();
 
 const queue = new RequestQueue({ provider: 'bench', maxConcurrency: 64, maxSize: 1000, agingMs: 10_000, clock: systemClock });
-results.push(await time('queue acquire + release (uncontended)', async () => {
-  const ticket = await queue.acquire({ priority: 'normal', deadlineAt: Date.now() + 30_000, tokens: 500 });
-  ticket.release();
-}));
+results.push(
+  await time('queue acquire + release (uncontended)', async () => {
+    const ticket = await queue.acquire({ priority: 'normal', deadlineAt: Date.now() + 30_000, tokens: 500 });
+    ticket.release();
+  }),
+);
 console.log(JSON.stringify(results));

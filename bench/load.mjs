@@ -15,20 +15,22 @@ async function run(durationMs, record) {
   let count = 0;
   let errors = 0;
   const latencies = [];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < end) {
-      const started = performance.now();
-      try {
-        const response = await pool.request({ path: target.pathname, method: 'POST', headers, body });
-        await response.body.text();
-        if (response.statusCode !== 200) errors++;
-        else count++;
-      } catch {
-        errors++;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const started = performance.now();
+        try {
+          const response = await pool.request({ path: target.pathname, method: 'POST', headers, body });
+          await response.body.text();
+          if (response.statusCode !== 200) errors++;
+          else count++;
+        } catch {
+          errors++;
+        }
+        if (record) latencies.push(performance.now() - started);
       }
-      if (record) latencies.push(performance.now() - started);
-    }
-  }));
+    }),
+  );
   return { count, errors, latencies };
 }
 

@@ -22,7 +22,12 @@ function config(cacheEnabled) {
 async function measure(label, cacheEnabled, promptOf) {
   const gateway = new ModelGateway(config(cacheEnabled), { healthChecks: false });
   await gateway.start();
-  const request = (i) => ({ agent_did: 'did:bench:agent', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: promptOf(i) }] }, requirements: { max_output_tokens: 64 } });
+  const request = (i) => ({
+    agent_did: 'did:bench:agent',
+    model_id: 'mock-1',
+    logical_prompt: { messages: [{ role: 'user', content: promptOf(i) }] },
+    requirements: { max_output_tokens: 64 },
+  });
   for (let i = 0; i < 2000; i++) await gateway.complete(request(i));
   const samples = new Float64Array(requests);
   for (let i = 0; i < requests; i++) {
@@ -45,7 +50,8 @@ if (backend === 'redis') {
   // Leave nothing behind: the cache entries would otherwise live for their TTL.
   const connection = new RedisConnection({ url: process.env.REDIS_URL ?? 'redis://localhost:6379', keyPrefix: '', commandTimeoutMs: 5000 });
   if (await connection.connect()) {
-    for await (const keys of connection.client.scanIterator({ MATCH: `l04:bench:${process.pid}:*`, COUNT: 1000 })) if (keys.length > 0) await connection.client.del(keys);
+    for await (const keys of connection.client.scanIterator({ MATCH: `l04:bench:${process.pid}:*`, COUNT: 1000 }))
+      if (keys.length > 0) await connection.client.del(keys);
   }
   await connection.close();
 }

@@ -33,7 +33,12 @@ else {
   const floor = http.floor?.rps ?? 0;
   line('| path | req/s | p50 ms | p99 ms | errors | ratio to floor |');
   line('|---|---|---|---|---|---|');
-  const row = (name, result) => line(result?.skipped ? `| ${name} | skipped: ${result.skipped} | | | | |` : `| ${name} | ${result.rps} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`);
+  const row = (name, result) =>
+    line(
+      result?.skipped
+        ? `| ${name} | skipped: ${result.skipped} | | | | |`
+        : `| ${name} | ${result.rps} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`,
+    );
   row('floor proxy → upstream', http.floor);
   row('gateway → OpenAIAdapter → upstream', http.gateway);
   row('gateway → mock provider', http.mock);
@@ -44,7 +49,8 @@ line();
 line('## Rate limiter and queue (10,000 sequential decisions)');
 line('| operation | p50 µs | p99 µs |');
 line('|---|---|---|');
-for (const result of await runJson(['bench/limiter.mjs'])) line(result.skipped ? `| ${result.label} | skipped: ${result.skipped} | |` : `| ${result.label} | ${result.p50_us} | ${result.p99_us} |`);
+for (const result of await runJson(['bench/limiter.mjs']))
+  line(result.skipped ? `| ${result.label} | skipped: ${result.skipped} | |` : `| ${result.label} | ${result.p50_us} | ${result.p99_us} |`);
 line();
 
 line('## Semantic cache lookup (embedding excluded)');
@@ -54,4 +60,6 @@ line();
 
 line('## 1,000 concurrent streams');
 const streams = await runJson(['bench/streams.mjs', '1000']);
-line(`${streams.completed}/${streams.streams} streams completed (${streams.failed} failed) in ${streams.wall_s} s; gateway RSS ${streams.idle_rss_mb} MB idle, ${streams.peak_rss_mb} MB peak`);
+line(
+  `${streams.completed}/${streams.streams} streams completed (${streams.failed} failed) in ${streams.wall_s} s; gateway RSS ${streams.idle_rss_mb} MB idle, ${streams.peak_rss_mb} MB peak`,
+);

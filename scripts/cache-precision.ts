@@ -65,8 +65,15 @@ function request(text: string) {
 
 function answer(text: string): InferenceResponse {
   return {
-    request_id: 'r', model_id: 'm', provider: 'p', content: `answer to ${text}`, finish_reason: 'stop',
-    token_usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 }, latency_ms: 1, cached: false, metadata: { cost_cents: 0, attempts: [] },
+    request_id: 'r',
+    model_id: 'm',
+    provider: 'p',
+    content: `answer to ${text}`,
+    finish_reason: 'stop',
+    token_usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 },
+    latency_ms: 1,
+    cached: false,
+    metadata: { cost_cents: 0, attempts: [] },
   };
 }
 
@@ -80,7 +87,13 @@ async function measure(embedder: Embedder): Promise<Decision[]> {
     if (first.hit !== false) throw new Error('a fresh cache hit');
     await cache.store(first.miss, answer(pair.a));
     const second = await cache.lookup(request(pair.b), scope);
-    decisions.push({ pair, similarity: cosineSimilarity(a!, b!), signaturePasses: guardSignature(pair.a) === guardSignature(pair.b), guardPasses: guardAllows(pair.a, pair.b, embedder.lexical === true), endToEndHit: second.hit === 'semantic' || second.hit === 'exact' });
+    decisions.push({
+      pair,
+      similarity: cosineSimilarity(a!, b!),
+      signaturePasses: guardSignature(pair.a) === guardSignature(pair.b),
+      guardPasses: guardAllows(pair.a, pair.b, embedder.lexical === true),
+      endToEndHit: second.hit === 'semantic' || second.hit === 'exact',
+    });
   }
   return decisions;
 }
@@ -92,9 +105,14 @@ function summarize(name: string, decisions: Decision[], predicate: (decision: De
   const precision = hits.length === 0 ? 1 : truePositives / hits.length;
   const recall = truePositives / same;
   const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
-  console.log(`  ${name.padEnd(34)} precision ${percent(precision).padStart(6)}  recall ${percent(recall).padStart(6)}  hit rate ${percent(hits.length / decisions.length).padStart(6)}  (${hits.length} hits, ${hits.length - truePositives} wrong)`);
+  console.log(
+    `  ${name.padEnd(34)} precision ${percent(precision).padStart(6)}  recall ${percent(recall).padStart(6)}  hit rate ${percent(hits.length / decisions.length).padStart(6)}  (${hits.length} hits, ${hits.length - truePositives} wrong)`,
+  );
   const kinds = [...new Set(decisions.map((decision) => decision.pair.kind))];
-  const wrongByKind = kinds.map((kind) => `${kind} ${hits.filter((decision) => decision.pair.kind === kind && decision.pair.label === 'different').length}/${decisions.filter((decision) => decision.pair.kind === kind && decision.pair.label === 'different').length}`);
+  const wrongByKind = kinds.map(
+    (kind) =>
+      `${kind} ${hits.filter((decision) => decision.pair.kind === kind && decision.pair.label === 'different').length}/${decisions.filter((decision) => decision.pair.kind === kind && decision.pair.label === 'different').length}`,
+  );
   console.log(`  ${''.padEnd(34)} wrong hits by kind: ${wrongByKind.filter((text) => !text.endsWith('/0')).join(', ')}`);
 }
 
@@ -108,7 +126,10 @@ function report(embedder: Embedder, decisions: Decision[]): void {
     for (const decision of decisions) {
       const hit = decision.similarity >= threshold && decision.guardPasses;
       const wrong = hit !== (decision.pair.label === 'same');
-      if (wrong) console.log(`    ${hit ? 'FALSE HIT ' : 'missed    '} ${decision.similarity.toFixed(3)} guard=${decision.guardPasses} [${decision.pair.kind}] ${decision.pair.a} | ${decision.pair.b}`);
+      if (wrong)
+        console.log(
+          `    ${hit ? 'FALSE HIT ' : 'missed    '} ${decision.similarity.toFixed(3)} guard=${decision.guardPasses} [${decision.pair.kind}] ${decision.pair.a} | ${decision.pair.b}`,
+        );
     }
   }
 }

@@ -24,7 +24,16 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   let values: { config?: string; host?: string; port?: string; help?: boolean };
   try {
-    ({ values } = parseArgs({ args: rest, options: { config: { type: 'string', short: 'c' }, host: { type: 'string' }, port: { type: 'string', short: 'p' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: rest,
+      options: {
+        config: { type: 'string', short: 'c' },
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;
@@ -40,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof GatewayError) {
       process.stderr.write(`${error.code} ${error.message}\n`);
-      for (const issue of (error.details.issues as { path: string; message: string }[] | undefined) ?? []) process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
+      for (const issue of (error.details.issues as { path: string; message: string }[] | undefined) ?? [])
+        process.stderr.write(`  ${issue.path}: ${issue.message}\n`);
       return 1;
     }
     throw error;
@@ -77,7 +87,9 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
       if (health.status !== 'healthy') process.stderr.write(`l04-gateway: ${health.provider} is ${health.status}: ${describe(health)}\n`);
     }
   }
-  process.stderr.write(`l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`);
+  process.stderr.write(
+    `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,
+  );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -102,12 +114,22 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
 
 async function check(config: GatewayConfig, configPath: string): Promise<number> {
   process.stdout.write(`configuration ${configPath}: valid\n\n`);
-  process.stdout.write(`${formatTable(['provider', 'type', 'endpoint'], Object.entries(config.providers).map(([id, provider]) => [id, provider.type, 'base_url' in provider ? provider.base_url : '(in process)']))}\n\n`);
+  process.stdout.write(
+    `${formatTable(
+      ['provider', 'type', 'endpoint'],
+      Object.entries(config.providers).map(([id, provider]) => [id, provider.type, 'base_url' in provider ? provider.base_url : '(in process)']),
+    )}\n\n`,
+  );
   process.stdout.write(`${modelsTable(config)}\n\n`);
   const gateway = new ModelGateway(config, { logger: createLogger({ level: 'silent' }), healthChecks: false });
   try {
     const results = await gateway.checkProviders();
-    process.stdout.write(`${formatTable(['provider', 'health', 'latency', 'detail'], results.map((health) => [health.provider, health.status, health.latency_ms === undefined ? '-' : `${health.latency_ms} ms`, describe(health)]))}\n`);
+    process.stdout.write(
+      `${formatTable(
+        ['provider', 'health', 'latency', 'detail'],
+        results.map((health) => [health.provider, health.status, health.latency_ms === undefined ? '-' : `${health.latency_ms} ms`, describe(health)]),
+      )}\n`,
+    );
   } finally {
     await gateway.close();
   }
@@ -117,12 +139,21 @@ async function check(config: GatewayConfig, configPath: string): Promise<number>
 function modelsTable(config: GatewayConfig): string {
   return formatTable(
     ['model', 'provider', 'provider model', 'capabilities', 'context', 'cents/1k in/out'],
-    Object.entries(config.models).map(([id, model]) => [id, model.provider, model.provider_model ?? id, model.capabilities.join(',') || '-', String(model.context_length), `${model.input_cost_per_1k_cents}/${model.output_cost_per_1k_cents}`]),
+    Object.entries(config.models).map(([id, model]) => [
+      id,
+      model.provider,
+      model.provider_model ?? id,
+      model.capabilities.join(',') || '-',
+      String(model.context_length),
+      `${model.input_cost_per_1k_cents}/${model.output_cost_per_1k_cents}`,
+    ]),
   );
 }
 
 function describe(health: ProviderHealth): string {
-  const missing = Object.entries(health.models ?? {}).filter(([, present]) => !present).map(([name]) => name);
+  const missing = Object.entries(health.models ?? {})
+    .filter(([, present]) => !present)
+    .map(([name]) => name);
   const parts = [health.message ?? (health.status === 'healthy' ? 'ok' : '')];
   if (health.version !== undefined) parts.push(`version ${health.version}`);
   if (missing.length > 0) parts.push(`missing: ${missing.join(', ')}`);

@@ -17,8 +17,28 @@ export { GatewayConfigSchema } from './config/config-schema.js';
 export type { GatewayConfig, GatewayConfigInput } from './config/config-schema.js';
 
 export * from './models/error-codes.js';
-export { InferenceRequestSchema, LogicalPromptSchema, ModelRequirementsSchema, RequestConstraintsSchema, parseInferenceRequest, CAPABILITIES, PRIORITIES } from './models/inference-request.js';
-export type { Capability, ContentPart, InferenceRequest, InferenceRequestInput, LogicalPrompt, Message, ModelRequirements, Priority, RequestConstraints, ToolCall, ToolDefinition } from './models/inference-request.js';
+export {
+  InferenceRequestSchema,
+  LogicalPromptSchema,
+  ModelRequirementsSchema,
+  RequestConstraintsSchema,
+  parseInferenceRequest,
+  CAPABILITIES,
+  PRIORITIES,
+} from './models/inference-request.js';
+export type {
+  Capability,
+  ContentPart,
+  InferenceRequest,
+  InferenceRequestInput,
+  LogicalPrompt,
+  Message,
+  ModelRequirements,
+  Priority,
+  RequestConstraints,
+  ToolCall,
+  ToolDefinition,
+} from './models/inference-request.js';
 export type { AttemptRecord, FinishReason, InferenceResponse, ResponseMetadata, TokenUsage } from './models/inference-response.js';
 export { ModelConfigSchema, costCents } from './models/model-config.js';
 export type { ModelCapabilities, ModelConfig } from './models/model-config.js';

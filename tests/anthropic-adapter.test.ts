@@ -99,14 +99,21 @@ describe('AnthropicAdapter.complete', () => {
     expect(request.path).toBe('/v1/messages');
     expect(request.headers['x-api-key']).toBe(ANTHROPIC_FIXTURE_API_KEY);
     expect(request.headers['anthropic-version']).toBe('2023-06-01');
-    expect(request.body).toEqual({ model: 'text', max_tokens: 256, system: 'You are terse.', messages: [{ role: 'user', content: [{ type: 'text', text: 'Why is the sky blue?' }] }] });
+    expect(request.body).toEqual({
+      model: 'text',
+      max_tokens: 256,
+      system: 'You are terse.',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'Why is the sky blue?' }] }],
+    });
   });
 
   it('returns tool calls with their arguments as JSON text and counts cached input', async () => {
     const { adapter } = await setup();
     const result = await adapter.complete(call('tool-use', { tools: [{ name: 'get_weather', parameters: { type: 'object', properties: {} } }] }));
     expect(result.content).toBe("I'll check the current weather in San Francisco for you.");
-    expect(result.toolCalls).toEqual([{ id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"celsius"}' }]);
+    expect(result.toolCalls).toEqual([
+      { id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"celsius"}' },
+    ]);
     expect(result.finishReason).toBe('tool_calls');
     expect(result.usage).toEqual({ input_tokens: 512, output_tokens: 82, total_tokens: 594 });
   });
@@ -117,10 +124,24 @@ describe('AnthropicAdapter.complete', () => {
       call('vision', {
         messages: [
           { role: 'user', content: 'Weather in SF and the time?' },
-          { role: 'assistant', content: '', tool_calls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"location":"SF"}' }, { id: 'toolu_2', name: 'get_time', arguments: '' }] },
+          {
+            role: 'assistant',
+            content: '',
+            tool_calls: [
+              { id: 'toolu_1', name: 'get_weather', arguments: '{"location":"SF"}' },
+              { id: 'toolu_2', name: 'get_time', arguments: '' },
+            ],
+          },
           { role: 'tool', tool_call_id: 'toolu_1', content: '18 °C' },
           { role: 'tool', tool_call_id: 'toolu_2', content: '09:00' },
-          { role: 'user', content: [{ type: 'text', text: 'And what is in these pictures?' }, { type: 'image', url: `data:image/png;base64,${PNG}` }, { type: 'image', url: 'https://example.com/ant.jpg' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'And what is in these pictures?' },
+              { type: 'image', url: `data:image/png;base64,${PNG}` },
+              { type: 'image', url: 'https://example.com/ant.jpg' },
+            ],
+          },
         ],
         tools: [{ name: 'get_weather', description: 'Current weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } }],
         tool_choice: 'required',
@@ -257,7 +278,12 @@ describe('AnthropicAdapter.stream', () => {
     const { adapter, fixture } = await setup();
     const parts = await collect(adapter.stream(call('text')));
     expect(text(parts)).toBe('Hello! The sky is blue because of Rayleigh scattering.');
-    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', rawFinishReason: 'end_turn', usage: { input_tokens: 25, output_tokens: 15, total_tokens: 40 } });
+    expect(parts.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'stop',
+      rawFinishReason: 'end_turn',
+      usage: { input_tokens: 25, output_tokens: 15, total_tokens: 40 },
+    });
     expect(parts.filter((part) => part.type === 'finish' || part.type === 'error')).toHaveLength(1);
     expect(fixture.requests[0]!.body).toMatchObject({ stream: true, max_tokens: 256 });
     expect(fixture.requests[0]!.headers.accept).toBe('text/event-stream');
@@ -274,12 +300,22 @@ describe('AnthropicAdapter.stream', () => {
     const parts = await collect(adapter.stream(call('tool-use')));
     const deltas = parts.filter((part) => part.type === 'tool-call-delta');
     expect(deltas[0]).toEqual({ type: 'tool-call-delta', index: 0, id: 'toolu_01T1x1fJ34qAmk2tNTrN7Up6', name: 'get_weather', argumentsDelta: '' });
-    const assembled = [0, 1].map((index) => deltas.filter((part) => part.index === index).map((part) => part.argumentsDelta).join(''));
+    const assembled = [0, 1].map((index) =>
+      deltas
+        .filter((part) => part.index === index)
+        .map((part) => part.argumentsDelta)
+        .join(''),
+    );
     expect(JSON.parse(assembled[0]!)).toEqual({ location: 'San Francisco, CA', unit: 'fahrenheit' });
     expect(assembled[1]).toBe('{}');
     expect(deltas.find((part) => part.index === 1)).toMatchObject({ id: 'toolu_01Hb6Wb9nZ3vYpQ2x8WqKf4c', name: 'get_time' });
     expect(text(parts)).toBe("Okay, let's check the weather for San Francisco, CA:");
-    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'tool_calls', rawFinishReason: 'tool_use', usage: { input_tokens: 472, output_tokens: 89, total_tokens: 561 } });
+    expect(parts.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'tool_calls',
+      rawFinishReason: 'tool_use',
+      usage: { input_tokens: 472, output_tokens: 89, total_tokens: 561 },
+    });
   });
 
   it('ends with a retryable E4205 part on a mid-stream overloaded_error', async () => {

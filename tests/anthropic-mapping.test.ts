@@ -10,7 +10,12 @@ import { mapAnthropicError, mapAnthropicStreamError } from '../src/providers/ant
 import { mapAnthropicFinishReason } from '../src/providers/anthropic/map-anthropic-finish-reason.js';
 
 function convert(prompt: Partial<LogicalPrompt>) {
-  return convertToAnthropicRequest({ model: 'claude', prompt: { messages: [{ role: 'user', content: 'hi' }], ...prompt }, maxOutputTokens: 100, stream: false });
+  return convertToAnthropicRequest({
+    model: 'claude',
+    prompt: { messages: [{ role: 'user', content: 'hi' }], ...prompt },
+    maxOutputTokens: 100,
+    stream: false,
+  });
 }
 
 function thrown(action: () => unknown): GatewayError {
@@ -24,7 +29,12 @@ function thrown(action: () => unknown): GatewayError {
 
 describe('convertToAnthropicRequest', () => {
   it('always sends max_tokens and lifts the system prompt out of the messages', () => {
-    expect(convert({ system: 'Be brief.' })).toEqual({ model: 'claude', max_tokens: 100, system: 'Be brief.', messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] });
+    expect(convert({ system: 'Be brief.' })).toEqual({
+      model: 'claude',
+      max_tokens: 100,
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+    });
   });
 
   it('merges consecutive same-role messages so that roles alternate', () => {
@@ -37,8 +47,20 @@ describe('convertToAnthropicRequest', () => {
       ],
     });
     expect(request.messages).toEqual([
-      { role: 'user', content: [{ type: 'text', text: 'one' }, { type: 'text', text: 'two' }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'three' }, { type: 'text', text: 'four' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'one' },
+          { type: 'text', text: 'two' },
+        ],
+      },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'three' },
+          { type: 'text', text: 'four' },
+        ],
+      },
     ]);
   });
 
@@ -51,13 +73,45 @@ describe('convertToAnthropicRequest', () => {
         { role: 'tool', tool_call_id: 't1', content: 'found' },
       ],
     });
-    expect(request.messages[1]).toEqual({ role: 'assistant', content: [{ type: 'text', text: 'Let me look.' }, { type: 'tool_use', id: 't1', name: 'look', input: { a: 1 } }] });
-    expect(request.messages[2]).toEqual({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'found' }, { type: 'text', text: 'hurry' }] });
+    expect(request.messages[1]).toEqual({
+      role: 'assistant',
+      content: [
+        { type: 'text', text: 'Let me look.' },
+        { type: 'tool_use', id: 't1', name: 'look', input: { a: 1 } },
+      ],
+    });
+    expect(request.messages[2]).toEqual({
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 't1', content: 'found' },
+        { type: 'text', text: 'hurry' },
+      ],
+    });
   });
 
   it('leaves out empty text and empty messages', () => {
-    const request = convert({ messages: [{ role: 'user', content: 'a' }, { role: 'assistant', content: '' }, { role: 'user', content: [{ type: 'text', text: '' }, { type: 'text', text: 'b' }] }] });
-    expect(request.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }]);
+    const request = convert({
+      messages: [
+        { role: 'user', content: 'a' },
+        { role: 'assistant', content: '' },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: '' },
+            { type: 'text', text: 'b' },
+          ],
+        },
+      ],
+    });
+    expect(request.messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'a' },
+          { type: 'text', text: 'b' },
+        ],
+      },
+    ]);
   });
 
   it('maps sampling options: temperature clamped to 1, top_p, stop sequences, no seed', () => {
@@ -69,7 +123,10 @@ describe('convertToAnthropicRequest', () => {
 
   it('sends tools with input_schema and tool_choice only alongside tools', () => {
     const tools = [{ name: 'f', parameters: { type: 'object', properties: {} } }];
-    expect(convert({ tools, tool_choice: 'auto' })).toMatchObject({ tools: [{ name: 'f', input_schema: { type: 'object', properties: {} } }], tool_choice: { type: 'auto' } });
+    expect(convert({ tools, tool_choice: 'auto' })).toMatchObject({
+      tools: [{ name: 'f', input_schema: { type: 'object', properties: {} } }],
+      tool_choice: { type: 'auto' },
+    });
     expect(convert({ tool_choice: 'required' })).not.toHaveProperty('tool_choice');
   });
 
@@ -81,7 +138,9 @@ describe('convertToAnthropicRequest', () => {
   });
 
   it('sets stream only when streaming', () => {
-    expect(convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).stream).toBe(true);
+    expect(convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).stream).toBe(
+      true,
+    );
     expect(convert({})).not.toHaveProperty('stream');
   });
 
@@ -92,9 +151,18 @@ describe('convertToAnthropicRequest', () => {
   });
 
   it('rejects tool call arguments that are not a JSON object with E4500', () => {
-    const error = thrown(() => convert({ messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: '', tool_calls: [{ id: 't', name: 'f', arguments: '[1' }] }] }));
+    const error = thrown(() =>
+      convert({
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: '', tool_calls: [{ id: 't', name: 'f', arguments: '[1' }] },
+        ],
+      }),
+    );
     expect([error.code, error.param]).toEqual(['E4500', 'messages[1].tool_calls[0].arguments']);
-    expect(thrown(() => convert({ messages: [{ role: 'assistant', content: '', tool_calls: [{ id: 't', name: 'f', arguments: '[1]' }] }] })).code).toBe('E4500');
+    expect(thrown(() => convert({ messages: [{ role: 'assistant', content: '', tool_calls: [{ id: 't', name: 'f', arguments: '[1]' }] }] })).code).toBe(
+      'E4500',
+    );
   });
 });
 
@@ -114,7 +182,16 @@ describe('convertImage', () => {
 
 describe('mapAnthropicFinishReason', () => {
   it('maps every documented stop reason', () => {
-    const table = { end_turn: 'stop', stop_sequence: 'stop', max_tokens: 'length', model_context_window_exceeded: 'length', tool_use: 'tool_calls', refusal: 'content_filter', pause_turn: 'other', something_new: 'other' };
+    const table = {
+      end_turn: 'stop',
+      stop_sequence: 'stop',
+      max_tokens: 'length',
+      model_context_window_exceeded: 'length',
+      tool_use: 'tool_calls',
+      refusal: 'content_filter',
+      pause_turn: 'other',
+      something_new: 'other',
+    };
     for (const [raw, unified] of Object.entries(table)) expect(mapAnthropicFinishReason(raw)).toBe(unified);
     expect(mapAnthropicFinishReason(null)).toBe('other');
   });
@@ -135,7 +212,12 @@ describe('mapAnthropicError', () => {
   });
 
   it('keeps Retry-After of a 429 and redacts keys echoed in messages', () => {
-    const error = mapAnthropicError('a', 429, { 'retry-after': '3' }, JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'key sk-ant-api03-abcdefghijkl' } }));
+    const error = mapAnthropicError(
+      'a',
+      429,
+      { 'retry-after': '3' },
+      JSON.stringify({ type: 'error', error: { type: 'rate_limit_error', message: 'key sk-ant-api03-abcdefghijkl' } }),
+    );
     expect([error.code, error.retryAfterMs]).toEqual(['E4204', 3_000]);
     expect(error.message).not.toContain('abcdefghijkl');
   });
@@ -163,13 +245,25 @@ async function translate(list: Array<[string, unknown]>): Promise<StreamPart[]> 
   return parts;
 }
 
-const start: [string, unknown] = ['message_start', { type: 'message_start', message: { id: 'm', model: 'c', usage: { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 20, output_tokens: 1 } } }];
+const start: [string, unknown] = [
+  'message_start',
+  {
+    type: 'message_start',
+    message: { id: 'm', model: 'c', usage: { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 20, output_tokens: 1 } },
+  },
+];
 const stop: [string, unknown] = ['message_stop', { type: 'message_stop' }];
 
 describe('toAnthropicStreamParts', () => {
   it('counts cached input tokens and takes the latest cumulative counts', async () => {
-    const parts = await translate([start, ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 7, input_tokens: 12 } }], stop]);
-    expect(parts).toEqual([{ type: 'finish', finishReason: 'stop', rawFinishReason: 'end_turn', usage: { input_tokens: 37, output_tokens: 7, total_tokens: 44 } }]);
+    const parts = await translate([
+      start,
+      ['message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 7, input_tokens: 12 } }],
+      stop,
+    ]);
+    expect(parts).toEqual([
+      { type: 'finish', finishReason: 'stop', rawFinishReason: 'end_turn', usage: { input_tokens: 37, output_tokens: 7, total_tokens: 44 } },
+    ]);
   });
 
   it('skips unknown events, thinking blocks and their deltas', async () => {
@@ -207,9 +301,17 @@ describe('toAnthropicStreamParts', () => {
   });
 
   it('ends with E4600 on an event that breaks the schema or a delta for no tool', async () => {
-    const broken = await translate([start, ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', name: 'f' } }], stop]);
+    const broken = await translate([
+      start,
+      ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', name: 'f' } }],
+      stop,
+    ]);
     expect(broken.map((part) => (part.type === 'error' ? part.error.code : part.type))).toEqual(['E4600']);
-    const orphan = await translate([start, ['content_block_delta', { type: 'content_block_delta', index: 9, delta: { type: 'input_json_delta', partial_json: '{' } }], stop]);
+    const orphan = await translate([
+      start,
+      ['content_block_delta', { type: 'content_block_delta', index: 9, delta: { type: 'input_json_delta', partial_json: '{' } }],
+      stop,
+    ]);
     expect(orphan.map((part) => (part.type === 'error' ? part.error.code : part.type))).toEqual(['E4600']);
   });
 

@@ -38,7 +38,15 @@ describe('ApiKeyAuthenticator with keys configured', () => {
 
   it('maps a bearer key to its agent, tenant, limits and budget', () => {
     const principal = keyed().authenticate({ authorization: `Bearer ${AGENT_KEY}` });
-    expect(principal).toEqual({ agent_did: 'did:l04:agent-a', tenant: 'acme', key_id: hashApiKey(AGENT_KEY).slice(0, 12), rpm: 30, tpm: 5000, daily_budget_cents: 250, admin: false });
+    expect(principal).toEqual({
+      agent_did: 'did:l04:agent-a',
+      tenant: 'acme',
+      key_id: hashApiKey(AGENT_KEY).slice(0, 12),
+      rpm: 30,
+      tpm: 5000,
+      daily_budget_cents: 250,
+      admin: false,
+    });
   });
 
   it('accepts the key in x-api-key and the scheme in any case', () => {
@@ -52,7 +60,11 @@ describe('ApiKeyAuthenticator with keys configured', () => {
   });
 
   it('accepts keys configured as sha256:<hex>', () => {
-    expect(keyed().authenticate({ authorization: `Bearer ${HASHED_KEY}` })).toMatchObject({ agent_did: 'did:l04:hashed', tenant: 'beta', key_id: hashApiKey(HASHED_KEY).slice(0, 12) });
+    expect(keyed().authenticate({ authorization: `Bearer ${HASHED_KEY}` })).toMatchObject({
+      agent_did: 'did:l04:hashed',
+      tenant: 'beta',
+      key_id: hashApiKey(HASHED_KEY).slice(0, 12),
+    });
   });
 
   it('rejects a missing key with E4501 and a WWW-Authenticate header', () => {
@@ -79,7 +91,10 @@ describe('ApiKeyAuthenticator with keys configured', () => {
   });
 
   it('ignores x-agent-did and x-l04-tenant: the key names the agent', () => {
-    expect(keyed().authenticate({ authorization: `Bearer ${AGENT_KEY}`, 'x-agent-did': 'did:l04:impostor', 'x-l04-tenant': 'other' })).toMatchObject({ agent_did: 'did:l04:agent-a', tenant: 'acme' });
+    expect(keyed().authenticate({ authorization: `Bearer ${AGENT_KEY}`, 'x-agent-did': 'did:l04:impostor', 'x-l04-tenant': 'other' })).toMatchObject({
+      agent_did: 'did:l04:agent-a',
+      tenant: 'acme',
+    });
   });
 
   it('rejects header values that are too long or not printable with E4500 naming the header', () => {
@@ -103,8 +118,14 @@ describe('ApiKeyAuthenticator with keys configured', () => {
   });
 
   it('refuses a configuration with the same key twice or a bad sha256 reference with E4000', () => {
-    expect(failure(() => authenticator([{ key: AGENT_KEY }, { key: `sha256:${hashApiKey(AGENT_KEY)}` }]))).toMatchObject({ code: 'E4000', message: expect.stringContaining('auth.api_keys[1].key') });
-    expect(failure(() => authenticator([{ key: 'sha256:not-hex-at-all-0000' }]))).toMatchObject({ code: 'E4000', message: expect.stringContaining('auth.api_keys[0].key') });
+    expect(failure(() => authenticator([{ key: AGENT_KEY }, { key: `sha256:${hashApiKey(AGENT_KEY)}` }]))).toMatchObject({
+      code: 'E4000',
+      message: expect.stringContaining('auth.api_keys[1].key'),
+    });
+    expect(failure(() => authenticator([{ key: 'sha256:not-hex-at-all-0000' }]))).toMatchObject({
+      code: 'E4000',
+      message: expect.stringContaining('auth.api_keys[0].key'),
+    });
   });
 
   it('keeps no plaintext key in memory', () => {
@@ -127,7 +148,12 @@ describe('ApiKeyAuthenticator with no keys (development mode)', () => {
   });
 
   it('takes the agent from x-agent-did and the tenant from x-l04-tenant', () => {
-    expect(auth.authenticate({ 'x-agent-did': 'did:l04:planner', 'x-l04-tenant': 'acme' })).toEqual({ agent_did: 'did:l04:planner', tenant: 'acme', key_id: 'anonymous', admin: true });
+    expect(auth.authenticate({ 'x-agent-did': 'did:l04:planner', 'x-l04-tenant': 'acme' })).toEqual({
+      agent_did: 'did:l04:planner',
+      tenant: 'acme',
+      key_id: 'anonymous',
+      admin: true,
+    });
   });
 
   it('ignores any Authorization header', () => {

@@ -35,9 +35,21 @@ describe('cache keys', () => {
   });
 
   it('puts the earlier turns in the partition and only the last message in the exact key', () => {
-    const first = request([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'What is Rust?' }]);
-    const reworded = request([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'What is Rust, exactly?' }]);
-    const otherHistory = request([{ role: 'user', content: 'Hey' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'What is Rust?' }]);
+    const first = request([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'user', content: 'What is Rust?' },
+    ]);
+    const reworded = request([
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'user', content: 'What is Rust, exactly?' },
+    ]);
+    const otherHistory = request([
+      { role: 'user', content: 'Hey' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'user', content: 'What is Rust?' },
+    ]);
     expect(partitionKey(first, 's')).toBe(partitionKey(reworded, 's'));
     expect(canonicalRequestKey(first, 's')).not.toBe(canonicalRequestKey(reworded, 's'));
     expect(partitionKey(first, 's')).not.toBe(partitionKey(otherHistory, 's'));
@@ -48,16 +60,54 @@ describe('cache keys', () => {
 describe('semanticText', () => {
   it('embeds the last user message and leaves images and assistant turns to the exact layer', () => {
     expect(semanticText(request([{ role: 'user', content: '  Why is the sky blue?  ' }]).logical_prompt)).toBe('Why is the sky blue?');
-    expect(semanticText(request([{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }]).logical_prompt)).toBe('a\nb');
-    expect(semanticText(request([{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image', url: 'https://example.com/x.png' }] }]).logical_prompt)).toBeUndefined();
-    expect(semanticText(request([{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Sure,' }]).logical_prompt)).toBeUndefined();
+    expect(
+      semanticText(
+        request([
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+        ]).logical_prompt,
+      ),
+    ).toBe('a\nb');
+    expect(
+      semanticText(
+        request([
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image', url: 'https://example.com/x.png' },
+            ],
+          },
+        ]).logical_prompt,
+      ),
+    ).toBeUndefined();
+    expect(
+      semanticText(
+        request([
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Sure,' },
+        ]).logical_prompt,
+      ),
+    ).toBeUndefined();
   });
 });
 
 describe('semantic guard', () => {
   it('extracts numbers, negations and named entities', () => {
-    expect(guardFeatures('Please refund order 1,234 and five items for Alice at ACME, not Bob.')).toEqual({ numbers: ['1234', '5'], negations: 1, entities: ['acme', 'alice', 'bob'] });
-    expect(guardFeatures("Why doesn't my parseUserInput work with jane@example.com?")).toMatchObject({ negations: 1, entities: ['jane@example.com', 'parseuserinput'] });
+    expect(guardFeatures('Please refund order 1,234 and five items for Alice at ACME, not Bob.')).toEqual({
+      numbers: ['1234', '5'],
+      negations: 1,
+      entities: ['acme', 'alice', 'bob'],
+    });
+    expect(guardFeatures("Why doesn't my parseUserInput work with jane@example.com?")).toMatchObject({
+      negations: 1,
+      entities: ['jane@example.com', 'parseuserinput'],
+    });
   });
 
   it('ignores sentence-initial capitals of common words and the pronoun I', () => {
@@ -112,8 +162,17 @@ describe('ProviderEmbedder', () => {
   it('passes texts and the signal through to the provider layer', async () => {
     const signal = new AbortController().signal;
     const calls: Array<[string[], AbortSignal | undefined]> = [];
-    const embedder = new ProviderEmbedder({ id: 'ollama/nomic-embed-text', embed: (texts, given) => { calls.push([texts, given]); return Promise.resolve(texts.map(() => [0.1, 0.2])); } });
-    expect(await embedder.embed(['a', 'b'], signal)).toEqual([[0.1, 0.2], [0.1, 0.2]]);
+    const embedder = new ProviderEmbedder({
+      id: 'ollama/nomic-embed-text',
+      embed: (texts, given) => {
+        calls.push([texts, given]);
+        return Promise.resolve(texts.map(() => [0.1, 0.2]));
+      },
+    });
+    expect(await embedder.embed(['a', 'b'], signal)).toEqual([
+      [0.1, 0.2],
+      [0.1, 0.2],
+    ]);
     expect(calls).toEqual([[['a', 'b'], signal]]);
   });
 
@@ -148,12 +207,18 @@ describe('vector codec', () => {
 });
 
 describe('labelled pairs (tests/fixtures/cache-pairs.json)', () => {
-  interface Pair { a: string; b: string; label: 'same' | 'different'; kind: string }
+  interface Pair {
+    a: string;
+    b: string;
+    label: 'same' | 'different';
+    kind: string;
+  }
   const { pairs } = JSON.parse(readFileSync(new URL('./fixtures/cache-pairs.json', import.meta.url), 'utf8')) as { pairs: Pair[] };
 
   it('holds at least 200 pairs across every kind of near-miss', () => {
     expect(pairs.length).toBeGreaterThanOrEqual(200);
-    for (const kind of ['paraphrase', 'number', 'negation', 'entity', 'substitution', 'unrelated']) expect(pairs.filter((pair) => pair.kind === kind).length).toBeGreaterThanOrEqual(10);
+    for (const kind of ['paraphrase', 'number', 'negation', 'entity', 'substitution', 'unrelated'])
+      expect(pairs.filter((pair) => pair.kind === kind).length).toBeGreaterThanOrEqual(10);
   });
 
   it('keeps precision at or above 97% with the shipped default (local embedder, 0.85, guard)', async () => {

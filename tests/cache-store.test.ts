@@ -121,11 +121,20 @@ describe('RedisCacheStore', () => {
   it('stores vectors as one byte per dimension', async () => {
     const connection = await testRedis();
     const store = new RedisCacheStore({ connection });
-    await store.put(entry({ exactKey: 'k1', vector: vector(['b1'], Array.from({ length: 512 }, (_, index) => (index % 255) - 127)) }), { maxEntriesPerPartition: 10, now: NOW });
+    await store.put(
+      entry({
+        exactKey: 'k1',
+        vector: vector(
+          ['b1'],
+          Array.from({ length: 512 }, (_, index) => (index % 255) - 127),
+        ),
+      }),
+      { maxEntriesPerPartition: 10, now: NOW },
+    );
     expect(await connection.client.hStrLen(`${connection.keyPrefix}cache:{p1}:e:1`, 'v')).toBe(512);
     const [candidate] = await candidates(store, 'p1', ['b1'], { limit: 1, now: NOW });
     expect(candidate!.vector[0]).toBe(-127);
-    expect(candidate!.vector[300]).toBe(300 % 255 - 127);
+    expect(candidate!.vector[300]).toBe((300 % 255) - 127);
   });
 
   it('drops bucket pointers to entries Redis has already expired', async () => {

@@ -26,14 +26,27 @@ function config(overrides: Partial<CacheConfig> = {}): CacheConfig {
 }
 
 function request(text: string, overrides: Partial<InferenceRequestInput> = {}, prompt: Record<string, unknown> = {}): InferenceRequest {
-  return parseInferenceRequest({ request_id: 'req-1', agent_did: TENANT_A.agent, model_id: 'llama3.2', logical_prompt: { messages: [{ role: 'user', content: text }], ...prompt }, ...overrides });
+  return parseInferenceRequest({
+    request_id: 'req-1',
+    agent_did: TENANT_A.agent,
+    model_id: 'llama3.2',
+    logical_prompt: { messages: [{ role: 'user', content: text }], ...prompt },
+    ...overrides,
+  });
 }
 
 function answer(content: string, overrides: Partial<InferenceResponse> = {}): InferenceResponse {
   return {
-    request_id: 'req-0', model_id: 'llama3.2', provider: 'ollama', content, finish_reason: 'stop',
-    token_usage: { input_tokens: 12, output_tokens: 7, total_tokens: 19 }, latency_ms: 850, cached: false,
-    metadata: { cost_cents: 0.4, attempts: [] }, ...overrides,
+    request_id: 'req-0',
+    model_id: 'llama3.2',
+    provider: 'ollama',
+    content,
+    finish_reason: 'stop',
+    token_usage: { input_tokens: 12, output_tokens: 7, total_tokens: 19 },
+    latency_ms: 850,
+    cached: false,
+    metadata: { cost_cents: 0.4, attempts: [] },
+    ...overrides,
   };
 }
 
@@ -60,7 +73,13 @@ type StoreFactory = () => Promise<CacheStore>;
 function harness(store: CacheStore, options: { config?: Partial<CacheConfig>; embedder?: Embedder } = {}): Harness {
   const clock = new FakeClock();
   const errors: CacheError[] = [];
-  const cache = new SemanticCache({ store, embedder: options.embedder ?? new LocalEmbedder(), config: config(options.config), clock, onError: (error) => errors.push(error) });
+  const cache = new SemanticCache({
+    store,
+    embedder: options.embedder ?? new LocalEmbedder(),
+    config: config(options.config),
+    clock,
+    onError: (error) => errors.push(error),
+  });
   return { cache, clock, errors, store };
 }
 
@@ -85,7 +104,14 @@ describe.each(backends)('SemanticCache on the %s store', (_name, createStore) =>
     const lookup = await cache.lookup(request('How do I reset my password?', { request_id: 'req-2' }), TENANT_A);
     expect(lookup).toMatchObject({ hit: 'exact', similarity: 1 });
     if (lookup.hit === false) return;
-    expect(lookup.response).toMatchObject({ request_id: 'req-2', content: 'Open settings.', cached: true, model_id: 'llama3.2', provider: 'ollama', finish_reason: 'stop' });
+    expect(lookup.response).toMatchObject({
+      request_id: 'req-2',
+      content: 'Open settings.',
+      cached: true,
+      model_id: 'llama3.2',
+      provider: 'ollama',
+      finish_reason: 'stop',
+    });
     expect(lookup.response.metadata).toMatchObject({ cost_cents: 0, attempts: [], cache: { result: 'exact', similarity: 1 }, original_cost_cents: 0.4 });
     expect(lookup.response.token_usage).toEqual({ input_tokens: 12, output_tokens: 7, total_tokens: 19 });
   });
@@ -268,7 +294,12 @@ describe.each(backends)('SemanticCache on the %s store', (_name, createStore) =>
     const store = await createStore();
     let failing = false;
     const local = new LocalEmbedder();
-    const embedder: Embedder = { id: local.id, lexical: true, inProcess, embed: (texts) => (failing ? Promise.reject(new Error('ollama down')) : local.embed(texts)) };
+    const embedder: Embedder = {
+      id: local.id,
+      lexical: true,
+      inProcess,
+      embed: (texts) => (failing ? Promise.reject(new Error('ollama down')) : local.embed(texts)),
+    };
     const { cache, errors } = harness(store, { embedder });
     await remember(cache, request('How do I reset my password?'), 'Open settings.');
     failing = true;
@@ -285,7 +316,16 @@ describe.each(backends)('SemanticCache on the %s store', (_name, createStore) =>
   it('serves both layers with one remote store call for an in-process embedder, two for a provider one', async () => {
     const inner = await createStore();
     let searches = 0;
-    const counting: CacheStore = { kind: inner.kind, search: (partition, search) => { searches += 1; return inner.search(partition, search); }, getPayload: (...args) => inner.getPayload(...args), put: (...args) => inner.put(...args), purgeTenant: (tenant) => inner.purgeTenant(tenant) };
+    const counting: CacheStore = {
+      kind: inner.kind,
+      search: (partition, search) => {
+        searches += 1;
+        return inner.search(partition, search);
+      },
+      getPayload: (...args) => inner.getPayload(...args),
+      put: (...args) => inner.put(...args),
+      purgeTenant: (tenant) => inner.purgeTenant(tenant),
+    };
     const local = new LocalEmbedder();
     await harness(counting).cache.lookup(request('What is a closure?'), TENANT_A);
     // In process the exact check is free, so an exact hit never pays for an embedding; remotely
@@ -301,7 +341,17 @@ describe.each(backends)('SemanticCache on the %s store', (_name, createStore) =>
     const store = await createStore();
     const { cache, errors, clock } = harness(store);
     const miss = expectMiss(await cache.lookup(request('How do I reset my password?'), TENANT_A));
-    await store.put({ partition: miss.partition, exactKey: miss.exactKey, tenant: 'tenant-a', payload: '{"v":1,"content":', createdAt: clock.now(), expiresAt: clock.now() + 1_000 }, { maxEntriesPerPartition: 10, now: clock.now() });
+    await store.put(
+      {
+        partition: miss.partition,
+        exactKey: miss.exactKey,
+        tenant: 'tenant-a',
+        payload: '{"v":1,"content":',
+        createdAt: clock.now(),
+        expiresAt: clock.now() + 1_000,
+      },
+      { maxEntriesPerPartition: 10, now: clock.now() },
+    );
     expect(await cache.lookup(request('How do I reset my password?'), TENANT_A)).toMatchObject({ hit: false, reason: 'miss' });
     expect(errors.map((error) => error.code)).toEqual(['E4302']);
   });

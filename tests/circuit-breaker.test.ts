@@ -63,10 +63,16 @@ describe('countsAsFailure', () => {
 describe('CircuitBreaker', () => {
   it('rejects invalid options and says what it received', () => {
     const clock = new FakeClock();
-    expect(() => new CircuitBreaker('p', { failureThreshold: 0, cooldownMs: 1, probeTimeoutMs: 1, clock })).toThrow('failureThreshold should be a positive integer, got 0');
+    expect(() => new CircuitBreaker('p', { failureThreshold: 0, cooldownMs: 1, probeTimeoutMs: 1, clock })).toThrow(
+      'failureThreshold should be a positive integer, got 0',
+    );
     expect(() => new CircuitBreaker('p', { failureThreshold: 2.5, cooldownMs: 1, probeTimeoutMs: 1, clock })).toThrow('got 2.5');
-    expect(() => new CircuitBreaker('p', { failureThreshold: 1, cooldownMs: -1, probeTimeoutMs: 1, clock })).toThrow('cooldownMs should be a positive number, got -1');
-    expect(() => new CircuitBreaker('p', { failureThreshold: 1, cooldownMs: 1, probeTimeoutMs: Number.NaN, clock })).toThrow('probeTimeoutMs should be a positive number, got NaN');
+    expect(() => new CircuitBreaker('p', { failureThreshold: 1, cooldownMs: -1, probeTimeoutMs: 1, clock })).toThrow(
+      'cooldownMs should be a positive number, got -1',
+    );
+    expect(() => new CircuitBreaker('p', { failureThreshold: 1, cooldownMs: 1, probeTimeoutMs: Number.NaN, clock })).toThrow(
+      'probeTimeoutMs should be a positive number, got NaN',
+    );
   });
 
   it('starts closed and lets calls through', () => {
@@ -280,7 +286,13 @@ describe('CircuitBreakerRegistry', () => {
   it('keeps one breaker per provider and lists their states', () => {
     const clock = new FakeClock();
     const transitions: string[] = [];
-    const registry = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 1_000, probeTimeoutMs: 100, clock, onTransition: (provider, from, to) => transitions.push(`${provider}:${from}->${to}`) });
+    const registry = new CircuitBreakerRegistry({
+      failureThreshold: 1,
+      cooldownMs: 1_000,
+      probeTimeoutMs: 100,
+      clock,
+      onTransition: (provider, from, to) => transitions.push(`${provider}:${from}->${to}`),
+    });
     expect(registry.get('a')).toBe(registry.get('a'));
     allowed(registry.get('b').tryAcquire()).failure(serverError());
     expect(registry.states()).toEqual({ a: 'closed', b: 'open' });

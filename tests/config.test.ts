@@ -90,7 +90,10 @@ describe('l04-gateway check', () => {
   it('prints the providers, models and health of a valid config', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'l04-config-'));
     const file = join(dir, 'ok.yaml');
-    writeFileSync(file, 'state: {backend: memory}\nproviders: {mock: {type: mock}, ollama: {type: ollama, base_url: "http://127.0.0.1:9"}}\nmodels: {mock-1: {provider: mock}, llama3.2: {provider: ollama}}\ncache: {embedder: {provider: local}}\nlogging: {level: silent}\n');
+    writeFileSync(
+      file,
+      'state: {backend: memory}\nproviders: {mock: {type: mock}, ollama: {type: ollama, base_url: "http://127.0.0.1:9"}}\nmodels: {mock-1: {provider: mock}, llama3.2: {provider: ollama}}\ncache: {embedder: {provider: local}}\nlogging: {level: silent}\n',
+    );
     const { stdout } = await run(process.execPath, [...cli, 'check', '--config', file]);
     expect(stdout).toContain('valid');
     expect(stdout).toMatch(/mock-1\s+mock/);

@@ -18,10 +18,12 @@ function setup(options: { windowMs?: number; maxBatch?: number } = {}) {
   const clock = new FakeClock();
   const calls: UpstreamCall[] = [];
   const batcher = new EmbedBatcher({
-    clock, ...options,
+    clock,
+    ...options,
     embed: (provider, model, inputs, signal) => new Promise((resolve, reject) => calls.push({ provider, model, inputs, signal, resolve, reject })),
   });
-  const answer = (call: UpstreamCall, inputTokens: number): void => call.resolve({ embeddings: call.inputs.map((input) => [input.length]), usage: { input_tokens: inputTokens } });
+  const answer = (call: UpstreamCall, inputTokens: number): void =>
+    call.resolve({ embeddings: call.inputs.map((input) => [input.length]), usage: { input_tokens: inputTokens } });
   return { clock, calls, batcher, answer };
 }
 
@@ -60,7 +62,10 @@ describe('EmbedBatcher', () => {
     void batcher.embed('ollama', 'a', ['4']);
     await clock.advance(2);
     expect(calls.map((call) => [call.provider, call.model, ...call.inputs])).toEqual([
-      ['ollama', 'a', '1'], ['ollama', 'b', '2'], ['openai', 'a', '3'], ['ollama', 'a', '4'],
+      ['ollama', 'a', '1'],
+      ['ollama', 'b', '2'],
+      ['openai', 'a', '3'],
+      ['ollama', 'a', '4'],
     ]);
   });
 
@@ -74,7 +79,12 @@ describe('EmbedBatcher', () => {
     void batcher.embed('p', 'm', ['6', '7']);
     void batcher.embed('p', 'm', ['8', '9', '10', '11']);
     await clock.advance(2);
-    expect(calls.map((call) => call.inputs)).toEqual([['1', '2', '3'], ['4', '5'], ['6', '7'], ['8', '9', '10', '11']]);
+    expect(calls.map((call) => call.inputs)).toEqual([
+      ['1', '2', '3'],
+      ['4', '5'],
+      ['6', '7'],
+      ['8', '9', '10', '11'],
+    ]);
   });
 
   it('fails every caller of a batch with the same upstream error', async () => {

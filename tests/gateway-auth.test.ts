@@ -23,7 +23,9 @@ const chat = (text: string): Record<string, unknown> => ({ model: 'mock-1', mess
 
 function keyedConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return mockConfig({
-    models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'], context_length: 32768, input_cost_per_1k_cents: 100, output_cost_per_1k_cents: 100 } },
+    models: {
+      'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'], context_length: 32768, input_cost_per_1k_cents: 100, output_cost_per_1k_cents: 100 },
+    },
     cache: { enabled: true, semantic: false },
     auth: {
       api_keys: [
@@ -40,7 +42,10 @@ function keyedConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfig
 /** A server on a fake clock, so that rate-limit windows and the budget day never roll over mid-test. */
 async function keyedServer(overrides: Partial<GatewayConfigInput> = {}) {
   const logs = new LogCapture();
-  const started = await startTestServer(keyedConfig(overrides), { clock: new FakeClock(Date.now()), logger: createLogger({ level: 'info', destination: logs }) });
+  const started = await startTestServer(keyedConfig(overrides), {
+    clock: new FakeClock(Date.now()),
+    logger: createLogger({ level: 'info', destination: logs }),
+  });
   return { ...started, logs };
 }
 
@@ -63,7 +68,13 @@ describe('API keys through HTTP', () => {
     expect(warm.status).toBe(200);
     const lookupsBefore = await metricValue(url, /^l04_cache_lookups_total/);
 
-    for (const headers of [{}, bearer('l04_wrong_key_000000000000'), { 'x-api-key': 'l04_wrong_key_000000000000' }, { authorization: AGENT_KEY }, { 'x-agent-did': 'did:l04:key-a' }]) {
+    for (const headers of [
+      {},
+      bearer('l04_wrong_key_000000000000'),
+      { 'x-api-key': 'l04_wrong_key_000000000000' },
+      { authorization: AGENT_KEY },
+      { 'x-agent-did': 'did:l04:key-a' },
+    ]) {
       for (let attempt = 0; attempt < 5; attempt++) {
         const refused = await callJson(url, '/v1/chat/completions', chat('warm the cache'), headers);
         expectError(refused, 401, 'E4501');
@@ -71,7 +82,12 @@ describe('API keys through HTTP', () => {
         expect(refused.headers.get('x-l04-cache')).toBeNull();
       }
     }
-    const native = await callJson(url, '/v1/inference', { agent_did: 'did:l04:key-a', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: 'x' }] } }, bearer('l04_wrong_key_000000000000'));
+    const native = await callJson(
+      url,
+      '/v1/inference',
+      { agent_did: 'did:l04:key-a', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: 'x' }] } },
+      bearer('l04_wrong_key_000000000000'),
+    );
     expectError(native, 401, 'E4501');
 
     expect(await metricValue(url, /^l04_cache_lookups_total/)).toBe(lookupsBefore);
@@ -83,14 +99,27 @@ describe('API keys through HTTP', () => {
 
   it("uses the key's agent and tenant whatever the body and headers say", async () => {
     const { url, gateway, logs } = await keyedServer();
-    const native = await callJson(url, '/v1/inference', { agent_did: 'did:l04:impostor', tenant: 'evil-corp', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: 'who am i' }] } }, { ...bearer(SECOND_KEY), 'x-agent-did': 'did:l04:impostor', 'x-l04-tenant': 'evil-corp' });
+    const native = await callJson(
+      url,
+      '/v1/inference',
+      { agent_did: 'did:l04:impostor', tenant: 'evil-corp', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: 'who am i' }] } },
+      { ...bearer(SECOND_KEY), 'x-agent-did': 'did:l04:impostor', 'x-l04-tenant': 'evil-corp' },
+    );
     expect(native.status).toBe(200);
-    const chatAnswer = await callJson(url, '/v1/chat/completions', { ...chat('who am i, again'), user: 'did:l04:impostor' }, { ...bearer(SECOND_KEY), 'x-agent-did': 'did:l04:impostor' });
+    const chatAnswer = await callJson(
+      url,
+      '/v1/chat/completions',
+      { ...chat('who am i, again'), user: 'did:l04:impostor' },
+      { ...bearer(SECOND_KEY), 'x-agent-did': 'did:l04:impostor' },
+    );
     expect(chatAnswer.status).toBe(200);
 
     const ids = [native.headers.get('x-l04-request-id'), chatAnswer.headers.get('x-l04-request-id')];
     const lines = logs.records().filter((line) => ids.includes(line.request_id as string));
-    expect(lines.map((line) => [line.agent, line.tenant])).toEqual([['did:l04:key-b', 'acme'], ['did:l04:key-b', 'acme']]);
+    expect(lines.map((line) => [line.agent, line.tenant])).toEqual([
+      ['did:l04:key-b', 'acme'],
+      ['did:l04:key-b', 'acme'],
+    ]);
     expect(logs.lines.some((line) => line.includes('impostor') || line.includes('evil-corp'))).toBe(false);
     expect(await gateway.usage({ since: 0, agent: 'did:l04:impostor' })).toMatchObject({ requests: 0 });
     expect(await gateway.usage({ since: 0, agent: 'did:l04:key-b', tenant: 'acme' })).toMatchObject({ requests: 2 });
@@ -142,7 +171,16 @@ describe('canary keys', () => {
     const upstream = createServer((request, response) => {
       const key = request.headers.authorization ?? '';
       response.writeHead(401, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${key}. See ?key=${echoKey}`, type: 'invalid_request_error', code: 'invalid_api_key', api_key: echoKey } }));
+      response.end(
+        JSON.stringify({
+          error: {
+            message: `Incorrect API key provided: ${key}. See ?key=${echoKey}`,
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+            api_key: echoKey,
+          },
+        }),
+      );
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
     onCleanup(() => new Promise<void>((resolve) => upstream.close(() => resolve())));
@@ -187,7 +225,16 @@ describe('canary keys', () => {
     await send(`/v1/models?key=${canary}`, undefined, bearer(canary));
     await send('/v1/chat/completions', { ...chat('hi'), model: canary }, bearer(canary));
     await send('/v1/chat/completions', { ...chat('hi'), user: canary, l04: { api_key: canary } }, bearer(canary));
-    await send('/v1/inference', { agent_did: canary, model_id: 'mock-1', metadata: { api_key: canary, note: providerKey }, logical_prompt: { messages: [{ role: 'user', content: canary }] } }, bearer(canary));
+    await send(
+      '/v1/inference',
+      {
+        agent_did: canary,
+        model_id: 'mock-1',
+        metadata: { api_key: canary, note: providerKey },
+        logical_prompt: { messages: [{ role: 'user', content: canary }] },
+      },
+      bearer(canary),
+    );
     await send('/v1/chat/completions', chat('through a refused provider'), bearer(canary));
     await send('/v1/chat/completions', { ...chat('through a refused provider'), model: 'gpt-refused' }, bearer(canary));
     answers.push({ ...(await streamChat(url, { ...chat('stream to the echo'), model: 'gpt-echo' }, bearer(canary))), body: undefined });

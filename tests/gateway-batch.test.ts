@@ -73,10 +73,13 @@ const SERVED_ORDER = ['first', 'high-soon', 'high-late', 'fails [[mock:fail:400]
 
 /** Waits until the first item holds the slot and the other six queue, then runs the clock. */
 async function drive(setup: Awaited<ReturnType<typeof oneSlotGateway>>): Promise<void> {
-  await vi.waitFor(() => {
-    expect(setup.adapter.served).toEqual(['first']);
-    expect(setup.queue.depth()).toEqual({ high: 2, normal: 2, low: 2 });
-  }, { interval: 2 });
+  await vi.waitFor(
+    () => {
+      expect(setup.adapter.served).toEqual(['first']);
+      expect(setup.queue.depth()).toEqual({ high: 2, normal: 2, low: 2 });
+    },
+    { interval: 2 },
+  );
   await setup.clock.advance(10 * LATENCY_MS);
 }
 
@@ -110,7 +113,11 @@ describe('ModelGateway batches', () => {
 
   it('answers POST /v1/inference/batch in input order with per-item errors', async () => {
     const setup = await oneSlotGateway();
-    const pending = postJson<{ object: string; data: BatchItemResult[] }>(`${setup.url}/v1/inference/batch`, { requests: BATCH }, { 'x-agent-did': 'did:l04:http-batcher' });
+    const pending = postJson<{ object: string; data: BatchItemResult[] }>(
+      `${setup.url}/v1/inference/batch`,
+      { requests: BATCH },
+      { 'x-agent-did': 'did:l04:http-batcher' },
+    );
     await drive(setup);
     const reply = await pending;
     expect(reply.status).toBe(200);
@@ -122,9 +129,11 @@ describe('ModelGateway batches', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it('reports an item that is not an object as that item\'s error, not the whole batch\'s', async () => {
+  it("reports an item that is not an object as that item's error, not the whole batch's", async () => {
     const { url } = await startTestServer();
-    const reply = await postJson<{ data: BatchItemResult[] }>(`${url}/v1/inference/batch`, { requests: [item({ content: 'fine' }), 'not a request', item({ content: 'also fine' })] });
+    const reply = await postJson<{ data: BatchItemResult[] }>(`${url}/v1/inference/batch`, {
+      requests: [item({ content: 'fine' }), 'not a request', item({ content: 'also fine' })],
+    });
     expect(reply.status).toBe(200);
     expect(outcomes(reply.body.data)).toEqual([
       [0, 'Mock answer: fine'],

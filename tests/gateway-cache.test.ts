@@ -24,7 +24,13 @@ async function chat(url: string, content: string, headers: Record<string, string
     body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content }], ...extra }),
   });
   const body = (await response.json()) as { choices: Array<{ message: { content: string } }>; l04: { cached: boolean; cost_cents: number } };
-  return { status: response.status, cache: response.headers.get('x-l04-cache'), similarity: response.headers.get('x-l04-similarity'), content: body.choices[0]?.message.content, body };
+  return {
+    status: response.status,
+    cache: response.headers.get('x-l04-cache'),
+    similarity: response.headers.get('x-l04-similarity'),
+    content: body.choices[0]?.message.content,
+    body,
+  };
 }
 
 /** Cache stores happen off the response path; let them land. */
@@ -93,7 +99,14 @@ describe('semantic cache through the service', () => {
     const adapter = mockAdapter();
     const { client } = await startTestServer(cacheConfig(), { adapters: new Map([['mock', adapter]]) });
     const streamOnce = async () => {
-      const { data, response } = await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: 'stream and cache this answer' }], stream: true, stream_options: { include_usage: true } }).withResponse();
+      const { data, response } = await client.chat.completions
+        .create({
+          model: 'mock-1',
+          messages: [{ role: 'user', content: 'stream and cache this answer' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        })
+        .withResponse();
       let text = '';
       let finish: string | null | undefined;
       for await (const chunk of data) {
@@ -113,13 +126,19 @@ describe('semantic cache through the service', () => {
   it('never stores a stream that was cut short', async () => {
     const { client, url } = await startTestServer(cacheConfig());
     const stream = await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: 'cut [[mock:cut:1]]' }], stream: true });
-    await expect((async () => {
-      for await (const _chunk of stream) {
-        // read until the error event
-      }
-    })()).rejects.toBeInstanceOf(OpenAI.APIError);
+    await expect(
+      (async () => {
+        for await (const _chunk of stream) {
+          // read until the error event
+        }
+      })(),
+    ).rejects.toBeInstanceOf(OpenAI.APIError);
     await settle();
-    const again = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock-1', stream: true, messages: [{ role: 'user', content: 'cut [[mock:cut:1]]' }] }) });
+    const again = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-1', stream: true, messages: [{ role: 'user', content: 'cut [[mock:cut:1]]' }] }),
+    });
     expect(again.headers.get('x-l04-cache')).toBe('miss');
     await again.text();
   });
@@ -129,7 +148,11 @@ describe('semantic cache through the service', () => {
     await chat(url, 'purge me', { 'x-l04-tenant': 'acme' });
     await chat(url, 'keep me', { 'x-l04-tenant': 'globex' });
     await settle();
-    const purge = await fetch(`${url}/v1/admin/cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'acme' }) });
+    const purge = await fetch(`${url}/v1/admin/cache/purge`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tenant: 'acme' }),
+    });
     expect(purge.status).toBe(200);
     expect(((await purge.json()) as { purged: number }).purged).toBeGreaterThanOrEqual(1);
     expect((await chat(url, 'purge me', { 'x-l04-tenant': 'acme' })).cache).toBe('miss');
@@ -144,7 +167,12 @@ describe('semantic cache through the service', () => {
       providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
       cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
     });
-    const { url, logs } = await startTestServer(config, { adapters: new Map([['mock', mock], ['embed', embedderAdapter]]) });
+    const { url, logs } = await startTestServer(config, {
+      adapters: new Map([
+        ['mock', mock],
+        ['embed', embedderAdapter],
+      ]),
+    });
     const first = await chat(url, 'embedding will fail');
     expect(first.status).toBe(200);
     expect(first.cache).toBe('bypass');

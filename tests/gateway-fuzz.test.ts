@@ -83,7 +83,13 @@ function send(target: URL, agent: Agent, fuzz: FuzzCase): Promise<{ status: numb
 }
 
 /** Sends `count` cases, `CONCURRENCY` at a time; returns every answer that is not a 4xx with an E-code. */
-async function run(target: URL, agent: Agent, cases: () => FuzzCase, count: number, offset: number): Promise<{ bad: Outcome[]; statuses: Map<number | string, number> }> {
+async function run(
+  target: URL,
+  agent: Agent,
+  cases: () => FuzzCase,
+  count: number,
+  offset: number,
+): Promise<{ bad: Outcome[]; statuses: Map<number | string, number> }> {
   const bad: Outcome[] = [];
   const statuses = new Map<number | string, number>();
   let next = 0;
@@ -100,7 +106,14 @@ async function run(target: URL, agent: Agent, cases: () => FuzzCase, count: numb
         body = undefined;
       }
       const ok = typeof answer.status === 'number' && answer.status >= 400 && answer.status < 500 && isOpenAIError(body);
-      if (!ok) bad.push({ index, kind: fuzz.kind, request: `${fuzz.method} ${fuzz.path.slice(0, 80)} ${fuzz.body?.subarray(0, 120).toString('latin1') ?? ''}`, status: answer.status, code: errorCodeOf(body) });
+      if (!ok)
+        bad.push({
+          index,
+          kind: fuzz.kind,
+          request: `${fuzz.method} ${fuzz.path.slice(0, 80)} ${fuzz.body?.subarray(0, 120).toString('latin1') ?? ''}`,
+          status: answer.status,
+          code: errorCodeOf(body),
+        });
     }
   };
   // Cases are drawn in order by one generator, so a seed replays the same sequence.
@@ -141,7 +154,13 @@ describe('HTTP service under malformed input', () => {
     const json = Buffer.from(JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'caf#' }] }));
     // A lone 0xE9 (Latin-1 "é") where UTF-8 needs a two-byte sequence.
     const body = Buffer.from(json.toString('latin1').replace('#', '\u00e9'), 'latin1');
-    const answer = await send(url, agent, { kind: 'invalid UTF-8', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body });
+    const answer = await send(url, agent, {
+      kind: 'invalid UTF-8',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     expect([answer.status, errorCodeOf(JSON.parse(answer.body))]).toEqual([400, 'E4500']);
   });
 
@@ -173,7 +192,13 @@ describe('HTTP service under malformed input', () => {
     const { url, agent } = await fuzzServer(false);
     const generator = new FuzzCaseGenerator(SEED + 2, BODY_LIMIT_BYTES);
     await run(url, agent, () => generator.next(), 200, 0);
-    const answer = await send(url, agent, { kind: 'valid', method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(validChat())) });
+    const answer = await send(url, agent, {
+      kind: 'valid',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify(validChat())),
+    });
     expect(answer.status).toBe(200);
   });
 });

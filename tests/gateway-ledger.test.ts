@@ -29,7 +29,15 @@ const priced = (input: number, output: number): number => (input * PRICE_IN + ou
 
 function pricedConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return mockConfig({
-    models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming', 'embeddings'], context_length: 32768, input_cost_per_1k_cents: PRICE_IN, output_cost_per_1k_cents: PRICE_OUT } },
+    models: {
+      'mock-1': {
+        provider: 'mock',
+        capabilities: ['text', 'streaming', 'embeddings'],
+        context_length: 32768,
+        input_cost_per_1k_cents: PRICE_IN,
+        output_cost_per_1k_cents: PRICE_OUT,
+      },
+    },
     cache: { enabled: true, semantic: false },
     rate_limits: { agents: { [LIMITED_AGENT]: { rpm: 1, tpm: 100_000 } } },
     ...overrides,
@@ -49,13 +57,30 @@ const messages = (text: string): Array<{ role: string; content: string }> => [{ 
 
 function row(id: string | null, agent: string, fields: Partial<Expected>): Expected {
   if (id === null) throw new Error('the answer has no x-l04-request-id');
-  return { request_id: id, agent_did: agent, tenant: 'default', model_id: 'mock-1', provider: 'mock', input_tokens: 0, output_tokens: 0, cost_cents: 0, cached: false, status: 'ok', error_code: null, ...fields };
+  return {
+    request_id: id,
+    agent_did: agent,
+    tenant: 'default',
+    model_id: 'mock-1',
+    provider: 'mock',
+    input_tokens: 0,
+    output_tokens: 0,
+    cost_cents: 0,
+    cached: false,
+    status: 'ok',
+    error_code: null,
+    ...fields,
+  };
 }
 
 function answered(id: string | null, agent: string, usage: Usage, cached: boolean): Expected {
   // A cache hit costs nothing and spends no tokens upstream.
   if (cached) return row(id, agent, { cached: true });
-  return row(id, agent, { input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cost_cents: priced(usage.prompt_tokens, usage.completion_tokens) });
+  return row(id, agent, {
+    input_tokens: usage.prompt_tokens,
+    output_tokens: usage.completion_tokens,
+    cost_cents: priced(usage.prompt_tokens, usage.completion_tokens),
+  });
 }
 
 /** A failed request; which model it names is asserted once, in its own test, not in every mix. */
@@ -73,7 +98,10 @@ async function mixedTraffic(url: string, tag: string): Promise<Expected[]> {
   const b = `did:l04:ledger-b-${tag}`;
   const expected: Expected[] = [];
 
-  for (const [agent, text] of [[a, `${tag} plain question`], [b, `${tag} plain question`]] as const) {
+  for (const [agent, text] of [
+    [a, `${tag} plain question`],
+    [b, `${tag} plain question`],
+  ] as const) {
     const answer = await callJson(url, '/v1/chat/completions', { model: 'mock-1', messages: messages(text) }, as(agent));
     expect(answer.status).toBe(200);
     const body = answer.body as { usage: Usage; l04: { cached: boolean; cost_cents: number } };
@@ -81,7 +109,11 @@ async function mixedTraffic(url: string, tag: string): Promise<Expected[]> {
     expected.push(answered(answer.headers.get('x-l04-request-id'), agent, body.usage, body.l04.cached));
   }
 
-  for (const [agent, text] of [[a, `${tag} streamed question`], [b, `${tag} streamed question`], [a, `${tag} another streamed one`]] as const) {
+  for (const [agent, text] of [
+    [a, `${tag} streamed question`],
+    [b, `${tag} streamed question`],
+    [a, `${tag} another streamed one`],
+  ] as const) {
     const stream = await streamChat(url, { model: 'mock-1', messages: messages(text), stream_options: { include_usage: true } }, as(agent));
     expect(stream.status).toBe(200);
     expect(stream.events.at(-1)).toBe('[DONE]');
@@ -98,10 +130,22 @@ async function mixedTraffic(url: string, tag: string): Promise<Expected[]> {
   expect(errorCodeOf(cut.events.at(-1))).toBe('E4208');
   expected.push(failed(cut.headers.get('x-l04-request-id'), a, 'E4208'));
 
-  const native = await callJson(url, '/v1/inference', { agent_did: 'did:l04:ignored-in-favour-of-the-header', model_id: 'mock-1', logical_prompt: { messages: messages(`${tag} native`) } }, as(b));
+  const native = await callJson(
+    url,
+    '/v1/inference',
+    { agent_did: 'did:l04:ignored-in-favour-of-the-header', model_id: 'mock-1', logical_prompt: { messages: messages(`${tag} native`) } },
+    as(b),
+  );
   expect(native.status).toBe(200);
   const nativeBody = native.body as { token_usage: { input_tokens: number; output_tokens: number }; cached: boolean };
-  expected.push(answered(native.headers.get('x-l04-request-id'), b, { prompt_tokens: nativeBody.token_usage.input_tokens, completion_tokens: nativeBody.token_usage.output_tokens }, nativeBody.cached));
+  expected.push(
+    answered(
+      native.headers.get('x-l04-request-id'),
+      b,
+      { prompt_tokens: nativeBody.token_usage.input_tokens, completion_tokens: nativeBody.token_usage.output_tokens },
+      nativeBody.cached,
+    ),
+  );
 
   // rpm 1: the first call of the test passes, every later one is refused — and still accounted.
   const limited = await callJson(url, '/v1/chat/completions', { model: 'mock-1', messages: messages(`${tag} limited`) }, as(LIMITED_AGENT));
@@ -124,7 +168,12 @@ function expectRows(rows: Map<string, LedgerRow>, expected: Expected[]): void {
   for (const item of expected) {
     const actual = rows.get(item.request_id);
     const { model_id: model, provider, ...rest } = item;
-    expect(actual, item.request_id).toMatchObject({ ...rest, cost_cents: expect.any(Number), ...(model === undefined ? {} : { model_id: model }), ...(provider === undefined ? {} : { provider }) });
+    expect(actual, item.request_id).toMatchObject({
+      ...rest,
+      cost_cents: expect.any(Number),
+      ...(model === undefined ? {} : { model_id: model }),
+      ...(provider === undefined ? {} : { provider }),
+    });
     expect(actual?.cost_cents, `cost of ${item.request_id}`).toBeCloseTo(item.cost_cents, 9);
   }
 }
@@ -162,7 +211,9 @@ describe('usage ledger through the gateway (real PostgreSQL)', () => {
     const inputTokens = (embedding.body as { usage: { prompt_tokens: number } }).usage.prompt_tokens;
     await ledger.flush();
 
-    expectRows(await ledgerRows(admin, schema), [answered(embedding.headers.get('x-l04-request-id'), agent, { prompt_tokens: inputTokens, completion_tokens: 0 }, false)]);
+    expectRows(await ledgerRows(admin, schema), [
+      answered(embedding.headers.get('x-l04-request-id'), agent, { prompt_tokens: inputTokens, completion_tokens: 0 }, false),
+    ]);
   });
 
   it('names the model and provider that were tried in the row of a failed request', async () => {
@@ -193,8 +244,20 @@ describe('usage ledger through the gateway (real PostgreSQL)', () => {
       const mine = expected.filter((item) => item.agent_did === agent);
       const usage = await callJson(url, `/v1/usage?agent=${encodeURIComponent(agent)}&since=${encodeURIComponent(since)}`, undefined, as(agent));
       expect(usage.status).toBe(200);
-      const body = usage.body as { object: string; requests: number; input_tokens: number; output_tokens: number; cost_cents: number; by_model: Array<{ model_id: string; requests: number }> };
-      expect(body).toMatchObject({ object: 'usage', requests: mine.length, input_tokens: sum(mine, 'input_tokens'), output_tokens: sum(mine, 'output_tokens') });
+      const body = usage.body as {
+        object: string;
+        requests: number;
+        input_tokens: number;
+        output_tokens: number;
+        cost_cents: number;
+        by_model: Array<{ model_id: string; requests: number }>;
+      };
+      expect(body).toMatchObject({
+        object: 'usage',
+        requests: mine.length,
+        input_tokens: sum(mine, 'input_tokens'),
+        output_tokens: sum(mine, 'output_tokens'),
+      });
       expect(body.cost_cents).toBeGreaterThan(0);
       expect(body.cost_cents).toBeCloseTo(sum(mine, 'cost_cents'), 9);
       expect(body.by_model.reduce((total, group) => total + group.requests, 0)).toBe(mine.length);
@@ -222,7 +285,10 @@ describe('usage ledger through the gateway (real PostgreSQL)', () => {
     expect((await callJson(url, '/health')).status).toBe(200);
     const ready = await callJson(url, '/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ ready: true, dependencies: { ledger: { backend: 'postgres', healthy: false, degraded: true, spooled: during.length } } });
+    expect(ready.body).toMatchObject({
+      ready: true,
+      dependencies: { ledger: { backend: 'postgres', healthy: false, degraded: true, spooled: during.length } },
+    });
     expect((await ledgerRows(admin, schema)).size).toBe(before.length);
 
     await proxy.start();

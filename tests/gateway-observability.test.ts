@@ -35,12 +35,22 @@ function parseMetrics(text: string): Sample[] {
 
 /** Sum of the samples named `name` whose labels include `labels`. */
 function total(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  return samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value)).reduce((sum, sample) => sum + sample.value, 0);
+  return samples
+    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .reduce((sum, sample) => sum + sample.value, 0);
 }
 
 function config(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return mockConfig({
-    models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'], context_length: 32768, input_cost_per_1k_cents: PRICE_IN, output_cost_per_1k_cents: PRICE_OUT } },
+    models: {
+      'mock-1': {
+        provider: 'mock',
+        capabilities: ['text', 'streaming'],
+        context_length: 32768,
+        input_cost_per_1k_cents: PRICE_IN,
+        output_cost_per_1k_cents: PRICE_OUT,
+      },
+    },
     cache: { enabled: true, semantic: false },
     rate_limits: { agents: { [LIMITED]: { rpm: 1, tpm: 100_000 } } },
     circuit_breaker: { failure_threshold: 3, cooldown_s: 60 },
@@ -90,7 +100,11 @@ describe('Prometheus metrics through HTTP', () => {
     expect(total(samples, 'l04_gateway_overhead_seconds_count')).toBe(6);
 
     // Tokens and spend of the three answers that reached the provider (the cache hit costs nothing).
-    const usages = [first.body as { usage: Usage }, allowed.body as { usage: Usage }, stream.events.find((event) => typeof event === 'object' && event !== null && 'usage' in event) as { usage: Usage }].map((item) => item.usage);
+    const usages = [
+      first.body as { usage: Usage },
+      allowed.body as { usage: Usage },
+      stream.events.find((event) => typeof event === 'object' && event !== null && 'usage' in event) as { usage: Usage },
+    ].map((item) => item.usage);
     const input = usages.reduce((sum, usage) => sum + usage.prompt_tokens, 0);
     const output = usages.reduce((sum, usage) => sum + usage.completion_tokens, 0);
     expect(total(samples, 'l04_tokens_total', { model: 'mock-1', provider: 'mock', direction: 'input' })).toBe(input);
@@ -100,9 +114,14 @@ describe('Prometheus metrics through HTTP', () => {
     expect(total(samples, 'l04_cache_lookups_total', { result: 'exact' })).toBe(1);
     expect(total(samples, 'l04_rate_limited_total', { scope: 'agent', kind: 'requests' })).toBe(1);
     expect(samples.find((sample) => sample.name === 'l04_circuit_state' && sample.labels.provider === 'mock')?.value).toBe(0);
-    expect(samples.find((sample) => sample.name === 'l04_queue_depth' && sample.labels.provider === 'mock' && sample.labels.priority === 'normal')?.value).toBe(0);
+    expect(samples.find((sample) => sample.name === 'l04_queue_depth' && sample.labels.provider === 'mock' && sample.labels.priority === 'normal')?.value).toBe(
+      0,
+    );
     for (const name of ['process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) {
-      expect(samples.some((sample) => sample.name === name), name).toBe(true);
+      expect(
+        samples.some((sample) => sample.name === name),
+        name,
+      ).toBe(true);
     }
 
     // Bounded labels: a fixed set of names, and no request id or agent id as a value.
@@ -156,12 +175,29 @@ describe('the log line of a request', () => {
     const usage = (ok.body as { usage: Usage }).usage;
 
     expect(okLine).toMatchObject({
-      level: 'info', agent: 'did:l04:logged', tenant: 'default', model: 'mock-1', provider: 'mock', attempts: ['mock-1:success'], cache: 'miss',
-      input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, latency_ms: expect.any(Number),
+      level: 'info',
+      agent: 'did:l04:logged',
+      tenant: 'default',
+      model: 'mock-1',
+      provider: 'mock',
+      attempts: ['mock-1:success'],
+      cache: 'miss',
+      input_tokens: usage.prompt_tokens,
+      output_tokens: usage.completion_tokens,
+      latency_ms: expect.any(Number),
     });
     expect(okLine?.cost_cents).toBeCloseTo((usage.prompt_tokens * PRICE_IN + usage.completion_tokens * PRICE_OUT) / 1000, 9);
     expect(okLine?.code).toBeUndefined();
-    expect(failedLine).toMatchObject({ level: 'warn', agent: 'did:l04:logged', model: 'mock-1', provider: 'mock', attempts: ['mock-1:error:E4202'], code: 'E4202', http_status: 502, cost_cents: 0 });
+    expect(failedLine).toMatchObject({
+      level: 'warn',
+      agent: 'did:l04:logged',
+      model: 'mock-1',
+      provider: 'mock',
+      attempts: ['mock-1:error:E4202'],
+      code: 'E4202',
+      http_status: 502,
+      cost_cents: 0,
+    });
     expect(logs.lines.filter((line) => line.includes(ok.headers.get('x-l04-request-id') ?? '?'))).toHaveLength(1);
     expect(logs.lines.some((line) => line.includes('zebras') || line.includes('private failure') || line.includes('Mock answer'))).toBe(false);
   });
@@ -182,7 +218,10 @@ describe('readiness and shutdown', () => {
     for (let index = 0; index < 3; index++) await callJson(url, '/v1/chat/completions', chat(`[[mock:fail:503]] ${index}`));
     const ready = await callJson(url, '/health/ready');
     expect(ready.status).toBe(503);
-    expect(ready.body).toMatchObject({ ready: false, dependencies: { providers: { mock: { circuit_state: 'open', degraded: true } }, ledger: { degraded: false } } });
+    expect(ready.body).toMatchObject({
+      ready: false,
+      dependencies: { providers: { mock: { circuit_state: 'open', degraded: true } }, ledger: { degraded: false } },
+    });
     expect((await callJson(url, '/health')).status).toBe(200);
   });
 

@@ -45,7 +45,11 @@ describe('ModelGateway agent limits shared through Redis by two instances', () =
     for (let run = 0; run < 3; run++) {
       const { keyPrefix, gateways } = await startSharedRedisGateways(keyedConfig({ rpm: N }), { ...HEALTHY_REDIS, apiKey: API_KEY });
       const calls = Array.from({ length: 4 * N }, (_, index) =>
-        gateways[index % 2]!.client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: `run ${run} call ${index}` }], max_tokens: 16 }).withResponse(),
+        gateways[index % 2]!.client.chat.completions.create({
+          model: 'mock-1',
+          messages: [{ role: 'user', content: `run ${run} call ${index}` }],
+          max_tokens: 16,
+        }).withResponse(),
       );
       const settled = await Promise.allSettled(calls);
       const admitted = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
@@ -99,7 +103,9 @@ describe('ModelGateway agent limits shared through Redis by two instances', () =
     const perRequest = 11;
     const { gateways } = await startSharedRedisGateways(keyedConfig({ rpm: 1_000, tpm: N * perRequest }), HEALTHY_REDIS);
     const replies = await Promise.all(
-      Array.from({ length: 4 * N }, (_, index) => chat(gateways[index % 2]!, { messages: [{ role: 'user', content: `question ${String(index).padStart(3, '0')}` }], max_tokens: 4 })),
+      Array.from({ length: 4 * N }, (_, index) =>
+        chat(gateways[index % 2]!, { messages: [{ role: 'user', content: `question ${String(index).padStart(3, '0')}` }], max_tokens: 4 }),
+      ),
     );
     const admitted = replies.filter((reply) => reply.status === 200);
     expect(admitted).toHaveLength(N);
@@ -146,7 +152,11 @@ describe('ModelGateway agent limits shared through Redis by two instances', () =
   it('gives the token reservation back when a request fails after admission, keeping the request counted', async () => {
     const [first, second] = (await startSharedRedisGateways(keyedConfig({ rpm: 10, tpm: 30 }), HEALTHY_REDIS)).gateways;
     // Routing fails (E4100): no model has a 10M-token context.
-    const unroutable = await postJson(`${first!.url}/v1/chat/completions`, { model: 'auto', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, l04: { min_context_length: 10_000_000 } }, auth);
+    const unroutable = await postJson(
+      `${first!.url}/v1/chat/completions`,
+      { model: 'auto', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10, l04: { min_context_length: 10_000_000 } },
+      auth,
+    );
     expect([unroutable.status, unroutable.body.error?.code]).toEqual([422, 'E4100']);
     // The upstream rejects the request (400, not retryable: E4206).
     const rejected = await chat(second!, { messages: [{ role: 'user', content: 'hi [[mock:fail:400]]' }], max_tokens: 10 });
@@ -168,7 +178,10 @@ describe('ModelGateway per-provider limits and queue', () => {
   async function providerGateway(limits: { rpm?: number; tpm?: number; max_concurrency?: number }, options: { latencyMs?: number; maxQueue?: number } = {}) {
     const clock = new FakeClock();
     const adapter = new MockAdapter({ id: 'mock', latency_ms: options.latencyMs ?? 0, stream_chunks: 4 }, { clock });
-    const config = mockConfig({ providers: { mock: { type: 'mock', ...limits } }, ...(options.maxQueue === undefined ? {} : { queue: { max_size: options.maxQueue } }) });
+    const config = mockConfig({
+      providers: { mock: { type: 'mock', ...limits } },
+      ...(options.maxQueue === undefined ? {} : { queue: { max_size: options.maxQueue } }),
+    });
     const started = await startTestServer(config, { clock, adapters: new Map([['mock', adapter]]) });
     const queue = (await started.gateway.start()).queues.get('mock')!;
     // Runs out every deadline, so that a failed assertion never leaves a request for the server to wait on.

@@ -20,7 +20,11 @@ const AFTER = 'did:l04:after-restart';
 
 /** A chat request of `agent` (development mode: `x-agent-did`) with a 2 s deadline. */
 function chat(gateway: TestGateway, agent: string, content: string) {
-  return postJson(`${gateway.url}/v1/chat/completions`, { model: 'mock-1', messages: [{ role: 'user', content }], max_tokens: 16, l04: { max_latency_ms: 2_000 } }, { 'x-agent-did': agent });
+  return postJson(
+    `${gateway.url}/v1/chat/completions`,
+    { model: 'mock-1', messages: [{ role: 'user', content }], max_tokens: 16, l04: { max_latency_ms: 2_000 } },
+    { 'x-agent-did': agent },
+  );
 }
 
 async function runtimeOf(gateway: TestGateway) {
@@ -71,9 +75,12 @@ describe('ModelGateway when its Redis fails', () => {
 
     await server.start();
     // Only the reconnect itself is waited for (real time: the client's capped backoff).
-    await vi.waitFor(async () => {
-      for (const gateway of both) expect((await runtimeOf(gateway)).redis?.isReady()).toBe(true);
-    }, { timeout: 5_000, interval: 20 });
+    await vi.waitFor(
+      async () => {
+        for (const gateway of both) expect((await runtimeOf(gateway)).redis?.isReady()).toBe(true);
+      },
+      { timeout: 5_000, interval: 20 },
+    );
 
     // Redis-backed again, by itself: a request consumed on one instance is visible from the other.
     const one = await chat(first, AFTER, 'after one');
@@ -105,10 +112,13 @@ describe('ModelGateway when its Redis fails', () => {
       expect(runtime.limiter.currentMode()).toBe('fallback');
     }
     // After the 1 s retry window the primary decides again, by itself.
-    await vi.waitFor(async () => {
-      expect((await chat(first, CHURN, 'back')).status).toBe(200);
-      expect((await runtimeOf(first)).limiter.currentMode()).toBe('primary');
-    }, { timeout: 3_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expect((await chat(first, CHURN, 'back')).status).toBe(200);
+        expect((await runtimeOf(first)).limiter.currentMode()).toBe('primary');
+      },
+      { timeout: 3_000, interval: 100 },
+    );
   });
 
   it('decides on Redis when a busy event loop delays reading a reply that arrived in time', async () => {

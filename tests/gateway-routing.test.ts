@@ -35,7 +35,15 @@ function setup() {
   const primary = new MockAdapter({ id: 'primary', latency_ms: 0, stream_chunks: 3 }, { clock });
   const secondary = new MockAdapter({ id: 'secondary', latency_ms: 0, stream_chunks: 3 }, { clock });
   const logs = new LogCapture();
-  const gateway = new ModelGateway(twoProviders(), { clock, adapters: new Map([['primary', primary], ['secondary', secondary]]), healthChecks: false, logger: createLogger({ level: 'info', destination: logs }) });
+  const gateway = new ModelGateway(twoProviders(), {
+    clock,
+    adapters: new Map([
+      ['primary', primary],
+      ['secondary', secondary],
+    ]),
+    healthChecks: false,
+    logger: createLogger({ level: 'info', destination: logs }),
+  });
   onCleanup(() => gateway.close());
   const ask = (text = 'hello') => gateway.complete({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: text }] } });
   return { clock, primary, secondary, gateway, ask, logs };
@@ -56,7 +64,10 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     const answers = [];
     for (let i = 0; i < 12; i++) answers.push(await ask(`question ${i}`));
     expect(answers.every((answer) => answer.model_id === 'dear')).toBe(true);
-    expect(answers[0]?.metadata.attempts.map((attempt) => `${attempt.model_id}:${attempt.outcome}:${attempt.code ?? ''}`)).toEqual(['cheap:error:E4202', 'dear:success:']);
+    expect(answers[0]?.metadata.attempts.map((attempt) => `${attempt.model_id}:${attempt.outcome}:${attempt.code ?? ''}`)).toEqual([
+      'cheap:error:E4202',
+      'dear:success:',
+    ]);
     expect(primary.calls).toBe(5);
     expect(secondary.calls).toBe(12);
     const transitions = logs.records().filter((record) => record.msg === 'circuit breaker transition');
@@ -98,7 +109,8 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     const { primary, gateway } = setup();
     primary.injectFailure({ kind: 'unreachable' }, 1);
     const events: GatewayStreamEvent[] = [];
-    for await (const event of gateway.stream({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: 'stream me' }] } })) events.push(event);
+    for await (const event of gateway.stream({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: 'stream me' }] } }))
+      events.push(event);
     expect(events[0]).toMatchObject({ type: 'start', model_id: 'dear' });
     expect(events.filter((event) => event.type === 'error')).toEqual([]);
     const finish = events.at(-1);
@@ -113,7 +125,11 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     const { primary, secondary, gateway } = setup();
     primary.injectFailure({ kind: 'cut', afterChunks: 1 }, 1);
     const events: GatewayStreamEvent[] = [];
-    for await (const event of gateway.stream({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: 'a long streamed answer' }] } })) events.push(event);
+    for await (const event of gateway.stream({
+      agent_did: 'did:test:agent',
+      logical_prompt: { messages: [{ role: 'user', content: 'a long streamed answer' }] },
+    }))
+      events.push(event);
     expect(events[0]).toMatchObject({ type: 'start', model_id: 'cheap' });
     expect(events.at(-1)).toMatchObject({ type: 'error', error: expect.objectContaining({ code: 'E4208' }) });
     expect(events.some((event) => event.type === 'finish')).toBe(false);
@@ -135,11 +151,18 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     const adapters = new Map(['a', 'b', 'c'].map((id) => [id, new MockAdapter({ id, latency_ms: 0, stream_chunks: 1 }, { clock })]));
     for (const adapter of adapters.values()) adapter.injectFailure({ kind: 'status', status: 503 });
     const gateway = new ModelGateway(
-      { ...twoProviders(), providers: { a: { type: 'mock' }, b: { type: 'mock' }, c: { type: 'mock' } }, models: { ma: { provider: 'a' }, mb: { provider: 'b' }, mc: { provider: 'c' } }, routing: { max_attempts: 2 } },
+      {
+        ...twoProviders(),
+        providers: { a: { type: 'mock' }, b: { type: 'mock' }, c: { type: 'mock' } },
+        models: { ma: { provider: 'a' }, mb: { provider: 'b' }, mc: { provider: 'c' } },
+        routing: { max_attempts: 2 },
+      },
       { clock, adapters, healthChecks: false },
     );
     onCleanup(() => gateway.close());
-    const error = await gateway.complete({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: 'x' }] } }).catch((caught: unknown) => caught);
+    const error = await gateway
+      .complete({ agent_did: 'did:test:agent', logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
+      .catch((caught: unknown) => caught);
     expect(error).toMatchObject({ code: 'E4103' });
     expect([...adapters.values()].reduce((sum, adapter) => sum + adapter.calls, 0)).toBe(2);
   });
@@ -148,7 +171,9 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     const { clock, primary, secondary, gateway } = setup();
     await gateway.start();
     primary.injectFailure({ kind: 'hang' }, 1);
-    const pending = gateway.complete({ agent_did: 'did:test:agent', constraints: { max_latency_ms: 1000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } }).catch((caught: unknown) => caught);
+    const pending = gateway
+      .complete({ agent_did: 'did:test:agent', constraints: { max_latency_ms: 1000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
+      .catch((caught: unknown) => caught);
     await clock.advance(999);
     expect(primary.calls).toBe(1);
     await clock.advance(1);
@@ -173,7 +198,11 @@ describe('routing by need over HTTP', () => {
   it('answers model auto with l04.capabilities vision from a vision model', async () => {
     const { client } = await startTestServer(config);
     const { data, response } = await client.chat.completions
-      .create({ model: 'auto', messages: [{ role: 'user', content: 'describe this' }], l04: { capabilities: ['vision'] } } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .create({
+        model: 'auto',
+        messages: [{ role: 'user', content: 'describe this' }],
+        l04: { capabilities: ['vision'] },
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .withResponse();
     expect(data.model).toBe('sees-images');
     expect(response.headers.get('x-l04-model')).toBe('sees-images');
@@ -183,7 +212,11 @@ describe('routing by need over HTTP', () => {
   it('answers a capability no model has with 422 E4100 and a reason per model', async () => {
     const { client } = await startTestServer(config);
     const error = await client.chat.completions
-      .create({ model: 'auto', messages: [{ role: 'user', content: 'x' }], l04: { capabilities: ['json_mode'] } } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .create({
+        model: 'auto',
+        messages: [{ role: 'user', content: 'x' }],
+        l04: { capabilities: ['json_mode'] },
+      } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.UnprocessableEntityError);
     const apiError = error as InstanceType<typeof OpenAI.UnprocessableEntityError>;

@@ -38,7 +38,9 @@ describe('createLogger', () => {
     const { logger, raw, lines } = capture({ secrets: [PLAIN_SECRET] });
     const upstreamBody = JSON.stringify({ error: { message: `Incorrect API key provided: ${PROVIDER_KEY}`, api_key: PLAIN_SECRET } });
     const withCause = new Error(`retry failed for ${GATEWAY_KEY}`, { cause: new Error(`cause carries ${ANTHROPIC_KEY}`) });
-    const providerError = new ProviderError('E4203', `Upstream 401 with key ${PROVIDER_KEY}`, { details: { body: upstreamBody, url: `https://api.example.test/v1?key=${PLAIN_SECRET}` } });
+    const providerError = new ProviderError('E4203', `Upstream 401 with key ${PROVIDER_KEY}`, {
+      details: { body: upstreamBody, url: `https://api.example.test/v1?key=${PLAIN_SECRET}` },
+    });
     const circular: Record<string, unknown> = { api_key: PROVIDER_KEY };
     circular.self = circular;
     const calls: Array<() => void> = [
@@ -52,7 +54,16 @@ describe('createLogger', () => {
       () => logger.warn(`GET https://generativelanguage.example.test/v1/models?key=${PLAIN_SECRET}&alt=sse failed`),
       () => logger.warn({ url: new URL(`https://api.example.test/v1/chat?api_key=${PLAIN_SECRET}`) }, 'url object'),
       () => logger.info('calling %s with %s and %o', `https://x.test/?token=${PLAIN_SECRET}`, `Bearer ${GATEWAY_KEY}`, { apiKey: PROVIDER_KEY }),
-      () => logger.info({ config: { providers: { openai: { type: 'openai', api_key: PROVIDER_KEY }, anthropic: { api_key: PLAIN_SECRET } }, auth: { api_keys: [{ key: GATEWAY_KEY, agent_did: 'did:l04:a', tenant: 't' }] } } }, 'config loaded'),
+      () =>
+        logger.info(
+          {
+            config: {
+              providers: { openai: { type: 'openai', api_key: PROVIDER_KEY }, anthropic: { api_key: PLAIN_SECRET } },
+              auth: { api_keys: [{ key: GATEWAY_KEY, agent_did: 'did:l04:a', tenant: 't' }] },
+            },
+          },
+          'config loaded',
+        ),
       () => logger.info({ a: { b: { c: { d: { e: { note: `deep ${PROVIDER_KEY}`, password: PLAIN_SECRET } } } } } }, 'deep'),
       () => logger.info({ body: upstreamBody, raw_headers: `authorization: Bearer ${GATEWAY_KEY}\r\nx-api-key: ${PLAIN_SECRET}` }, 'upstream answer'),
       () => logger.info({ keys: [PROVIDER_KEY, GATEWAY_KEY], api_keys: [PLAIN_SECRET] }, 'arrays'),
@@ -114,7 +125,9 @@ describe('createLogger', () => {
 
 describe('redactText', () => {
   it('removes gateway, provider and query-string keys without throwing', () => {
-    expect(redactText(`k=${GATEWAY_KEY} and ${PROVIDER_KEY} at https://x.test/?key=abc&x=1`)).toBe(`k=${REDACTED} and ${REDACTED} at https://x.test/?key=${REDACTED}&x=1`);
+    expect(redactText(`k=${GATEWAY_KEY} and ${PROVIDER_KEY} at https://x.test/?key=abc&x=1`)).toBe(
+      `k=${REDACTED} and ${REDACTED} at https://x.test/?key=${REDACTED}&x=1`,
+    );
     expect(redactText('{"api_key": "abc123", "model": "m"}')).toBe(`{"api_key": "${REDACTED}", "model": "m"}`);
   });
 });
@@ -123,15 +136,60 @@ describe('requestLogFields', () => {
   it('builds the per-request line with every field the issue names', () => {
     const { logger, lines } = capture();
     logger.info(
-      requestLogFields({ request_id: 'req_abc', agent_did: 'did:l04:planner', tenant: 'acme', model: 'gpt-4o-mini', provider: 'openai', attempts: 2, cache: 'miss', input_tokens: 120, output_tokens: 30, cost_cents: 0.05, latency_ms: 812, status: 200, stream: true, prompt: 'secret plans' }),
+      requestLogFields({
+        request_id: 'req_abc',
+        agent_did: 'did:l04:planner',
+        tenant: 'acme',
+        model: 'gpt-4o-mini',
+        provider: 'openai',
+        attempts: 2,
+        cache: 'miss',
+        input_tokens: 120,
+        output_tokens: 30,
+        cost_cents: 0.05,
+        latency_ms: 812,
+        status: 200,
+        stream: true,
+        prompt: 'secret plans',
+      }),
       'request',
     );
-    expect(lines()[0]).toMatchObject({ msg: 'request', request_id: 'req_abc', agent_did: 'did:l04:planner', tenant: 'acme', model: 'gpt-4o-mini', provider: 'openai', attempts: 2, cache: 'miss', input_tokens: 120, output_tokens: 30, cost_cents: 0.05, latency_ms: 812, status: 200, code: null, stream: true, prompt: OMITTED });
+    expect(lines()[0]).toMatchObject({
+      msg: 'request',
+      request_id: 'req_abc',
+      agent_did: 'did:l04:planner',
+      tenant: 'acme',
+      model: 'gpt-4o-mini',
+      provider: 'openai',
+      attempts: 2,
+      cache: 'miss',
+      input_tokens: 120,
+      output_tokens: 30,
+      cost_cents: 0.05,
+      latency_ms: 812,
+      status: 200,
+      code: null,
+      stream: true,
+      prompt: OMITTED,
+    });
   });
 
   it('fills defaults for a request refused before routing', () => {
     expect(requestLogFields({ request_id: 'req_1', agent_did: 'did:l04:a', tenant: 't', latency_ms: 0.2, status: 429, code: 'E4400' })).toEqual({
-      request_id: 'req_1', agent_did: 'did:l04:a', tenant: 't', model: 'none', provider: 'none', attempts: 0, cache: 'bypass', input_tokens: 0, output_tokens: 0, cost_cents: 0, latency_ms: 0.2, status: 429, code: 'E4400', stream: false,
+      request_id: 'req_1',
+      agent_did: 'did:l04:a',
+      tenant: 't',
+      model: 'none',
+      provider: 'none',
+      attempts: 0,
+      cache: 'bypass',
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_cents: 0,
+      latency_ms: 0.2,
+      status: 429,
+      code: 'E4400',
+      stream: false,
     });
   });
 });

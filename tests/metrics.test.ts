@@ -10,7 +10,12 @@ async function sample(metrics: GatewayMetrics, name: string, labels: Record<stri
   const metric = metrics.registry.getSingleMetric(name);
   if (metric === undefined) throw new Error(`no metric ${name}`);
   const { values } = await metric.get();
-  const found = values.find((value) => ((value as { metricName?: string }).metricName ?? name) === metricName && Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected) && Object.keys(value.labels).length === Object.keys(labels).length);
+  const found = values.find(
+    (value) =>
+      ((value as { metricName?: string }).metricName ?? name) === metricName &&
+      Object.entries(labels).every(([key, expected]) => String(value.labels[key]) === expected) &&
+      Object.keys(value.labels).length === Object.keys(labels).length,
+  );
   return found?.value;
 }
 
@@ -61,7 +66,9 @@ describe('GatewayMetrics', () => {
     metrics.recordRequest(upstream, 1.5);
     expect(await sample(metrics, 'l04_requests_total', { ...ok })).toBe(2);
     expect(await sample(metrics, 'l04_requests_total', { ...ok, cache: 'exact' })).toBe(1);
-    expect(await sample(metrics, 'l04_requests_total', { model: 'none', provider: 'none', status: '429', cache: 'bypass', error_source: 'gateway', code: 'E4400' })).toBe(1);
+    expect(
+      await sample(metrics, 'l04_requests_total', { model: 'none', provider: 'none', status: '429', cache: 'bypass', error_source: 'gateway', code: 'E4400' }),
+    ).toBe(1);
     expect(await sample(metrics, 'l04_requests_total', { ...ok, status: '502', error_source: 'upstream', code: 'E4202' })).toBe(1);
     const text = await metrics.metrics();
     expect(text).toContain('l04_requests_total{model="llama3.2",provider="ollama",status="ok",cache="miss",error_source="none",code=""} 2');
@@ -83,7 +90,9 @@ describe('GatewayMetrics', () => {
     metrics.observeTimeToFirstToken({ model: 'gpt-4o-mini', provider: 'openai' }, 0.35);
     metrics.observeOverhead(0.0002);
     metrics.observeOverhead(0.0008);
-    expect(await sample(metrics, 'l04_time_to_first_token_seconds', { model: 'gpt-4o-mini', provider: 'openai' }, 'l04_time_to_first_token_seconds_count')).toBe(1);
+    expect(
+      await sample(metrics, 'l04_time_to_first_token_seconds', { model: 'gpt-4o-mini', provider: 'openai' }, 'l04_time_to_first_token_seconds_count'),
+    ).toBe(1);
     expect(await sample(metrics, 'l04_gateway_overhead_seconds', { le: '0.0001' }, 'l04_gateway_overhead_seconds_bucket')).toBe(0);
     expect(await sample(metrics, 'l04_gateway_overhead_seconds', { le: '0.00025' }, 'l04_gateway_overhead_seconds_bucket')).toBe(1);
     expect(await sample(metrics, 'l04_gateway_overhead_seconds', { le: '0.001' }, 'l04_gateway_overhead_seconds_bucket')).toBe(2);
@@ -155,7 +164,14 @@ describe('GatewayMetrics', () => {
     metrics.observeOverhead(-1);
     metrics.addTokens({ model: 'm', provider: 'p' }, Number.POSITIVE_INFINITY, -3);
     expect(await sample(metrics, 'l04_requests_total', { ...ok })).toBe(1);
-    expect(await sample(metrics, 'l04_request_duration_seconds', { model: 'llama3.2', provider: 'ollama', cache: 'miss', error_source: 'none' }, 'l04_request_duration_seconds_count')).toBeUndefined();
+    expect(
+      await sample(
+        metrics,
+        'l04_request_duration_seconds',
+        { model: 'llama3.2', provider: 'ollama', cache: 'miss', error_source: 'none' },
+        'l04_request_duration_seconds_count',
+      ),
+    ).toBeUndefined();
     expect(await sample(metrics, 'l04_gateway_overhead_seconds', {}, 'l04_gateway_overhead_seconds_count')).toBe(0);
     expect(await sample(metrics, 'l04_tokens_total', { model: 'm', provider: 'p', direction: 'input' })).toBeUndefined();
     expect(await sample(metrics, 'l04_tokens_total', { model: 'm', provider: 'p', direction: 'output' })).toBeUndefined();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { GatewayError} from '../src/models/error-codes.js';
+import type { GatewayError } from '../src/models/error-codes.js';
 import { ERROR_CODES, InternalError, ProviderError, toOpenAIError } from '../src/models/error-codes.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import { ModelConfigSchema, costCents } from '../src/models/model-config.js';
@@ -24,6 +24,7 @@ describe('InferenceRequest', () => {
       } catch (caught) {
         return caught;
       }
+      return undefined;
     })() as GatewayError;
     expect(error.code).toBe('E4500');
     expect(error.httpStatus).toBe(400);
@@ -50,7 +51,13 @@ describe('InferenceRequest', () => {
       logical_prompt: {
         system: 'be brief',
         messages: [
-          { role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image', url: 'data:image/png;base64,AAAA' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this' },
+              { type: 'image', url: 'data:image/png;base64,AAAA' },
+            ],
+          },
           { role: 'assistant', content: '', tool_calls: [{ id: 'call_1', name: 'lookup', arguments: '{}' }] },
           { role: 'tool', tool_call_id: 'call_1', content: 'a cat' },
         ],

@@ -73,10 +73,16 @@ async function refusedUrl(): Promise<string> {
 const WEATHER = { name: 'get_current_weather', description: 'Get the weather', parameters: { type: 'object', properties: { location: { type: 'string' } } } };
 
 describe('OllamaAdapter.complete', () => {
-  it('sends a chat request and reports the answer with Ollama\'s own token counts', async () => {
+  it("sends a chat request and reports the answer with Ollama's own token counts", async () => {
     const adapter = adapterFor(fixture.url, { keep_alive: '10m' });
     const result = await adapter.complete(callWith({ system: 'Be brief.', temperature: 0.2, top_p: 0.9, seed: 7, stop: ['\n\n'] }));
-    expect(result).toEqual({ content: 'The sky is blue because of Rayleigh scattering.', toolCalls: [], finishReason: 'stop', rawFinishReason: 'stop', usage: { input_tokens: 26, output_tokens: 12, total_tokens: 38 } });
+    expect(result).toEqual({
+      content: 'The sky is blue because of Rayleigh scattering.',
+      toolCalls: [],
+      finishReason: 'stop',
+      rawFinishReason: 'stop',
+      usage: { input_tokens: 26, output_tokens: 12, total_tokens: 38 },
+    });
     expect(fixture.requests[0]).toMatchObject({ method: 'POST', path: '/api/chat' });
     expect(fixture.requests[0]?.body).toEqual({
       model: 'llama3.2:latest',
@@ -134,7 +140,17 @@ describe('OllamaAdapter.complete', () => {
 
   it('sends data: URL images as base64 and refuses http(s) image URLs with E4206', async () => {
     const adapter = adapterFor(fixture.url);
-    const vision = callWith({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image', url: `data:image/png;base64,${PIXEL_BASE64}` }] }] });
+    const vision = callWith({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image', url: `data:image/png;base64,${PIXEL_BASE64}` },
+          ],
+        },
+      ],
+    });
     const result = await adapter.complete({ ...vision, model: { ...model, provider_model: 'llava:7b' } });
     expect(result.content).toContain('pig');
     expect((fixture.requests[0]?.body as { messages: unknown[] }).messages).toEqual([{ role: 'user', content: 'What is this?', images: [PIXEL_BASE64] }]);
@@ -170,7 +186,7 @@ describe('OllamaAdapter.complete', () => {
     expect(error).toMatchObject({ code: 'E4204', retryable: true, retryAfterMs: 7_000 });
   });
 
-  it('keeps Ollama\'s error text in the message of a mapped error', async () => {
+  it("keeps Ollama's error text in the message of a mapped error", async () => {
     fixture.scenario('model-not-found');
     const error = await failure(adapterFor(fixture.url).complete(callWith()));
     expect(error.message).toContain('not found, try pulling it first');
@@ -209,11 +225,16 @@ describe('OllamaAdapter.complete', () => {
 });
 
 describe('OllamaAdapter.stream', () => {
-  it('streams text deltas and ends with one finish carrying Ollama\'s counts', async () => {
+  it("streams text deltas and ends with one finish carrying Ollama's counts", async () => {
     const parts = await collect(adapterFor(fixture.url).stream(callWith()));
     expect(text(parts)).toBe('The sky is blue because of Rayleigh scattering.');
     expect(parts.filter((part) => part.type === 'finish' || part.type === 'error')).toHaveLength(1);
-    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', rawFinishReason: 'stop', usage: { input_tokens: 26, output_tokens: 10, total_tokens: 36 } });
+    expect(parts.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'stop',
+      rawFinishReason: 'stop',
+      usage: { input_tokens: 26, output_tokens: 10, total_tokens: 36 },
+    });
     expect(fixture.requests[0]?.body).toMatchObject({ stream: true, model: 'llama3.2:latest' });
   });
 
@@ -304,7 +325,12 @@ describe('OllamaAdapter.stream', () => {
 describe('OllamaAdapter.embed', () => {
   it('embeds a batch in one /api/embed request', async () => {
     const inputs = ['Why is the sky blue?', 'Why is the grass green?', 'Why is snow white?'];
-    const result = await adapterFor(fixture.url, { keep_alive: -1 }).embed({ model: 'nomic-embed-text', inputs, signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 });
+    const result = await adapterFor(fixture.url, { keep_alive: -1 }).embed({
+      model: 'nomic-embed-text',
+      inputs,
+      signal: new AbortController().signal,
+      deadlineAt: Date.now() + 5_000,
+    });
     expect(result.embeddings).toHaveLength(3);
     expect(result.embeddings[0]?.[0]).toBeCloseTo(0.010071029);
     expect(result.usage).toEqual({ input_tokens: 16 });
@@ -364,9 +390,16 @@ describe('OllamaAdapter.healthCheck', () => {
 });
 
 describe('OllamaAdapter metadata', () => {
-  it('shows a model\'s context length and capabilities', async () => {
+  it("shows a model's context length and capabilities", async () => {
     const info = await adapterFor(fixture.url).showModel('llama3.2');
-    expect(info).toEqual({ name: 'llama3.2', contextLength: 131072, capabilities: ['completion', 'tools'], family: 'llama', parameterSize: '3.2B', quantizationLevel: 'Q4_K_M' });
+    expect(info).toEqual({
+      name: 'llama3.2',
+      contextLength: 131072,
+      capabilities: ['completion', 'tools'],
+      family: 'llama',
+      parameterSize: '3.2B',
+      quantizationLevel: 'Q4_K_M',
+    });
     expect(fixture.requests[0]).toMatchObject({ path: '/api/show', body: { model: 'llama3.2' } });
   });
 

@@ -48,7 +48,7 @@ async function parts(lines: unknown[]): Promise<StreamPart[]> {
 }
 
 describe('contextWindowFor', () => {
-  it('leaves num_ctx out when Ollama\'s default 2048 is enough', () => {
+  it("leaves num_ctx out when Ollama's default 2048 is enough", () => {
     expect(contextWindowFor(callWith({}, { minContextLength: 1024, maxOutputTokens: 512 }))).toBeUndefined();
     expect(convertToOllamaChatRequest(callWith(), { stream: false, provider: 'ollama' }).options).toEqual({ num_predict: 256 });
   });
@@ -63,7 +63,7 @@ describe('contextWindowFor', () => {
     expect(contextWindowFor(callWith({ messages: [{ role: 'user', content: long }] }, { minContextLength: 1024, maxOutputTokens: 4096 }))).toBe(16_384);
   });
 
-  it('never exceeds the model\'s context length', () => {
+  it("never exceeds the model's context length", () => {
     expect(contextWindowFor(callWith({}, { minContextLength: 10_000, model: { ...model, context_length: 12_000 } }))).toBe(12_000);
     expect(contextWindowFor(callWith({}, { minContextLength: 10_000, model: { ...model, context_length: 2048 } }))).toBeUndefined();
   });
@@ -74,7 +74,9 @@ describe('convertToOllamaChatRequest', () => {
     const none = convertToOllamaChatRequest(callWith({ tools: TOOLS, tool_choice: 'none' }), { stream: true, provider: 'ollama' });
     expect(none.tools).toBeUndefined();
     const named = convertToOllamaChatRequest(callWith({ tools: TOOLS, tool_choice: { name: 'get_time' } }), { stream: true, provider: 'ollama' });
-    expect(named.tools).toEqual([{ type: 'function', function: { name: 'get_time', description: 'Current time', parameters: { type: 'object', properties: {} } } }]);
+    expect(named.tools).toEqual([
+      { type: 'function', function: { name: 'get_time', description: 'Current time', parameters: { type: 'object', properties: {} } } },
+    ]);
   });
 
   it('rejects a tool_choice naming no offered tool with E4500', () => {
@@ -84,19 +86,41 @@ describe('convertToOllamaChatRequest', () => {
 
   it('rejects tool call arguments that are not a JSON object with E4500 naming the field', () => {
     for (const bad of ['not json', '[1,2]']) {
-      const prompt: Partial<LogicalPrompt> = { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '', tool_calls: [{ id: 'c1', name: 'get_time', arguments: bad }] }] };
+      const prompt: Partial<LogicalPrompt> = {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: '', tool_calls: [{ id: 'c1', name: 'get_time', arguments: bad }] },
+        ],
+      };
       const error = thrown(() => convertToOllamaChatRequest(callWith(prompt), { stream: false, provider: 'ollama' }));
       expect(error).toMatchObject({ code: 'E4500', param: 'logical_prompt.messages[1].tool_calls[0].arguments' });
     }
   });
 
   it('sends a tool result without tool_name when no earlier call has its id', () => {
-    const request = convertToOllamaChatRequest(callWith({ messages: [{ role: 'tool', tool_call_id: 'unknown', content: '42' }] }), { stream: false, provider: 'ollama' });
+    const request = convertToOllamaChatRequest(callWith({ messages: [{ role: 'tool', tool_call_id: 'unknown', content: '42' }] }), {
+      stream: false,
+      provider: 'ollama',
+    });
     expect(request.messages).toEqual([{ role: 'tool', content: '42' }]);
   });
 
   it('joins text parts and omits an empty system prompt and keep_alive when unset', () => {
-    const request = convertToOllamaChatRequest(callWith({ system: '', messages: [{ role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }] }), { stream: false, provider: 'ollama' });
+    const request = convertToOllamaChatRequest(
+      callWith({
+        system: '',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'a' },
+              { type: 'text', text: 'b' },
+            ],
+          },
+        ],
+      }),
+      { stream: false, provider: 'ollama' },
+    );
     expect(request.messages).toEqual([{ role: 'user', content: 'a\nb' }]);
     expect('keep_alive' in request).toBe(false);
   });
@@ -136,8 +160,11 @@ describe('mapOllamaError', () => {
     expect(mapOllamaError('ollama', 429, { 'retry-after': '3' }, '').retryAfterMs).toBe(3000);
   });
 
-  it('treats 503 (Ollama\'s full queue) as overload, retryable', () => {
-    expect(mapOllamaError('ollama', 503, {}, '{"error":"server busy, please try again.  maximum pending requests exceeded"}')).toMatchObject({ code: 'E4205', retryable: true });
+  it("treats 503 (Ollama's full queue) as overload, retryable", () => {
+    expect(mapOllamaError('ollama', 503, {}, '{"error":"server busy, please try again.  maximum pending requests exceeded"}')).toMatchObject({
+      code: 'E4205',
+      retryable: true,
+    });
   });
 });
 
@@ -154,7 +181,12 @@ describe('matchOllamaModels', () => {
 describe('convertOllamaChatStream', () => {
   it('finishes on a done line without a message (older Ollama) and uses provider tool call ids', async () => {
     const result = await parts([
-      { model: 'm', created_at: 't', message: { role: 'assistant', content: '', tool_calls: [{ id: 'call_abc', function: { index: 0, name: 'f', arguments: {} } }] }, done: false },
+      {
+        model: 'm',
+        created_at: 't',
+        message: { role: 'assistant', content: '', tool_calls: [{ id: 'call_abc', function: { index: 0, name: 'f', arguments: {} } }] },
+        done: false,
+      },
       { model: 'm', created_at: 't', done: true, prompt_eval_count: 3, eval_count: 2 },
     ]);
     expect(result).toEqual([

@@ -14,7 +14,11 @@ import type { OllamaFixture, OllamaScenario } from './helpers/ollama-fixture-ser
 const PIXEL = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'));
 const WEATHER_TOOL = {
   type: 'function',
-  function: { name: 'get_current_weather', description: 'Get the weather', parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] } },
+  function: {
+    name: 'get_current_weather',
+    description: 'Get the weather',
+    parameters: { type: 'object', properties: { location: { type: 'string' } }, required: ['location'] },
+  },
 };
 
 let fixture: OllamaFixture;
@@ -68,7 +72,9 @@ describe('Ollama fixture server, read by the official ollama client', () => {
       { function: { name: 'get_current_weather', arguments: { format: 'celsius', location: 'Paris, FR' } } },
       { function: { name: 'get_current_weather', arguments: { format: 'celsius', location: 'Lyon, FR' } } },
     ]);
-    const parts = await collect(await client.chat({ model: 'qwen3', messages: [{ role: 'user', content: 'Weather in Toronto?' }], tools: [WEATHER_TOOL], stream: true }));
+    const parts = await collect(
+      await client.chat({ model: 'qwen3', messages: [{ role: 'user', content: 'Weather in Toronto?' }], tools: [WEATHER_TOOL], stream: true }),
+    );
     const calls = parts.flatMap((part) => part.message.tool_calls ?? []);
     expect(calls.map((call) => call.function.name)).toEqual(['get_current_weather', 'get_current_time']);
     expect(calls[0]?.function.arguments).toEqual({ format: 'celsius', location: 'Toronto' });
@@ -145,7 +151,9 @@ describe('Ollama fixture server, read by the official ollama client', () => {
   });
 
   it('rejects an image that is not base64 as Ollama does', async () => {
-    const error = await rejection(client.chat({ model: 'llava', messages: [{ role: 'user', content: 'look', images: ['https://example.com/cat.png'] }], stream: false }));
+    const error = await rejection(
+      client.chat({ model: 'llava', messages: [{ role: 'user', content: 'look', images: ['https://example.com/cat.png'] }], stream: false }),
+    );
     expect(error.status_code).toBe(400);
   });
 });

@@ -31,7 +31,12 @@ describe('OpenAIAdapter.stream', () => {
     const parts = await collect(openAIAdapter({ base_url: server.url }).stream(callFor('plain')));
     expect(text(parts)).toBe('The sky looks blue because air scatters short blue wavelengths of sunlight more than red ones.');
     expect(parts.filter((part) => part.type === 'text-delta')).toHaveLength(17);
-    expect(parts.at(-1)).toEqual({ type: 'finish', finishReason: 'stop', rawFinishReason: 'stop', usage: { input_tokens: 19, output_tokens: 18, total_tokens: 37 } });
+    expect(parts.at(-1)).toEqual({
+      type: 'finish',
+      finishReason: 'stop',
+      rawFinishReason: 'stop',
+      usage: { input_tokens: 19, output_tokens: 18, total_tokens: 37 },
+    });
     expect(parts.filter((part) => part.type === 'finish')).toHaveLength(1);
   });
 
@@ -44,7 +49,9 @@ describe('OpenAIAdapter.stream', () => {
 
   it('streams tool calls as deltas keyed by index, id and name on the first fragment', async () => {
     const server = await fixture();
-    const parts = await collect(openAIAdapter({ base_url: server.url }).stream(callFor('tool-call', { tools: [{ name: 'get_current_weather', parameters: {} }] })));
+    const parts = await collect(
+      openAIAdapter({ base_url: server.url }).stream(callFor('tool-call', { tools: [{ name: 'get_current_weather', parameters: {} }] })),
+    );
     const deltas = parts.filter((part): part is Extract<StreamPart, { type: 'tool-call-delta' }> => part.type === 'tool-call-delta');
     expect(deltas[0]).toEqual({ type: 'tool-call-delta', index: 0, id: 'call_DdmO9pD3xa9XTPNJ32zg2hcA', name: 'get_current_weather', argumentsDelta: '' });
     expect(deltas[1]).toEqual({ type: 'tool-call-delta', index: 0, argumentsDelta: '{"lo' });

@@ -52,7 +52,12 @@ describe('OpenAIAdapter.complete', () => {
     const [request] = server.requests;
     expect(request!.method).toBe('POST');
     expect(request!.path).toBe('/v1/chat/completions');
-    expect(request!.headers).toMatchObject({ authorization: 'Bearer sk-test-0123456789', 'openai-organization': 'org-fixture', 'x-client-request-id': 'req_test_1', 'content-type': 'application/json' });
+    expect(request!.headers).toMatchObject({
+      authorization: 'Bearer sk-test-0123456789',
+      'openai-organization': 'org-fixture',
+      'x-client-request-id': 'req_test_1',
+      'content-type': 'application/json',
+    });
     expect(request!.body).toEqual({
       model: 'plain',
       messages: [
@@ -64,7 +69,12 @@ describe('OpenAIAdapter.complete', () => {
       top_p: 0.9,
       seed: 7,
       stop: ['\n\n'],
-      tools: [{ type: 'function', function: { name: 'get_current_weather', description: 'Weather now', parameters: { type: 'object', properties: { location: { type: 'string' } } } } }],
+      tools: [
+        {
+          type: 'function',
+          function: { name: 'get_current_weather', description: 'Weather now', parameters: { type: 'object', properties: { location: { type: 'string' } } } },
+        },
+      ],
       tool_choice: { type: 'function', function: { name: 'get_current_weather' } },
       response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } },
     });
@@ -97,7 +107,11 @@ describe('OpenAIAdapter.complete', () => {
     const body = server.requests[0]!.body as { messages: unknown[]; tool_choice: unknown };
     expect(body.messages).toEqual([
       { role: 'user', content: 'Weather in Boston?' },
-      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_current_weather', arguments: '{"location":"Boston"}' } }] },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_current_weather', arguments: '{"location":"Boston"}' } }],
+      },
       { role: 'tool', tool_call_id: 'call_1', content: '{"temperature":22}' },
     ]);
     expect(body.tool_choice).toBe('auto');
@@ -106,11 +120,27 @@ describe('OpenAIAdapter.complete', () => {
   it('sends image parts as image_url and gets the vision answer', async () => {
     const server = await fixture();
     const result = await openAIAdapter({ base_url: server.url }).complete(
-      callFor('vision', { messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image', url: 'https://example.com/boardwalk.jpg', detail: 'high' }] }] }),
+      callFor('vision', {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image', url: 'https://example.com/boardwalk.jpg', detail: 'high' },
+            ],
+          },
+        ],
+      }),
     );
     expect(result.content).toContain('boardwalk');
     expect((server.requests[0]!.body as { messages: unknown[] }).messages).toEqual([
-      { role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: 'https://example.com/boardwalk.jpg', detail: 'high' } }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/boardwalk.jpg', detail: 'high' } },
+        ],
+      },
     ]);
   });
 
@@ -204,7 +234,10 @@ describe('OpenAIAdapter without an API key', () => {
     const adapter = openAIAdapter({ base_url: 'https://api.openai.com/v1', api_key: '' }, { dispatcher: agent, clock });
     expectCode(await rejection(adapter.complete(callFor('plain'))), 'E4203');
     expectCode(await rejection(adapter.stream(callFor('plain'))[Symbol.asyncIterator]().next()), 'E4203');
-    expectCode(await rejection(adapter.embed({ model: 'text-embedding-3-small', inputs: ['a'], signal: new AbortController().signal, deadlineAt: Date.now() + 1000 })), 'E4203');
+    expectCode(
+      await rejection(adapter.embed({ model: 'text-embedding-3-small', inputs: ['a'], signal: new AbortController().signal, deadlineAt: Date.now() + 1000 })),
+      'E4203',
+    );
     expect(await adapter.healthCheck()).toEqual({ provider: 'openai', status: 'unhealthy', checked_at: clock.now(), message: 'not configured (no api_key)' });
   });
 
@@ -218,7 +251,12 @@ describe('OpenAIAdapter without an API key', () => {
 describe('OpenAIAdapter.embed', () => {
   it('returns embeddings in input order with the provider token count', async () => {
     const server = await fixture();
-    const result = await openAIAdapter({ base_url: server.url }).embed({ model: 'embeddings-unordered', inputs: ['one', 'two', 'three'], signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 });
+    const result = await openAIAdapter({ base_url: server.url }).embed({
+      model: 'embeddings-unordered',
+      inputs: ['one', 'two', 'three'],
+      signal: new AbortController().signal,
+      deadlineAt: Date.now() + 5_000,
+    });
     expect(result.embeddings).toHaveLength(3);
     expect(result.embeddings[0]![0]).toBeCloseTo(Math.sin(7.1) * 0.1, 8);
     expect(result.embeddings[2]![0]).toBeCloseTo(Math.sin(21.3) * 0.1, 8);
@@ -229,13 +267,21 @@ describe('OpenAIAdapter.embed', () => {
   it('fails with E4600 when the count of embeddings differs from the inputs', async () => {
     const server = await fixture();
     const adapter = openAIAdapter({ base_url: server.url });
-    expectCode(await rejection(adapter.embed({ model: 'text-embedding-3-small', inputs: ['one', 'two'], signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 })), 'E4600');
+    expectCode(
+      await rejection(
+        adapter.embed({ model: 'text-embedding-3-small', inputs: ['one', 'two'], signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 }),
+      ),
+      'E4600',
+    );
   });
 
   it('maps an error status like chat does', async () => {
     const server = await fixture();
     const adapter = openAIAdapter({ base_url: server.url });
-    expectCode(await rejection(adapter.embed({ model: 'error-401', inputs: ['one'], signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 })), 'E4203');
+    expectCode(
+      await rejection(adapter.embed({ model: 'error-401', inputs: ['one'], signal: new AbortController().signal, deadlineAt: Date.now() + 5_000 })),
+      'E4203',
+    );
   });
 });
 
@@ -244,7 +290,13 @@ describe('OpenAIAdapter.healthCheck', () => {
     const server = await fixture();
     const clock = new FakeClock();
     const health = await openAIAdapter({ base_url: server.url }, { clock }).healthCheck({ expectedModels: ['gpt-4o-mini', 'text-embedding-3-small'] });
-    expect(health).toEqual({ provider: 'openai', status: 'healthy', checked_at: clock.now(), latency_ms: 0, models: { 'gpt-4o-mini': true, 'text-embedding-3-small': true } });
+    expect(health).toEqual({
+      provider: 'openai',
+      status: 'healthy',
+      checked_at: clock.now(),
+      latency_ms: 0,
+      models: { 'gpt-4o-mini': true, 'text-embedding-3-small': true },
+    });
     expect(server.requests[0]).toMatchObject({ method: 'GET', path: '/v1/models', headers: { authorization: 'Bearer sk-test-0123456789' } });
   });
 

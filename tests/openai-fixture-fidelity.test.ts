@@ -38,12 +38,19 @@ describe('OpenAI fixture server, read by the official openai client', () => {
   it('serves tool calls, whole and streamed by index, that the client assembles', async () => {
     const { client } = await setup();
     const tools: OpenAI.Chat.ChatCompletionTool[] = [
-      { type: 'function', function: { name: 'get_current_weather', parameters: { type: 'object', properties: { location: { type: 'string' }, unit: { type: 'string' } } } } },
+      {
+        type: 'function',
+        function: { name: 'get_current_weather', parameters: { type: 'object', properties: { location: { type: 'string' }, unit: { type: 'string' } } } },
+      },
     ];
     const whole = await client.chat.completions.create({ model: 'tool-call', messages: [user('Weather in Boston and Paris?')], tools });
-    const streamed = await client.chat.completions.stream({ model: 'tool-call', messages: [user('Weather in Boston and Paris?')], tools, stream_options: { include_usage: true } }).finalChatCompletion();
+    const streamed = await client.chat.completions
+      .stream({ model: 'tool-call', messages: [user('Weather in Boston and Paris?')], tools, stream_options: { include_usage: true } })
+      .finalChatCompletion();
     for (const completion of [whole, streamed]) {
-      const calls = completion.choices[0]!.message.tool_calls!.map((call) => (call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : []));
+      const calls = completion.choices[0]!.message.tool_calls!.map((call) =>
+        call.type === 'function' ? [call.id, call.function.name, JSON.parse(call.function.arguments)] : [],
+      );
       expect(calls).toEqual([
         ['call_DdmO9pD3xa9XTPNJ32zg2hcA', 'get_current_weather', { location: 'Boston, MA', unit: 'celsius' }],
         ['call_8wYv0mZ5v1Jp6Yb3sE2kQf9L', 'get_current_weather', { location: 'Paris, France', unit: 'celsius' }],
@@ -57,7 +64,15 @@ describe('OpenAI fixture server, read by the official openai client', () => {
     const { client } = await setup();
     const completion = await client.chat.completions.create({
       model: 'vision',
-      messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this image?' }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' } }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in this image?' },
+            { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' } },
+          ],
+        },
+      ],
     });
     expect(completion.choices[0]!.message.content).toContain('boardwalk');
     await expect(client.chat.completions.create({ model: 'vision', messages: [user('no image')] })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
@@ -68,7 +83,10 @@ describe('OpenAI fixture server, read by the official openai client', () => {
     const completion = await client.chat.completions.create({
       model: 'json-schema',
       messages: [user('Extract the event')],
-      response_format: { type: 'json_schema', json_schema: { name: 'event', strict: true, schema: { type: 'object', properties: { name: { type: 'string' } } } } },
+      response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'event', strict: true, schema: { type: 'object', properties: { name: { type: 'string' } } } },
+      },
     });
     expect(JSON.parse(completion.choices[0]!.message.content!)).toMatchObject({ name: 'Science fair', participants: ['Alice', 'Bob'] });
   });
@@ -109,7 +127,9 @@ describe('OpenAI fixture server, read by the official openai client', () => {
 
   it('sends Retry-After on a rate limit', async () => {
     const { client } = await setup();
-    const error = (await client.chat.completions.create({ model: 'error-429', messages: [user('hi')] }).catch((caught: unknown) => caught)) as InstanceType<typeof OpenAI.APIError>;
+    const error = (await client.chat.completions.create({ model: 'error-429', messages: [user('hi')] }).catch((caught: unknown) => caught)) as InstanceType<
+      typeof OpenAI.APIError
+    >;
     expect(error.headers?.get('retry-after')).toBe('20');
   });
 

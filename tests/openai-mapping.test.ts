@@ -26,7 +26,10 @@ describe('mapOpenAIFinishReason', () => {
 
 describe('buildOpenAIChatRequest', () => {
   it('leaves out what the prompt does not set, and stream fields when not streaming', () => {
-    const request = buildOpenAIChatRequest(callFor('gpt-4o-mini', { response_format: { type: 'text' }, stop: [], tool_choice: 'required' }), { stream: false, maxTokensField: 'max_tokens' });
+    const request = buildOpenAIChatRequest(callFor('gpt-4o-mini', { response_format: { type: 'text' }, stop: [], tool_choice: 'required' }), {
+      stream: false,
+      maxTokensField: 'max_tokens',
+    });
     expect(request).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Why is the sky blue?' }], max_tokens: 256 });
   });
 
@@ -40,7 +43,11 @@ describe('buildOpenAIChatRequest', () => {
       }),
       { stream: true, maxTokensField: 'max_tokens' },
     );
-    expect(request.messages[1]).toEqual({ role: 'assistant', content: 'Let me check.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }] });
+    expect(request.messages[1]).toEqual({
+      role: 'assistant',
+      content: 'Let me check.',
+      tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{}' } }],
+    });
     expect(request).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
 });
@@ -60,11 +67,16 @@ describe('mapOpenAIError', () => {
 
   it('reads the error shapes of compatible servers', () => {
     // llama.cpp's server: numeric code, its own type for an oversized prompt.
-    expect(error(400, { error: { code: 400, message: 'the request exceeds the available context size', type: 'exceed_context_size_error' } }).code).toBe('E4207');
+    expect(error(400, { error: { code: 400, message: 'the request exceeds the available context size', type: 'exceed_context_size_error' } }).code).toBe(
+      'E4207',
+    );
     // Older vLLM: a flat error object.
     expect(error(400, { object: 'error', message: 'too long', type: 'BadRequestError', param: null, code: 'context_length_exceeded' }).code).toBe('E4207');
     // LM Studio: the error as a bare string.
-    expect(error(404, { error: 'Unexpected endpoint or method. (POST /v1/chat)' })).toMatchObject({ code: 'E4206', message: expect.stringContaining('Unexpected endpoint') });
+    expect(error(404, { error: 'Unexpected endpoint or method. (POST /v1/chat)' })).toMatchObject({
+      code: 'E4206',
+      message: expect.stringContaining('Unexpected endpoint'),
+    });
   });
 
   it('decides from the status alone when the body is not an error body', () => {
@@ -77,7 +89,9 @@ describe('mapOpenAIError', () => {
   });
 
   it('redacts a key echoed in the upstream message', () => {
-    expect(error(401, { error: { message: 'Incorrect API key provided: sk-abcdefghijklmnop', type: 'invalid_request_error', code: 'invalid_api_key' } }).message).not.toContain('sk-abcdefghijklmnop');
+    expect(
+      error(401, { error: { message: 'Incorrect API key provided: sk-abcdefghijklmnop', type: 'invalid_request_error', code: 'invalid_api_key' } }).message,
+    ).not.toContain('sk-abcdefghijklmnop');
   });
 });
 

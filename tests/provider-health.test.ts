@@ -22,7 +22,11 @@ class ScriptedAdapter implements ProviderAdapter {
   checks: HealthCheckOptions[] = [];
   answer: (options: HealthCheckOptions) => Promise<ProviderHealth> | ProviderHealth;
 
-  constructor(id: string, type: ProviderType, private readonly clock: FakeClock) {
+  constructor(
+    id: string,
+    type: ProviderType,
+    private readonly clock: FakeClock,
+  ) {
     this.id = id;
     this.type = type;
     this.answer = () => this.healthy();
@@ -62,7 +66,10 @@ function setup(overrides: Partial<ProviderHealthMonitorOptions> = {}) {
   registry.register({ id: 'gpt', provider: 'cloud', provider_model: 'gpt-4o-mini' });
   const changes: Array<[string, HealthStatus, HealthStatus, ProviderHealth]> = [];
   const monitor = new ProviderHealthMonitor({
-    adapters: new Map<string, ProviderAdapter>([['ollama', ollama], ['cloud', cloud]]),
+    adapters: new Map<string, ProviderAdapter>([
+      ['ollama', ollama],
+      ['cloud', cloud],
+    ]),
     registry,
     config: HEALTH_CONFIG,
     intervalMs: (provider) => (provider === 'ollama' ? 10_000 : 30_000),
@@ -318,8 +325,19 @@ describe('ProviderHealthMonitor', () => {
     context.monitor.recordSuccess('ollama', 'llama', 250);
     await context.monitor.checkNow('ollama');
     const rows = context.monitor.snapshot();
-    expect(rows.find((row) => row.provider === 'ollama')).toMatchObject({ status: 'healthy', circuit_state: 'closed', error_rate: 0, window_outcomes: 1, latency_ewma_ms: 250 });
-    expect(rows.find((row) => row.provider === 'cloud')).toMatchObject({ status: 'healthy', circuit_state: 'open', checked_at: 0, message: 'no active check yet' });
+    expect(rows.find((row) => row.provider === 'ollama')).toMatchObject({
+      status: 'healthy',
+      circuit_state: 'closed',
+      error_rate: 0,
+      window_outcomes: 1,
+      latency_ewma_ms: 250,
+    });
+    expect(rows.find((row) => row.provider === 'cloud')).toMatchObject({
+      status: 'healthy',
+      circuit_state: 'open',
+      checked_at: 0,
+      message: 'no active check yet',
+    });
   });
 
   it('checks the mock adapter, which reports injected outages', async () => {

@@ -59,7 +59,18 @@ function expectedFromOpenAI(raw: string): Relayed {
 
 /** What an Ollama NDJSON fixture carries. */
 function expectedFromOllama(raw: string): Relayed {
-  const lines = raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { message?: { content?: string; tool_calls?: Array<{ function: { name: string; arguments: unknown } }> }; prompt_eval_count?: number; eval_count?: number; done: boolean });
+  const lines = raw
+    .split('\n')
+    .filter(Boolean)
+    .map(
+      (line) =>
+        JSON.parse(line) as {
+          message?: { content?: string; tool_calls?: Array<{ function: { name: string; arguments: unknown } }> };
+          prompt_eval_count?: number;
+          eval_count?: number;
+          done: boolean;
+        },
+    );
   const last = lines.at(-1)!;
   return {
     text: lines.map((line) => line.message?.content ?? '').join(''),
@@ -75,14 +86,27 @@ function expectedFromAnthropic(raw: string): Relayed {
   let input = 0;
   let output = 0;
   for (const event of sseData(raw)) {
-    const typed = event as { type: string; index?: number; message?: { usage: { input_tokens: number; cache_creation_input_tokens?: number; cache_read_input_tokens?: number } }; content_block?: { type: string; name?: string }; delta?: { type: string; text?: string; partial_json?: string }; usage?: { output_tokens: number } };
-    if (typed.type === 'message_start' && typed.message) input = typed.message.usage.input_tokens + (typed.message.usage.cache_creation_input_tokens ?? 0) + (typed.message.usage.cache_read_input_tokens ?? 0);
-    if (typed.type === 'content_block_start' && typed.content_block?.type === 'tool_use') blocks.set(typed.index!, { name: typed.content_block.name ?? '', json: '' });
+    const typed = event as {
+      type: string;
+      index?: number;
+      message?: { usage: { input_tokens: number; cache_creation_input_tokens?: number; cache_read_input_tokens?: number } };
+      content_block?: { type: string; name?: string };
+      delta?: { type: string; text?: string; partial_json?: string };
+      usage?: { output_tokens: number };
+    };
+    if (typed.type === 'message_start' && typed.message)
+      input = typed.message.usage.input_tokens + (typed.message.usage.cache_creation_input_tokens ?? 0) + (typed.message.usage.cache_read_input_tokens ?? 0);
+    if (typed.type === 'content_block_start' && typed.content_block?.type === 'tool_use')
+      blocks.set(typed.index!, { name: typed.content_block.name ?? '', json: '' });
     if (typed.type === 'content_block_delta' && typed.delta?.type === 'text_delta') text += typed.delta.text ?? '';
     if (typed.type === 'content_block_delta' && typed.delta?.type === 'input_json_delta') blocks.get(typed.index!)!.json += typed.delta.partial_json ?? '';
     if (typed.type === 'message_delta' && typed.usage) output = typed.usage.output_tokens;
   }
-  return { text, toolCalls: [...blocks.values()].map((block) => ({ name: block.name, arguments: JSON.parse(block.json === '' ? '{}' : block.json) as unknown })), usage: { input, output } };
+  return {
+    text,
+    toolCalls: [...blocks.values()].map((block) => ({ name: block.name, arguments: JSON.parse(block.json === '' ? '{}' : block.json) as unknown })),
+    usage: { input, output },
+  };
 }
 
 /** Streams through the service with the openai client and assembles what arrives. */
@@ -111,7 +135,12 @@ describe('streams relayed through the service', () => {
   it('relays Ollama text, tool calls and token counts unchanged', async () => {
     const fixture = await startOllamaFixture();
     onCleanup(() => fixture.close());
-    const { client } = await startTestServer(config({ ollama: { type: 'ollama', base_url: fixture.url } }, { llama: { provider: 'ollama', provider_model: 'llama3.2', capabilities: ['text', 'tool_use'] } }));
+    const { client } = await startTestServer(
+      config(
+        { ollama: { type: 'ollama', base_url: fixture.url } },
+        { llama: { provider: 'ollama', provider_model: 'llama3.2', capabilities: ['text', 'tool_use'] } },
+      ),
+    );
     expect(await relay(client, 'llama', false)).toEqual(expectedFromOllama(ollamaFixture('chat-stream.ndjson')));
     expect(await relay(client, 'llama', true)).toEqual(expectedFromOllama(ollamaFixture('chat-tools-stream.ndjson')));
   });
@@ -120,7 +149,13 @@ describe('streams relayed through the service', () => {
     const fixture = await startOpenAIFixture();
     onCleanup(() => fixture.close());
     const { client } = await startTestServer(
-      config({ openai: { type: 'openai', base_url: fixture.url, api_key: 'sk-test-fixture-0000' } }, { plain: { provider: 'openai', provider_model: 'plain' }, tools: { provider: 'openai', provider_model: 'tool-call', capabilities: ['text', 'tool_use'] } }),
+      config(
+        { openai: { type: 'openai', base_url: fixture.url, api_key: 'sk-test-fixture-0000' } },
+        {
+          plain: { provider: 'openai', provider_model: 'plain' },
+          tools: { provider: 'openai', provider_model: 'tool-call', capabilities: ['text', 'tool_use'] },
+        },
+      ),
     );
     expect(await relay(client, 'plain', false)).toEqual(expectedFromOpenAI(readOpenAIFixture('chat-completion.sse')));
     expect(await relay(client, 'tools', true)).toEqual(expectedFromOpenAI(readOpenAIFixture('chat-tool-call.sse')));
@@ -130,7 +165,13 @@ describe('streams relayed through the service', () => {
     const fixture = await startAnthropicFixture();
     onCleanup(() => fixture.close());
     const { client } = await startTestServer(
-      config({ anthropic: { type: 'anthropic', base_url: fixture.url, api_key: ANTHROPIC_FIXTURE_API_KEY } }, { text: { provider: 'anthropic', provider_model: 'text' }, tools: { provider: 'anthropic', provider_model: 'tool-use', capabilities: ['text', 'tool_use'] } }),
+      config(
+        { anthropic: { type: 'anthropic', base_url: fixture.url, api_key: ANTHROPIC_FIXTURE_API_KEY } },
+        {
+          text: { provider: 'anthropic', provider_model: 'text' },
+          tools: { provider: 'anthropic', provider_model: 'tool-use', capabilities: ['text', 'tool_use'] },
+        },
+      ),
     );
     expect(await relay(client, 'text', false)).toEqual(expectedFromAnthropic(readAnthropicFixture('stream-text.sse')));
     expect(await relay(client, 'tools', true)).toEqual(expectedFromAnthropic(readAnthropicFixture('stream-tool-use.sse')));
@@ -141,8 +182,16 @@ describe('streams relayed through the service', () => {
     onCleanup(() => Promise.all([ollama.close(), openai.close(), anthropic.close()]));
     const { client } = await startTestServer(
       config(
-        { ollama: { type: 'ollama', base_url: ollama.url }, openai: { type: 'openai', base_url: openai.url, api_key: 'sk-test-fixture-0000' }, anthropic: { type: 'anthropic', base_url: anthropic.url, api_key: ANTHROPIC_FIXTURE_API_KEY } },
-        { a: { provider: 'ollama', provider_model: 'llama3.2' }, b: { provider: 'openai', provider_model: 'plain' }, c: { provider: 'anthropic', provider_model: 'text' } },
+        {
+          ollama: { type: 'ollama', base_url: ollama.url },
+          openai: { type: 'openai', base_url: openai.url, api_key: 'sk-test-fixture-0000' },
+          anthropic: { type: 'anthropic', base_url: anthropic.url, api_key: ANTHROPIC_FIXTURE_API_KEY },
+        },
+        {
+          a: { provider: 'ollama', provider_model: 'llama3.2' },
+          b: { provider: 'openai', provider_model: 'plain' },
+          c: { provider: 'anthropic', provider_model: 'text' },
+        },
       ),
     );
     for (const model of ['a', 'b', 'c']) {
@@ -158,8 +207,16 @@ describe('streams relayed through the service', () => {
     onCleanup(() => Promise.all([ollama.close(), openai.close()]));
     const { client } = await startTestServer(
       config(
-        { ollama: { type: 'ollama', base_url: ollama.url }, openai: { type: 'openai', base_url: openai.url, api_key: 'sk-test-fixture-0000' }, anthropic: { type: 'anthropic', api_key: '' } },
-        { nomic: { provider: 'ollama', provider_model: 'nomic-embed-text', capabilities: ['embeddings'] }, small: { provider: 'openai', provider_model: 'embeddings', capabilities: ['embeddings'] }, chat: { provider: 'anthropic', provider_model: 'text' } },
+        {
+          ollama: { type: 'ollama', base_url: ollama.url },
+          openai: { type: 'openai', base_url: openai.url, api_key: 'sk-test-fixture-0000' },
+          anthropic: { type: 'anthropic', api_key: '' },
+        },
+        {
+          nomic: { provider: 'ollama', provider_model: 'nomic-embed-text', capabilities: ['embeddings'] },
+          small: { provider: 'openai', provider_model: 'embeddings', capabilities: ['embeddings'] },
+          chat: { provider: 'anthropic', provider_model: 'text' },
+        },
       ),
     );
     const fromOllama = await client.embeddings.create({ model: 'nomic', input: ['first text', 'second text', 'third text'], encoding_format: 'float' });

@@ -19,7 +19,15 @@ const model = ModelConfigSchema.parse({ id: 'mock-1', provider: 'mock', provider
 
 function call(prompt: Partial<LogicalPrompt> & { text?: string } = {}, signal = new AbortController().signal): ProviderCall {
   const { text = 'hello', ...rest } = prompt;
-  return { requestId: 'r1', model, prompt: { messages: [{ role: 'user', content: text }], ...rest }, maxOutputTokens: 256, minContextLength: 4096, signal, deadlineAt: Date.now() + 10_000 };
+  return {
+    requestId: 'r1',
+    model,
+    prompt: { messages: [{ role: 'user', content: text }], ...rest },
+    maxOutputTokens: 256,
+    minContextLength: 4096,
+    signal,
+    deadlineAt: Date.now() + 10_000,
+  };
 }
 
 async function collect(parts: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
@@ -100,7 +108,12 @@ describe('MockAdapter', () => {
 
   it('embeds deterministically into unit vectors', async () => {
     const adapter = new MockAdapter({ id: 'mock', latency_ms: 0, stream_chunks: 1 });
-    const result = await adapter.embed({ model: 'mock-1', inputs: ['alpha beta', 'alpha beta'], signal: new AbortController().signal, deadlineAt: Date.now() + 1000 });
+    const result = await adapter.embed({
+      model: 'mock-1',
+      inputs: ['alpha beta', 'alpha beta'],
+      signal: new AbortController().signal,
+      deadlineAt: Date.now() + 1000,
+    });
     expect(result.embeddings[0]).toEqual(result.embeddings[1]);
     expect(Math.hypot(...(result.embeddings[0] ?? []))).toBeCloseTo(1);
   });
@@ -120,7 +133,11 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<stri
 }
 
 function client(baseUrl: string, timeouts: Partial<{ connectMs: number; firstByteMs: number; chunkGapMs: number; totalMs: number }> = {}): UpstreamClient {
-  const upstream = new UpstreamClient({ provider: 'fixture', baseUrl, timeouts: { connectMs: 1000, firstByteMs: 1000, chunkGapMs: 1000, totalMs: 5000, ...timeouts } });
+  const upstream = new UpstreamClient({
+    provider: 'fixture',
+    baseUrl,
+    timeouts: { connectMs: 1000, firstByteMs: 1000, chunkGapMs: 1000, totalMs: 5000, ...timeouts },
+  });
   onCleanup(() => upstream.close());
   return upstream;
 }
@@ -177,19 +194,29 @@ describe('wire helpers', () => {
   it('parses SSE with CRLF, comments and multi-line data', async () => {
     const bytes = new TextEncoder().encode(': ping\r\nevent: delta\r\ndata: {"a":\r\ndata: 1}\r\n\r\ndata: [DONE]\n\n');
     const events = [];
-    for await (const event of parseSse((async function* () {
-      yield bytes.slice(0, 17);
-      yield bytes.slice(17);
-    })())) events.push(event);
-    expect(events).toEqual([{ event: 'delta', data: '{"a":\n1}' }, { event: 'message', data: '[DONE]' }]);
+    for await (const event of parseSse(
+      (async function* () {
+        yield bytes.slice(0, 17);
+        yield bytes.slice(17);
+      })(),
+    ))
+      events.push(event);
+    expect(events).toEqual([
+      { event: 'delta', data: '{"a":\n1}' },
+      { event: 'message', data: '[DONE]' },
+    ]);
   });
 
   it('parses NDJSON across chunk boundaries', async () => {
     const values = [];
-    for await (const value of parseNdjson((async function* () {
-      yield new TextEncoder().encode('{"a":1}\n{"b"');
-      yield new TextEncoder().encode(':2}\n');
-    })(), 'fixture')) values.push(value);
+    for await (const value of parseNdjson(
+      (async function* () {
+        yield new TextEncoder().encode('{"a":1}\n{"b"');
+        yield new TextEncoder().encode(':2}\n');
+      })(),
+      'fixture',
+    ))
+      values.push(value);
     expect(values).toEqual([{ a: 1 }, { b: 2 }]);
   });
 

@@ -28,24 +28,30 @@ interface StoreHarness {
 }
 
 const harnesses: Array<[string, () => Promise<StoreHarness>]> = [
-  ['MemoryRateLimitStore', () => {
-    const clock = new FakeClock();
-    return Promise.resolve({ store: new MemoryRateLimitStore({ clock }), advance: (ms) => clock.advance(ms) });
-  }],
-  ['RedisRateLimitStore', async () => {
-    const connection = await testRedis();
-    return {
-      store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }),
-      async advance(ms) {
-        for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*` })) {
-          for (const key of keys) {
-            const stamp = await connection.client.hGet(key, 't');
-            if (stamp !== null) await connection.client.hSet(key, 't', String(Number(stamp) - ms));
+  [
+    'MemoryRateLimitStore',
+    () => {
+      const clock = new FakeClock();
+      return Promise.resolve({ store: new MemoryRateLimitStore({ clock }), advance: (ms) => clock.advance(ms) });
+    },
+  ],
+  [
+    'RedisRateLimitStore',
+    async () => {
+      const connection = await testRedis();
+      return {
+        store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }),
+        async advance(ms) {
+          for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*` })) {
+            for (const key of keys) {
+              const stamp = await connection.client.hGet(key, 't');
+              if (stamp !== null) await connection.client.hSet(key, 't', String(Number(stamp) - ms));
+            }
           }
-        }
-      },
-    };
-  }],
+        },
+      };
+    },
+  ],
 ];
 
 describe.each(harnesses)('%s (shared store suite)', (_name, makeHarness) => {
@@ -201,8 +207,12 @@ describe('RateLimiter', () => {
     expect(error.retryAfterMs).toBe(20_000);
     expect(info).toEqual({ limitRequests: 3, remainingRequests: 0, resetRequestsMs: 60_000, limitTokens: 1_000, remainingTokens: 970, resetTokensMs: 1_800 });
     expect(error.headers).toEqual({
-      'x-ratelimit-limit-requests': '3', 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1m0s',
-      'x-ratelimit-limit-tokens': '1000', 'x-ratelimit-remaining-tokens': '970', 'x-ratelimit-reset-tokens': '1.8s',
+      'x-ratelimit-limit-requests': '3',
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': '1m0s',
+      'x-ratelimit-limit-tokens': '1000',
+      'x-ratelimit-remaining-tokens': '970',
+      'x-ratelimit-reset-tokens': '1.8s',
     });
   });
 
@@ -273,10 +283,19 @@ describe('RateLimiter', () => {
   });
 
   it('formats resets like OpenAI', () => {
-    expect([0, 250, 1_000, 1_500, 60_000, 90_500, 360_000, 3_600_000].map(formatRateLimitDuration))
-      .toEqual(['0s', '250ms', '1s', '1.5s', '1m0s', '1m30.5s', '6m0s', '1h0m0s']);
-    expect(rateLimitHeaders({ limitRequests: 1, remainingRequests: -3, resetRequestsMs: 1, limitTokens: 2, remainingTokens: 2, resetTokensMs: 0 }))
-      .toMatchObject({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1ms' });
+    expect([0, 250, 1_000, 1_500, 60_000, 90_500, 360_000, 3_600_000].map(formatRateLimitDuration)).toEqual([
+      '0s',
+      '250ms',
+      '1s',
+      '1.5s',
+      '1m0s',
+      '1m30.5s',
+      '6m0s',
+      '1h0m0s',
+    ]);
+    expect(
+      rateLimitHeaders({ limitRequests: 1, remainingRequests: -3, resetRequestsMs: 1, limitTokens: 2, remainingTokens: 2, resetTokensMs: 0 }),
+    ).toMatchObject({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1ms' });
   });
 });
 
@@ -305,7 +324,11 @@ describe('RateLimiter with an unavailable primary', () => {
     const fallback = new MemoryRateLimitStore({ clock });
     const modes: string[] = [];
     const limiter = new RateLimiter({
-      store: primary, fallback, clock, isPrimaryReady: () => ready.value, onModeChange: (mode) => modes.push(mode),
+      store: primary,
+      fallback,
+      clock,
+      isPrimaryReady: () => ready.value,
+      onModeChange: (mode) => modes.push(mode),
       config: config({ agent_default: { rpm: 5, tpm: 1_000 }, failure_mode: failureMode }),
     });
     return { clock, primary, fallback, modes, limiter, ready };
@@ -365,8 +388,12 @@ async function twoLimiters(rate: { rpm: number; tpm: number }, windowMs?: number
   return [first, second].map((connection) => {
     const clock = new FakeClock();
     return new RateLimiter({
-      store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }), fallback: new MemoryRateLimitStore({ clock }),
-      isPrimaryReady: () => connection.isReady(), config: config({ agent_default: rate }), clock, ...(windowMs ? { windowMs } : {}),
+      store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }),
+      fallback: new MemoryRateLimitStore({ clock }),
+      isPrimaryReady: () => connection.isReady(),
+      config: config({ agent_default: rate }),
+      clock,
+      ...(windowMs ? { windowMs } : {}),
     });
   });
 }
@@ -403,9 +430,12 @@ describe('RateLimiter when its Redis fails (private redis-server)', () => {
     const clock = new FakeClock();
     const modes: string[] = [];
     const limiter = new RateLimiter({
-      store: new RedisRateLimitStore({ connection, commandTimeoutMs }), fallback: new MemoryRateLimitStore({ clock }),
-      isPrimaryReady: () => connection.isReady(), onModeChange: (mode) => modes.push(mode),
-      config: config({ agent_default: { rpm: 5, tpm: 10_000 } }), clock,
+      store: new RedisRateLimitStore({ connection, commandTimeoutMs }),
+      fallback: new MemoryRateLimitStore({ clock }),
+      isPrimaryReady: () => connection.isReady(),
+      onModeChange: (mode) => modes.push(mode),
+      config: config({ agent_default: { rpm: 5, tpm: 10_000 } }),
+      clock,
     });
     return { connection, clock, modes, limiter };
   }

@@ -13,7 +13,11 @@ interface Tracked {
 function setup(options: { maxConcurrency?: number; maxSize?: number; agingMs?: number; quota?: (tokens: number) => Promise<QuotaDecision> } = {}) {
   const clock = new FakeClock();
   const queue = new RequestQueue({
-    provider: 'p', maxConcurrency: options.maxConcurrency ?? 1, maxSize: options.maxSize ?? 100, agingMs: options.agingMs ?? 10_000, clock,
+    provider: 'p',
+    maxConcurrency: options.maxConcurrency ?? 1,
+    maxSize: options.maxSize ?? 100,
+    agingMs: options.agingMs ?? 10_000,
+    clock,
     ...(options.quota ? { quota: options.quota } : {}),
   });
   const dispatched: string[] = [];
@@ -118,7 +122,9 @@ describe('RequestQueue', () => {
     running.ticket().release();
     await flushMicrotasks();
     expect(dispatched).toEqual(['running', 'next']);
-    await expect(queue.acquire({ priority: 'low', deadlineAt: Number.MAX_SAFE_INTEGER, tokens: 1, signal: controller.signal })).rejects.toMatchObject({ code: 'E4507' });
+    await expect(queue.acquire({ priority: 'low', deadlineAt: Number.MAX_SAFE_INTEGER, tokens: 1, signal: controller.signal })).rejects.toMatchObject({
+      code: 'E4507',
+    });
   });
 
   it('ages a waiting low request: it competes as high after 2 × agingMs, by deadline', async () => {
@@ -150,7 +156,12 @@ describe('RequestQueue', () => {
   it('waits on the clock for the quota when the deadline allows, then dispatches', async () => {
     const answers: QuotaDecision[] = [{ allowed: false, retryAfterMs: 3_000 }, { allowed: true }];
     const asked: number[] = [];
-    const { clock, dispatched, enqueue } = setup({ quota: (tokens) => { asked.push(tokens); return Promise.resolve(answers.shift()!); } });
+    const { clock, dispatched, enqueue } = setup({
+      quota: (tokens) => {
+        asked.push(tokens);
+        return Promise.resolve(answers.shift()!);
+      },
+    });
     enqueue('a', 'normal', 10_000, { tokens: 42 });
     await flushMicrotasks();
     expect(dispatched).toEqual([]);
@@ -175,9 +186,20 @@ describe('RequestQueue', () => {
 
   it('hands the quota reservation to the ticket, and gives it back when the request left meanwhile', async () => {
     const released: string[] = [];
-    const reservation = (name: string): TokenReservation => ({ settle: () => Promise.resolve(), release: () => { released.push(name); return Promise.resolve(); } });
+    const reservation = (name: string): TokenReservation => ({
+      settle: () => Promise.resolve(),
+      release: () => {
+        released.push(name);
+        return Promise.resolve();
+      },
+    });
     let answer: (decision: QuotaDecision) => void = () => undefined;
-    const { dispatched, enqueue } = setup({ quota: () => new Promise((resolve) => { answer = resolve; }) });
+    const { dispatched, enqueue } = setup({
+      quota: () =>
+        new Promise((resolve) => {
+          answer = resolve;
+        }),
+    });
     const controller = new AbortController();
     const left = enqueue('left', 'normal', 60_000, { signal: controller.signal });
     await flushMicrotasks();
@@ -196,7 +218,8 @@ describe('RequestQueue', () => {
   });
 
   it('says what it received when an option is invalid', () => {
-    expect(() => new RequestQueue({ provider: 'p', maxConcurrency: 0, maxSize: 1, agingMs: 1, clock: new FakeClock() }))
-      .toThrow('maxConcurrency should be a positive integer, got 0');
+    expect(() => new RequestQueue({ provider: 'p', maxConcurrency: 0, maxSize: 1, agingMs: 1, clock: new FakeClock() })).toThrow(
+      'maxConcurrency should be a positive integer, got 0',
+    );
   });
 });

@@ -33,7 +33,16 @@ class FakeBreakers {
 
 function catalogue(): ModelRegistry {
   const registry = new ModelRegistry(['ollama', 'openai', 'anthropic']);
-  registry.register({ id: 'local', provider: 'ollama', provider_model: 'llama3.2:latest', capabilities: ['tool_use'], context_length: 131_072, max_output_tokens: 4096, expected_latency_ms: 2_000, quality: 40 });
+  registry.register({
+    id: 'local',
+    provider: 'ollama',
+    provider_model: 'llama3.2:latest',
+    capabilities: ['tool_use'],
+    context_length: 131_072,
+    max_output_tokens: 4096,
+    expected_latency_ms: 2_000,
+    quality: 40,
+  });
   registry.register({
     id: 'mini',
     provider: 'openai',
@@ -85,7 +94,14 @@ function routeError(router: LLMRouter, routed: InferenceRequest): GatewayError {
 describe('LLMRouter', () => {
   it('chooses the cheapest model under the cost strategy and ranks the rest as fallbacks', () => {
     const decision = setup('cost').router.route(request());
-    expect(decision).toMatchObject({ model_id: 'local', provider: 'ollama', strategy: 'cost', fallbacks: ['mini', 'claude'], estimated_cost_cents: 0, estimated_input_tokens: 5 });
+    expect(decision).toMatchObject({
+      model_id: 'local',
+      provider: 'ollama',
+      strategy: 'cost',
+      fallbacks: ['mini', 'claude'],
+      estimated_cost_cents: 0,
+      estimated_input_tokens: 5,
+    });
     expect(decision.excluded).toEqual([{ model_id: 'nomic', reason: 'capability', detail: 'embeddings-only model, cannot chat' }]);
   });
 
@@ -123,7 +139,19 @@ describe('LLMRouter', () => {
   });
 
   it('derives the capabilities a prompt implies', () => {
-    const withImage = request({ logical_prompt: { messages: [{ role: 'user', content: [{ type: 'text', text: 'what is this' }, { type: 'image', url: 'https://example.test/cat.png' }] }] } });
+    const withImage = request({
+      logical_prompt: {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this' },
+              { type: 'image', url: 'https://example.test/cat.png' },
+            ],
+          },
+        ],
+      },
+    });
     expect(requiredCapabilities(withImage)).toEqual(['vision']);
     const withTools = request({ logical_prompt: { messages: [{ role: 'user', content: 'weather?' }], tools: [{ name: 'get_weather' }] } });
     expect(requiredCapabilities(withTools)).toEqual(['tool_use']);
@@ -137,12 +165,17 @@ describe('LLMRouter', () => {
       },
     });
     expect(requiredCapabilities(withToolHistory)).toEqual(['tool_use']);
-    const withJson = request({ requirements: { capabilities: ['json_mode', 'json_mode'] }, logical_prompt: { messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } } });
+    const withJson = request({
+      requirements: { capabilities: ['json_mode', 'json_mode'] },
+      logical_prompt: { messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_object' } },
+    });
     expect(requiredCapabilities(withJson)).toEqual(['json_mode']);
   });
 
   it('routes an image prompt to a vision model without being told', () => {
-    const decision = setup().router.route(request({ logical_prompt: { messages: [{ role: 'user', content: [{ type: 'image', url: 'data:image/png;base64,AAAA' }] }] } }));
+    const decision = setup().router.route(
+      request({ logical_prompt: { messages: [{ role: 'user', content: [{ type: 'image', url: 'data:image/png;base64,AAAA' }] }] } }),
+    );
     expect(decision.model_id).toBe('mini');
   });
 
@@ -159,9 +192,15 @@ describe('LLMRouter', () => {
 
   it('excludes models too small for the estimated prompt plus max_output_tokens', () => {
     const longPrompt = 'x'.repeat(4 * 130_000);
-    const decision = setup().router.route(request({ logical_prompt: { messages: [{ role: 'user', content: longPrompt }] }, requirements: { max_output_tokens: 4096 } }));
+    const decision = setup().router.route(
+      request({ logical_prompt: { messages: [{ role: 'user', content: longPrompt }] }, requirements: { max_output_tokens: 4096 } }),
+    );
     expect(decision.model_id).toBe('claude');
-    expect(decision.excluded).toContainEqual({ model_id: 'local', reason: 'context', detail: 'context window 131072 < estimated prompt 130004 + max_output_tokens 4096 tokens' });
+    expect(decision.excluded).toContainEqual({
+      model_id: 'local',
+      reason: 'context',
+      detail: 'context window 131072 < estimated prompt 130004 + max_output_tokens 4096 tokens',
+    });
   });
 
   it('excludes models whose output limit is below max_output_tokens', () => {
@@ -208,7 +247,11 @@ describe('LLMRouter', () => {
       { model_id: 'nomic', reason: 'capability', detail: 'embeddings-only model, cannot chat' },
     ]);
     context.registry.setAvailability('claude', false, 'not found on provider anthropic: claude-sonnet');
-    expect(routeError(context.router, request()).details.excluded).toContainEqual({ model_id: 'claude', reason: 'unavailable', detail: 'not found on provider anthropic: claude-sonnet' });
+    expect(routeError(context.router, request()).details.excluded).toContainEqual({
+      model_id: 'claude',
+      reason: 'unavailable',
+      detail: 'not found on provider anthropic: claude-sonnet',
+    });
   });
 
   it('ranks a half-open circuit last while its probe is out', () => {
@@ -253,7 +296,9 @@ describe('LLMRouter', () => {
     expect(error.code).toBe('E4101');
     expect(error.httpStatus).toBe(503);
     expect(error.retryable).toBe(true);
-    expect(error.message).toBe('Every model that could serve the request is unavailable right now (mini: circuit open for provider openai; claude: provider anthropic is unhealthy)');
+    expect(error.message).toBe(
+      'Every model that could serve the request is unavailable right now (mini: circuit open for provider openai; claude: provider anthropic is unhealthy)',
+    );
     expect(error.details.excluded).toHaveLength(4);
   });
 
@@ -312,7 +357,9 @@ describe('LLMRouter', () => {
       context.health.statuses.set('openai', 'unhealthy');
       expect(routeError(context.router, request({ model_id: 'mini' })).code).toBe('E4101');
       context.registry.setAvailability('local', false, 'not pulled: ollama pull llama3.2:latest');
-      expect(routeError(context.router, request({ model_id: 'local' })).message).toBe('Model "local" is unavailable right now: not pulled: ollama pull llama3.2:latest');
+      expect(routeError(context.router, request({ model_id: 'local' })).message).toBe(
+        'Model "local" is unavailable right now: not pulled: ollama pull llama3.2:latest',
+      );
     });
 
     it('lets a half-open circuit decide on its probe', () => {
@@ -329,7 +376,10 @@ describe('routing with live breakers and health', () => {
     const clock = new FakeClock();
     const primary = new MockAdapter({ id: 'primary', latency_ms: 0, stream_chunks: 1 }, { clock });
     const secondary = new MockAdapter({ id: 'secondary', latency_ms: 0, stream_chunks: 1 }, { clock });
-    const adapters = new Map<string, ProviderAdapter>([['primary', primary], ['secondary', secondary]]);
+    const adapters = new Map<string, ProviderAdapter>([
+      ['primary', primary],
+      ['secondary', secondary],
+    ]);
     const registry = new ModelRegistry(adapters.keys());
     registry.register({ id: 'cheap', provider: 'primary', provider_model: 'cheap' });
     registry.register({ id: 'dear', provider: 'secondary', provider_model: 'dear', input_cost_per_1k_cents: 0.1, output_cost_per_1k_cents: 0.1 });
@@ -360,7 +410,15 @@ describe('routing with live breakers and health', () => {
         if (!permit.allowed) continue;
         const adapter = adapters.get(model.provider)!;
         try {
-          await adapter.complete({ requestId: 'r', model, prompt: routed.logical_prompt, maxOutputTokens: 64, minContextLength: 4096, signal: permit.signal, deadlineAt: clock.now() + 30_000 });
+          await adapter.complete({
+            requestId: 'r',
+            model,
+            prompt: routed.logical_prompt,
+            maxOutputTokens: 64,
+            minContextLength: 4096,
+            signal: permit.signal,
+            deadlineAt: clock.now() + 30_000,
+          });
           permit.success();
           health.recordSuccess(model.provider, model.id, 10);
           return model.id;

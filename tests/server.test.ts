@@ -17,7 +17,12 @@ describe('HTTP service with the official openai client', () => {
 
   it('streams a completion in several chunks with usage at the end', async () => {
     const { client } = await startTestServer();
-    const stream = await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: 'stream this answer please' }], stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'mock-1',
+      messages: [{ role: 'user', content: 'stream this answer please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const deltas: string[] = [];
     let usage: OpenAI.CompletionUsage | undefined;
     let finish: string | null | undefined;
@@ -51,15 +56,27 @@ describe('HTTP service with the official openai client', () => {
 
   it('answers an unknown model with 404 and E4102', async () => {
     const { client } = await startTestServer();
-    const error = await client.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] }).catch((caught: unknown) => caught);
+    const error = await client.chat.completions
+      .create({ model: 'no-such-model', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
     expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('E4102');
   });
 
   it('passes tool calls through in both directions', async () => {
     const { client } = await startTestServer();
-    const tools: OpenAI.ChatCompletionTool[] = [{ type: 'function', function: { name: 'lookup', description: 'Look something up', parameters: { type: 'object', properties: { input: { type: 'string' } } } } }];
-    const completion = await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: 'find order 7' }], tools, tool_choice: 'required' });
+    const tools: OpenAI.ChatCompletionTool[] = [
+      {
+        type: 'function',
+        function: { name: 'lookup', description: 'Look something up', parameters: { type: 'object', properties: { input: { type: 'string' } } } },
+      },
+    ];
+    const completion = await client.chat.completions.create({
+      model: 'mock-1',
+      messages: [{ role: 'user', content: 'find order 7' }],
+      tools,
+      tool_choice: 'required',
+    });
     const call = completion.choices[0]?.message.tool_calls?.[0];
     expect(completion.choices[0]?.finish_reason).toBe('tool_calls');
     expect(call?.type === 'function' ? call.function.name : undefined).toBe('lookup');
@@ -80,7 +97,11 @@ describe('HTTP service edges', () => {
 
   it('answers a plain JSON chat request with the x-l04 headers', async () => {
     const { url } = await startTestServer();
-    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'curl me' }] }) });
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'curl me' }] }),
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('x-l04-model')).toBe('mock-1');
     expect(response.headers.get('x-l04-provider')).toBe('mock');
@@ -91,7 +112,11 @@ describe('HTTP service edges', () => {
 
   it('refuses a body over the size limit with 413 and E4503', async () => {
     const { url } = await startTestServer(mockConfig({ server: { body_limit_bytes: 1024 } }));
-    const response = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }) });
+    const response = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-1', messages: [{ role: 'user', content: 'x'.repeat(5000) }] }),
+    });
     expect(response.status).toBe(413);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe('E4503');
   });
@@ -120,7 +145,14 @@ describe('HTTP service edges', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ agent_did: 'did:example:agent', model_id: 'mock-1', logical_prompt: { messages: [{ role: 'user', content: 'native' }] } }),
     });
-    const body = (await response.json()) as { content: string; model_id: string; provider: string; token_usage: { total_tokens: number }; cached: boolean; latency_ms: number };
+    const body = (await response.json()) as {
+      content: string;
+      model_id: string;
+      provider: string;
+      token_usage: { total_tokens: number };
+      cached: boolean;
+      latency_ms: number;
+    };
     expect(response.status).toBe(200);
     expect(body).toMatchObject({ content: 'Mock answer: native', model_id: 'mock-1', provider: 'mock', cached: false });
     expect(body.token_usage.total_tokens).toBeGreaterThan(0);
@@ -128,7 +160,11 @@ describe('HTTP service edges', () => {
 
   it('ends a stream cut after commit with an error event, never a normal stop', async () => {
     const { client } = await startTestServer();
-    const stream = await client.chat.completions.create({ model: 'mock-1', messages: [{ role: 'user', content: 'a long answer [[mock:cut:2]]' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'mock-1',
+      messages: [{ role: 'user', content: 'a long answer [[mock:cut:2]]' }],
+      stream: true,
+    });
     const seen: string[] = [];
     const error = await (async () => {
       for await (const chunk of stream) {
@@ -149,7 +185,10 @@ describe('client disconnects', () => {
     const fixture = await startOpenAIFixture();
     onCleanup(() => fixture.close());
     // `stall`: the upstream sends its first events, then nothing: only a disconnect can end the call.
-    const config = mockConfig({ providers: { upstream: { type: 'openai', base_url: fixture.url } }, models: { stalls: { provider: 'upstream', provider_model: 'stall' } } });
+    const config = mockConfig({
+      providers: { upstream: { type: 'openai', base_url: fixture.url } },
+      models: { stalls: { provider: 'upstream', provider_model: 'stall' } },
+    });
     const { url, logs } = await startTestServer(config);
     const controller = new AbortController();
     const response = await fetch(`${url}/v1/chat/completions`, {
@@ -162,6 +201,8 @@ describe('client disconnects', () => {
     await response.body!.getReader().read();
     controller.abort();
     expect(await fixture.requests[0]!.closed).toBe('aborted');
-    await vi.waitFor(() => expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }));
+    await vi.waitFor(() =>
+      expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }),
+    );
   });
 });

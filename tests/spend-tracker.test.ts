@@ -124,7 +124,12 @@ describe('SpendTracker', () => {
     await tracker.check(budgeted);
     await tracker.add(budgeted, 40);
     const error = await rejection(tracker.check(budgeted));
-    expect(error).toMatchObject({ code: 'E4403', httpStatus: 429, retryAfterMs: SIX_HOURS_MS, details: { key_id: '0123456789ab', daily_budget_cents: 100, spent_cents: 100 } });
+    expect(error).toMatchObject({
+      code: 'E4403',
+      httpStatus: 429,
+      retryAfterMs: SIX_HOURS_MS,
+      details: { key_id: '0123456789ab', daily_budget_cents: 100, spent_cents: 100 },
+    });
     expect(toOpenAIError(error)).toMatchObject({ status: 429, headers: { 'retry-after': String(6 * 60 * 60) }, body: { error: { code: 'E4403' } } });
   });
 
@@ -239,7 +244,9 @@ describe('SpendTracker', () => {
   });
 
   it('rejects a non-positive timeout with a message naming what it got', () => {
-    expect(() => new SpendTracker({ store: new MemorySpendStore(), clock: new FakeClock(START), timeoutMs: 0 })).toThrow('timeoutMs should be a positive number, got 0');
+    expect(() => new SpendTracker({ store: new MemorySpendStore(), clock: new FakeClock(START), timeoutMs: 0 })).toThrow(
+      'timeoutMs should be a positive number, got 0',
+    );
   });
 });
 

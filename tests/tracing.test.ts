@@ -1,7 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, isSpanContextValid, trace } from '@opentelemetry/api';
-import type { Attributes, AttributeValue, Context, ContextManager, Exception, Span, SpanContext, SpanOptions, SpanStatus, Tracer, TracerProvider } from '@opentelemetry/api';
+import type {
+  Attributes,
+  AttributeValue,
+  Context,
+  ContextManager,
+  Exception,
+  Span,
+  SpanContext,
+  SpanOptions,
+  SpanStatus,
+  Tracer,
+  TracerProvider,
+} from '@opentelemetry/api';
 import { describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/models/error-codes.js';
 import { GENAI, L04_ATTRIBUTES, SPAN_NAMES, recordSpanError, runInSpan, startSpan, withSpan } from '../src/observability/tracing.js';
@@ -278,7 +290,14 @@ describe('spans of a request through the gateway', () => {
   async function gateway() {
     const { ModelGateway } = await import('../src/gateway/model-gateway.js');
     const instance = new ModelGateway(
-      { state: { backend: 'memory' }, providers: { mock: { type: 'mock' } }, models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'] } }, cache: { enabled: true, embedder: { provider: 'local' } }, health: { enabled: false }, logging: { level: 'silent' } },
+      {
+        state: { backend: 'memory' },
+        providers: { mock: { type: 'mock' } },
+        models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'] } },
+        cache: { enabled: true, embedder: { provider: 'local' } },
+        health: { enabled: false },
+        logging: { level: 'silent' },
+      },
       { healthChecks: false },
     );
     onCleanup(() => instance.close());

@@ -81,9 +81,16 @@ async function newLedger(overrides: Partial<PostgresUsageLedgerOptions> = {}): P
   const schema = overrides.schema ?? testSchema();
   const spoolDir = overrides.spoolDir ?? (await tempDir());
   const ledger = new PostgresUsageLedger({
-    url: PG_URL, batchSize: 50, flushIntervalMs: 1_000, spoolMaxRecords: 10_000, clock,
-    onDrop: (count) => drops.push(count), onStateChange: (up) => states.push(up),
-    ...overrides, schema, spoolDir,
+    url: PG_URL,
+    batchSize: 50,
+    flushIntervalMs: 1_000,
+    spoolMaxRecords: 10_000,
+    clock,
+    onDrop: (count) => drops.push(count),
+    onStateChange: (up) => states.push(up),
+    ...overrides,
+    schema,
+    spoolDir,
   });
   onCleanup(() => ledger.close(500));
   return { ledger, schema, spoolDir, clock, drops, states };
@@ -185,7 +192,11 @@ describe('PostgresUsageLedger', () => {
     const byId = new Map(written.map((item) => [item.request_id, item]));
     for (const row of stored) {
       const source = byId.get(row.request_id)!;
-      expect([Number(row.input_tokens), Number(row.output_tokens), Number(row.cost_cents)]).toEqual([source.input_tokens, source.output_tokens, source.cost_cents]);
+      expect([Number(row.input_tokens), Number(row.output_tokens), Number(row.cost_cents)]).toEqual([
+        source.input_tokens,
+        source.output_tokens,
+        source.cost_cents,
+      ]);
     }
     expect(states).toEqual([true]);
     expect(ledger.health()).toEqual({ backend: 'postgres', healthy: true, spooled: 0, pending: 0 });
@@ -214,8 +225,15 @@ describe('PostgresUsageLedger', () => {
     await ledger.flush();
     expect((await rows(schema)).map((row) => row.request_id)).not.toContain('req-6');
     expect(await rows(schema)).toHaveLength(37);
-    const deadLetters = (await readFile(join(spoolDir, DEAD_LETTER_FILE), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { error: { code: string }; record: UsageRecord });
-    expect(deadLetters.map((entry) => [entry.record.request_id, entry.error.code])).toEqual([['req-6', '23514'], ['req-31', '23514'], ['req-35', '23502']]);
+    const deadLetters = (await readFile(join(spoolDir, DEAD_LETTER_FILE), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { error: { code: string }; record: UsageRecord });
+    expect(deadLetters.map((entry) => [entry.record.request_id, entry.error.code])).toEqual([
+      ['req-6', '23514'],
+      ['req-31', '23514'],
+      ['req-35', '23502'],
+    ]);
     expect(ledger.health()).toMatchObject({ healthy: true, spooled: 0, pending: 0 });
   });
 

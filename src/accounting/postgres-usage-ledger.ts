@@ -82,7 +82,10 @@ export class PostgresUsageLedger implements UsageLedger {
   private closing: Promise<void> | undefined;
 
   constructor(options: PostgresUsageLedgerOptions) {
-    for (const [name, value] of [['batchSize', options.batchSize], ['flushIntervalMs', options.flushIntervalMs]] as const) {
+    for (const [name, value] of [
+      ['batchSize', options.batchSize],
+      ['flushIntervalMs', options.flushIntervalMs],
+    ] as const) {
       if (!Number.isInteger(value) || value <= 0) throw new RangeError(`${name} should be a positive integer, got ${value}`);
     }
     this.clock = options.clock ?? systemClock;
@@ -149,7 +152,10 @@ export class PostgresUsageLedger implements UsageLedger {
   }
 
   async query(query: UsageQuery): Promise<UsageSummary> {
-    for (const [name, value] of [['since', query.since], ['until', query.until]] as const) {
+    for (const [name, value] of [
+      ['since', query.since],
+      ['until', query.until],
+    ] as const) {
       if (value !== undefined && !isUsageTimestamp(value)) throw new ValidationError('E4500', `${name} should be epoch milliseconds`, { param: name });
     }
     const values: unknown[] = [new Date(query.since).toISOString()];

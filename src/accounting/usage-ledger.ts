@@ -102,9 +102,7 @@ export function matchesUsageQuery(record: UsageRecord, query: UsageQuery): boole
 
 /** Totals `groups` into a summary, ordering the groups by spend (highest first), then model id. */
 export function summarizeUsage(groups: UsageByModel[]): UsageSummary {
-  const by_model = [...groups].sort(
-    (a, b) => b.cost_cents - a.cost_cents || a.model_id.localeCompare(b.model_id) || a.provider.localeCompare(b.provider),
-  );
+  const by_model = [...groups].sort((a, b) => b.cost_cents - a.cost_cents || a.model_id.localeCompare(b.model_id) || a.provider.localeCompare(b.provider));
   const summary: UsageSummary = { requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0, by_model };
   for (const group of by_model) {
     summary.requests += group.requests;

@@ -56,9 +56,19 @@ export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
 
 /** The columns a ledger insert writes, with their PostgreSQL types, in `toUsageColumns` order. */
 export const USAGE_COLUMNS = [
-  ['request_id', 'text'], ['agent_did', 'text'], ['tenant', 'text'], ['model_id', 'text'], ['provider', 'text'],
-  ['input_tokens', 'bigint'], ['output_tokens', 'bigint'], ['cost_cents', 'numeric'], ['latency_ms', 'integer'],
-  ['cached', 'boolean'], ['status', 'text'], ['error_code', 'text'], ['created_at', 'timestamptz'],
+  ['request_id', 'text'],
+  ['agent_did', 'text'],
+  ['tenant', 'text'],
+  ['model_id', 'text'],
+  ['provider', 'text'],
+  ['input_tokens', 'bigint'],
+  ['output_tokens', 'bigint'],
+  ['cost_cents', 'numeric'],
+  ['latency_ms', 'integer'],
+  ['cached', 'boolean'],
+  ['status', 'text'],
+  ['error_code', 'text'],
+  ['created_at', 'timestamptz'],
 ] as const;
 
 /**
@@ -70,10 +80,18 @@ export function toUsageColumns(records: readonly UsageRecord[]): unknown[][] {
   const columns: unknown[][] = USAGE_COLUMNS.map(() => []);
   for (const record of records) {
     const row: unknown[] = [
-      record.request_id, record.agent_did, record.tenant, record.model_id, record.provider,
-      finiteOrNull(record.input_tokens), finiteOrNull(record.output_tokens), finiteOrNull(record.cost_cents),
+      record.request_id,
+      record.agent_did,
+      record.tenant,
+      record.model_id,
+      record.provider,
+      finiteOrNull(record.input_tokens),
+      finiteOrNull(record.output_tokens),
+      finiteOrNull(record.cost_cents),
       typeof record.latency_ms === 'number' && Number.isFinite(record.latency_ms) ? Math.round(record.latency_ms) : null,
-      record.cached, record.status, record.error_code ?? null,
+      record.cached,
+      record.status,
+      record.error_code ?? null,
       isUsageTimestamp(record.created_at) ? new Date(record.created_at).toISOString() : null,
     ];
     row.forEach((value, index) => columns[index]?.push(value));
@@ -105,11 +123,7 @@ export function quoteSchemaName(schema: string): string {
  * versions applied by this call (empty when the schema was already current). Throws what
  * PostgreSQL throws; the transaction is then rolled back and nothing is half-applied.
  */
-export async function migrateUsageSchema(
-  client: PoolClient,
-  schema: string,
-  migrations: readonly UsageMigration[] = USAGE_MIGRATIONS,
-): Promise<number[]> {
+export async function migrateUsageSchema(client: PoolClient, schema: string, migrations: readonly UsageMigration[] = USAGE_MIGRATIONS): Promise<number[]> {
   const quoted = quoteSchemaName(schema);
   await client.query('BEGIN');
   try {

@@ -65,7 +65,13 @@ export class MemoryCacheStore implements CacheStore {
         this.remove(state, entry);
         continue;
       }
-      candidates.push({ id, embedderId: entry.vector.embedderId, vector: entry.vector.vector, guard: entry.vector.guard, ...(candidates.length === 0 ? { payload: entry.payload } : {}) });
+      candidates.push({
+        id,
+        embedderId: entry.vector.embedderId,
+        vector: entry.vector.vector,
+        guard: entry.vector.guard,
+        ...(candidates.length === 0 ? { payload: entry.payload } : {}),
+      });
     }
     return candidates;
   }

@@ -173,7 +173,12 @@ export class RedisCacheStore implements CacheStore {
     for (let index = 1; index + 4 < reply.length; index += 5) {
       const [id, embedderId, guard, vector, payload] = reply.slice(index, index + 5) as unknown[];
       if (!Buffer.isBuffer(id) || !Buffer.isBuffer(embedderId) || !Buffer.isBuffer(guard) || !Buffer.isBuffer(vector) || !Buffer.isBuffer(payload)) continue;
-      const candidate: CacheCandidate = { id: id.toString(), embedderId: embedderId.toString(), guard: guard.toString(), vector: new Int8Array(Uint8Array.from(vector).buffer) };
+      const candidate: CacheCandidate = {
+        id: id.toString(),
+        embedderId: embedderId.toString(),
+        guard: guard.toString(),
+        vector: new Int8Array(Uint8Array.from(vector).buffer),
+      };
       if (payload.length > 0) candidate.payload = payload.toString();
       candidates.push(candidate);
     }
@@ -209,7 +214,11 @@ export class RedisCacheStore implements CacheStore {
     ];
     await Promise.all([
       this.run(PUT_SCRIPT, keys, args),
-      this.run(INDEX_TENANT_SCRIPT, [this.tenantIndex(entry.tenant)], [entry.partition, String(entry.expiresAt + keepMs - ttlMs), String(options.now), String(keepMs)]),
+      this.run(
+        INDEX_TENANT_SCRIPT,
+        [this.tenantIndex(entry.tenant)],
+        [entry.partition, String(entry.expiresAt + keepMs - ttlMs), String(options.now), String(keepMs)],
+      ),
     ]);
   }
 

@@ -51,8 +51,7 @@ export interface CacheMiss {
 
 /** The outcome of a lookup. */
 export type CacheLookup =
-  | { hit: 'exact' | 'semantic'; response: InferenceResponse; similarity: number }
-  | { hit: false; miss: CacheMiss; reason: 'miss' | 'bypass' | 'error' };
+  { hit: 'exact' | 'semantic'; response: InferenceResponse; similarity: number } | { hit: false; miss: CacheMiss; reason: 'miss' | 'bypass' | 'error' };
 
 /** LSH shape; the defaults are measured in `bench/cache-bench.ts` (README "Semantic cache"). */
 export interface LshOptions {
@@ -101,7 +100,8 @@ export class SemanticCache {
       throw new Error(`SemanticCache candidateLimit should be a positive integer, got ${this.candidateLimit}`);
     }
     if (!Number.isInteger(this.tables) || this.tables < 1) throw new Error(`SemanticCache lsh.tables should be a positive integer, got ${this.tables}`);
-    if (!Number.isInteger(this.bits) || this.bits < 1 || this.bits > 30) throw new Error(`SemanticCache lsh.bits should be an integer from 1 to 30, got ${this.bits}`);
+    if (!Number.isInteger(this.bits) || this.bits < 1 || this.bits > 30)
+      throw new Error(`SemanticCache lsh.bits should be an integer from 1 to 30, got ${this.bits}`);
   }
 
   /**
@@ -130,7 +130,12 @@ export class SemanticCache {
     if (early?.ok === true) miss.embedding = early.embedding;
     let found: CacheSearchResult;
     try {
-      found = await this.cacheStore.search(miss.partition, { exactKey: miss.exactKey, buckets: miss.embedding?.buckets ?? [], limit: this.candidateLimit, now: started });
+      found = await this.cacheStore.search(miss.partition, {
+        exactKey: miss.exactKey,
+        buckets: miss.embedding?.buckets ?? [],
+        limit: this.candidateLimit,
+        now: started,
+      });
     } catch (error) {
       return this.fail('E4300', error, miss);
     }
@@ -194,8 +199,19 @@ export class SemanticCache {
         this.report('E4301', error);
       }
     }
-    const vector = embedding === undefined ? undefined : { embedderId: embedding.embedderId, vector: quantizeVector(embedding.vector), guard: embedding.guard, buckets: embedding.buckets };
-    const entry = { partition: miss.partition, exactKey: miss.exactKey, tenant: miss.tenant, payload: encodeCachedAnswer(response, now), createdAt: now, expiresAt: now + this.config.ttl_s * 1000, vector };
+    const vector =
+      embedding === undefined
+        ? undefined
+        : { embedderId: embedding.embedderId, vector: quantizeVector(embedding.vector), guard: embedding.guard, buckets: embedding.buckets };
+    const entry = {
+      partition: miss.partition,
+      exactKey: miss.exactKey,
+      tenant: miss.tenant,
+      payload: encodeCachedAnswer(response, now),
+      createdAt: now,
+      expiresAt: now + this.config.ttl_s * 1000,
+      vector,
+    };
     await this.cacheStore.put(entry, { maxEntriesPerPartition: this.config.max_entries_per_partition, now });
   }
 
@@ -239,7 +255,9 @@ export class SemanticCache {
     if (vector === undefined) return undefined; // no words to compare: exact matching only
     const guard = guardKey(text, embedder.lexical === true);
     const prefix = `${canonicalDigest(embedder.id).slice(0, 8)}.${canonicalDigest(signatureOf(guard)).slice(0, 12)}`;
-    const buckets = this.hasher(vector.length).buckets(vector).map((label) => `${prefix}.${label}`);
+    const buckets = this.hasher(vector.length)
+      .buckets(vector)
+      .map((label) => `${prefix}.${label}`);
     return { embedderId: embedder.id, vector, guard, buckets };
   }
 

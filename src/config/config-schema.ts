@@ -14,7 +14,11 @@ export const ServerConfigSchema = z
     host: z.string().min(1).default('127.0.0.1'),
     port: z.number().int().min(0).max(65535).default(8080),
     /** Largest accepted request body, in bytes. */
-    body_limit_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+    body_limit_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(4 * 1024 * 1024),
     /** How long shutdown waits for in-flight requests, in milliseconds. */
     shutdown_grace_ms: z.number().int().nonnegative().default(5_000),
   })
@@ -126,7 +130,10 @@ export const UsageConfigSchema = z
   .object({
     postgres_url: z.string().default(''),
     /** PostgreSQL schema of the ledger tables (created or migrated at start). */
-    schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier').default('l04_usage'),
+    schema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lowercase SQL identifier')
+      .default('l04_usage'),
     /** Records per ledger insert. */
     batch_size: z.number().int().positive().default(200),
     /** Longest a record waits before its batch is written, in milliseconds. */

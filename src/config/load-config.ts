@@ -65,11 +65,19 @@ function crossCheck(raw: unknown): FieldIssue[] {
   const known = (): string => [...providers].join(', ') || 'none';
   for (const [id, model] of Object.entries(asRecord(root.models))) {
     const provider = asRecord(model).provider;
-    if (typeof provider === 'string' && !providers.has(provider)) issues.push({ path: `models.${id}.provider`, message: `unknown provider "${provider}" (configured: ${known()})` });
+    if (typeof provider === 'string' && !providers.has(provider))
+      issues.push({ path: `models.${id}.provider`, message: `unknown provider "${provider}" (configured: ${known()})` });
   }
   const cache = asRecord(root.cache);
   const embedder = asRecord(cache.embedder).provider;
-  if (typeof embedder === 'string' && embedder !== 'local' && embedder !== 'auto' && cache.enabled !== false && cache.semantic !== false && !providers.has(embedder)) {
+  if (
+    typeof embedder === 'string' &&
+    embedder !== 'local' &&
+    embedder !== 'auto' &&
+    cache.enabled !== false &&
+    cache.semantic !== false &&
+    !providers.has(embedder)
+  ) {
     issues.push({ path: 'cache.embedder.provider', message: `unknown provider "${embedder}" (use "auto", "local" or a configured provider)` });
   }
   const seen = new Set<unknown>();
@@ -103,7 +111,7 @@ function interpolate(value: unknown, env: NodeJS.ProcessEnv, path: PropertyKey[]
     if (missing || replaced === value) return replaced;
     // `port: ${PORT:-8080}` means the number 8080, as if written in the file.
     const whole = value.match(/^\$\{[^}]+\}$/) !== null;
-    return whole ? (parseYaml(replaced) as unknown) ?? replaced : replaced;
+    return whole ? ((parseYaml(replaced) as unknown) ?? replaced) : replaced;
   }
   if (Array.isArray(value)) return value.map((item, index) => interpolate(item, env, [...path, index], issues));
   if (value !== null && typeof value === 'object') {

@@ -92,7 +92,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const random = dependencies.random ?? Math.random;
   const logger = dependencies.logger ?? createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
   const metrics = dependencies.metrics ?? new GatewayMetrics({ collectDefault: true });
-  const adapters = dependencies.adapters ?? new Map(Object.entries(config.providers).map(([id, provider]) => [id, createAdapter({ ...provider, id }, { clock })]));
+  const adapters =
+    dependencies.adapters ?? new Map(Object.entries(config.providers).map(([id, provider]) => [id, createAdapter({ ...provider, id }, { clock })]));
 
   const redis = dependencies.redis ?? (await connectState(config, logger));
   const stateBackend = redis === undefined ? 'memory' : 'redis';
@@ -132,7 +133,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     isPrimaryReady: redis === undefined ? undefined : redisReady,
     config: config.rate_limits,
     clock,
-    onModeChange: (mode) => logger.warn({ mode }, mode === 'fallback' ? 'rate limits decided per process: Redis unavailable' : 'rate limits shared through Redis again'),
+    onModeChange: (mode) =>
+      logger.warn({ mode }, mode === 'fallback' ? 'rate limits decided per process: Redis unavailable' : 'rate limits shared through Redis again'),
   });
   const queues = new Map(
     Object.entries(config.providers).map(([id, provider]) => [
@@ -143,7 +145,9 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
         maxSize: config.queue.max_size,
         agingMs: config.queue.aging_ms,
         clock,
-        ...(provider.rpm === undefined && provider.tpm === undefined ? {} : { quota: (tokens: number) => limiter.takeProvider(id, { rpm: provider.rpm, tpm: provider.tpm }, tokens) }),
+        ...(provider.rpm === undefined && provider.tpm === undefined
+          ? {}
+          : { quota: (tokens: number) => limiter.takeProvider(id, { rpm: provider.rpm, tpm: provider.tpm }, tokens) }),
       }),
     ]),
   );
@@ -232,15 +236,22 @@ async function connectState(config: GatewayConfig, logger: Logger): Promise<Redi
     url: config.state.redis_url,
     keyPrefix: config.state.key_prefix,
     commandTimeoutMs: config.state.command_timeout_ms,
-    onStateChange: (up) => (up ? logger.info({ redis: 'up' }, 'Redis connected') : logger.warn({ redis: 'down' }, 'Redis unavailable: shared state falls back per process')),
+    onStateChange: (up) =>
+      up ? logger.info({ redis: 'up' }, 'Redis connected') : logger.warn({ redis: 'down' }, 'Redis unavailable: shared state falls back per process'),
   });
   if (await connection.connect()) return connection;
   if (config.state.backend === 'redis') {
-    logger.warn({ redis_url: config.state.redis_url }, 'Redis is not answering; it is the configured backend, so the gateway keeps retrying and decides per process meanwhile');
+    logger.warn(
+      { redis_url: config.state.redis_url },
+      'Redis is not answering; it is the configured backend, so the gateway keeps retrying and decides per process meanwhile',
+    );
     return connection;
   }
   await connection.close();
-  logger.warn({ redis_url: config.state.redis_url }, 'Redis is not answering: state is kept in memory, per process (limits and cache are not shared between instances)');
+  logger.warn(
+    { redis_url: config.state.redis_url },
+    'Redis is not answering: state is kept in memory, per process (limits and cache are not shared between instances)',
+  );
   return undefined;
 }
 
@@ -251,7 +262,11 @@ const AUTO_EMBEDDING_MODEL = 'nomic-embed-text';
 async function buildEmbedder(config: GatewayConfig, adapters: ReadonlyMap<string, ProviderAdapter>, logger: Logger, embed: EmbedFunction): Promise<Embedder> {
   const embedder = config.cache.embedder;
   if (embedder.provider === 'local') return new LocalEmbedder({ dimensions: 'dimensions' in embedder ? embedder.dimensions : undefined });
-  if ('model' in embedder) return new ProviderEmbedder({ id: `${embedder.provider}/${embedder.model}`, embed: (texts, signal) => embed(embedder.provider, embedder.model, texts, signal) });
+  if ('model' in embedder)
+    return new ProviderEmbedder({
+      id: `${embedder.provider}/${embedder.model}`,
+      embed: (texts, signal) => embed(embedder.provider, embedder.model, texts, signal),
+    });
   const ollama = Object.entries(config.providers).find(([, provider]) => provider.type === 'ollama')?.[0];
   const health = ollama === undefined ? undefined : await adapters.get(ollama)?.healthCheck({ expectedModels: [AUTO_EMBEDDING_MODEL] });
   if (ollama !== undefined && health?.models?.[AUTO_EMBEDDING_MODEL] === true) {
@@ -272,7 +287,10 @@ async function buildLedger(config: GatewayConfig, clock: Clock, logger: Logger):
     spoolMaxRecords: config.usage.spool_max_records,
     schema: config.usage.schema,
     clock,
-    onStateChange: (up) => (up ? logger.info({ postgres: 'up' }, 'usage ledger connected') : logger.warn({ postgres: 'down' }, 'usage ledger unreachable: records are spooled locally')),
+    onStateChange: (up) =>
+      up
+        ? logger.info({ postgres: 'up' }, 'usage ledger connected')
+        : logger.warn({ postgres: 'down' }, 'usage ledger unreachable: records are spooled locally'),
     onDrop: (count) => logger.error({ dropped: count }, 'usage spool full: records dropped'),
   });
   await ledger.start();

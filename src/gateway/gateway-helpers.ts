@@ -47,7 +47,10 @@ export function prepareCall(input: InferenceRequestInput, context: CallContext, 
   const onAbort = (): void => controller.abort(context.signal?.reason ?? new ValidationError('E4507'));
   context.signal?.addEventListener('abort', onAbort, { once: true });
   if (context.signal?.aborted) onAbort();
-  const timer = clock.setTimer(() => controller.abort(new GatewayError('E4510', `The request deadline of ${request.constraints.max_latency_ms} ms passed`)), deadlineAt - arrivalAt);
+  const timer = clock.setTimer(
+    () => controller.abort(new GatewayError('E4510', `The request deadline of ${request.constraints.max_latency_ms} ms passed`)),
+    deadlineAt - arrivalAt,
+  );
   return {
     request,
     caller,
@@ -118,7 +121,9 @@ export function parseEmbeddingInputs(input: unknown): string[] {
   }
   texts.forEach((text: unknown, index) => {
     if (typeof text !== 'string' || text.length === 0 || text.length > EMBEDDING_LIMITS.maxChars) {
-      throw new ValidationError('E4500', `Invalid request: input[${index}] must be a non-empty string of at most ${EMBEDDING_LIMITS.maxChars} characters`, { param: `input[${index}]` });
+      throw new ValidationError('E4500', `Invalid request: input[${index}] must be a non-empty string of at most ${EMBEDDING_LIMITS.maxChars} characters`, {
+        param: `input[${index}]`,
+      });
     }
   });
   return texts as string[];
@@ -128,6 +133,7 @@ export function parseEmbeddingInputs(input: unknown): string[] {
 export function embeddingModel(registry: ModelRegistry, modelId: string): RegisteredModel {
   const model = registry.get(modelId);
   if (!model.capabilities.includes('embeddings')) throw new RoutingError('E4104', `Model "${modelId}" cannot produce embeddings`, { param: 'model' });
-  if (!model.available) throw new RoutingError('E4101', `Model "${modelId}" is unavailable: ${model.unavailable_reason ?? 'unknown reason'}`, { param: 'model' });
+  if (!model.available)
+    throw new RoutingError('E4101', `Model "${modelId}" is unavailable: ${model.unavailable_reason ?? 'unknown reason'}`, { param: 'model' });
   return model;
 }

@@ -31,7 +31,8 @@ import type { RoutingDecision } from '../models/routing-config.js';
 import type { PreparedCall } from './gateway-helpers.js';
 
 /** One item of `completeBatch`: the answer or the error, in input order. */
-export type BatchItemResult = { index: number; ok: true; response: InferenceResponse } | { index: number; ok: false; error: ReturnType<GatewayError['toJSON']> };
+export type BatchItemResult =
+  { index: number; ok: true; response: InferenceResponse } | { index: number; ok: false; error: ReturnType<GatewayError['toJSON']> };
 
 /** The result of `embed`. */
 export interface EmbeddingResult {
@@ -66,10 +67,12 @@ export class ModelGateway {
   async start(): Promise<GatewayRuntime> {
     if (this.runtime !== undefined) return this.runtime;
     if (this.closed) throw new GatewayError('E4509');
-    this.starting ??= buildRuntime(this.config, this.dependencies, (provider, model, texts, signal) => this.embedForCache(provider, model, texts, signal)).then((runtime) => {
-      this.runtime = runtime;
-      return runtime;
-    });
+    this.starting ??= buildRuntime(this.config, this.dependencies, (provider, model, texts, signal) => this.embedForCache(provider, model, texts, signal)).then(
+      (runtime) => {
+        this.runtime = runtime;
+        return runtime;
+      },
+    );
     return this.starting;
   }
 
@@ -93,12 +96,15 @@ export class ModelGateway {
           return response;
         }
         const { decision, candidates } = this.route(runtime, call);
-        const execution = await runtime.executor.complete(candidates, this.plan(call), (model, signal) =>
-          withSpan('l04.provider.attempt', attemptAttributes(model, call), async (span) => {
-            const result = await this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal));
-            span.setAttributes(resultAttributes(result.finishReason, result.usage));
-            return result;
-          }),
+        const execution = await runtime.executor.complete(
+          candidates,
+          this.plan(call),
+          (model, signal) =>
+            withSpan('l04.provider.attempt', attemptAttributes(model, call), async (span) => {
+              const result = await this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal));
+              span.setAttributes(resultAttributes(result.finishReason, result.usage));
+              return result;
+            }),
           (result) => result.usage.total_tokens,
         );
         attempts = execution.attempts;
@@ -141,7 +147,8 @@ export class ModelGateway {
     let cache: CacheResult = 'bypass';
     try {
       // Everything up to the commit may still fail as a plain error (and fall back).
-      let committed: { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
+      let committed:
+        { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
       try {
         committed = await runInSpan(span, async () => {
           let lookup: CacheLookup | undefined;
@@ -149,7 +156,9 @@ export class ModelGateway {
           cache = cacheResultOf(lookup);
           if (lookup !== undefined && lookup.hit !== false) return { hit: lookup };
           const { decision, candidates } = this.route(runtime, call);
-          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) => tracedAttempt(model, call, this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal))));
+          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) =>
+            tracedAttempt(model, call, this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal))),
+          );
           return { stream, decision, miss: lookup?.miss };
         });
       } catch (error) {
@@ -189,14 +198,39 @@ export class ModelGateway {
     const runtime = this.runtime ?? (await this.start());
     const texts = parseEmbeddingInputs(inputs);
     const model = embeddingModel(runtime.registry, modelId);
-    const call = this.prepare(runtime, { ...(context.request_id === undefined ? {} : { request_id: context.request_id }), agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous', logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] }, requirements: { max_output_tokens: 1 } }, context);
+    const call = this.prepare(
+      runtime,
+      {
+        ...(context.request_id === undefined ? {} : { request_id: context.request_id }),
+        agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous',
+        logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] },
+        requirements: { max_output_tokens: 1 },
+      },
+      context,
+    );
     let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
     try {
       admission = await this.admit(runtime, call);
-      const execution = await runtime.executor.complete([model], this.plan(call), (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal), (value) => value.usage.input_tokens);
+      const execution = await runtime.executor.complete(
+        [model],
+        this.plan(call),
+        (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal),
+        (value) => value.usage.input_tokens,
+      );
       void admission.reservation.settle(execution.value.usage.input_tokens);
       const result = { request_id: call.request.request_id, model_id: model.id, provider: model.provider, ...execution.value };
-      const response = buildResponse(call, model, { content: '', toolCalls: [], finishReason: 'stop', rawFinishReason: undefined, usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens } }, { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info });
+      const response = buildResponse(
+        call,
+        model,
+        {
+          content: '',
+          toolCalls: [],
+          finishReason: 'stop',
+          rawFinishReason: undefined,
+          usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens },
+        },
+        { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info },
+      );
       this.finish(runtime, call, { response, cache: 'bypass', attempts: execution.attempts, providerMs: execution.providerMs }, false, 'embeddings');
       return result;
     } catch (error) {
@@ -288,7 +322,10 @@ export class ModelGateway {
    * the lookup has no effect of its own, so it runs beside the admission and its result is used
    * (and counted) only once the request is admitted.
    */
-  private async admitAndLookUp(runtime: GatewayRuntime, call: PreparedCall): Promise<{ admission: Extract<AgentAdmission, { allowed: true }>; lookup: CacheLookup | undefined }> {
+  private async admitAndLookUp(
+    runtime: GatewayRuntime,
+    call: PreparedCall,
+  ): Promise<{ admission: Extract<AgentAdmission, { allowed: true }>; lookup: CacheLookup | undefined }> {
     const pending = this.lookupCache(runtime, call);
     const admission = await this.admit(runtime, call);
     const lookup = await pending;
@@ -345,8 +382,10 @@ export class ModelGateway {
     const target = runtime.registry.list().find((entry) => entry.provider === provider && (entry.provider_model === model || entry.id === model));
     const synthetic: RegisteredModel = target ?? { ...embeddingModelDefaults, id: `${provider}/${model}`, provider, provider_model: model };
     const deadlineAt = runtime.clock.now() + (this.config.providers[provider]?.timeout_ms ?? 30_000);
-    const execution = await runtime.executor.complete([synthetic], { priority: 'high', deadlineAt, tokens: 0, signal: signal ?? new AbortController().signal }, (entry, attemptSignal) =>
-      runtime.batcher.embed(entry.provider, entry.provider_model, texts, attemptSignal),
+    const execution = await runtime.executor.complete(
+      [synthetic],
+      { priority: 'high', deadlineAt, tokens: 0, signal: signal ?? new AbortController().signal },
+      (entry, attemptSignal) => runtime.batcher.embed(entry.provider, entry.provider_model, texts, attemptSignal),
     );
     return execution.value.embeddings;
   }
@@ -359,7 +398,15 @@ export class ModelGateway {
 
   private finish(runtime: GatewayRuntime, call: PreparedCall, outcome: StreamOutcome, stream = false, operation = 'chat'): void {
     if (outcome.error !== undefined) this.accounted.add(outcome.error);
-    runtime.accounting.record({ ...outcome, request: call.request, caller: call.caller, arrivalAt: call.arrivalAt, endedAt: runtime.clock.now(), stream, operation });
+    runtime.accounting.record({
+      ...outcome,
+      request: call.request,
+      caller: call.caller,
+      arrivalAt: call.arrivalAt,
+      endedAt: runtime.clock.now(),
+      stream,
+      operation,
+    });
   }
 }
 

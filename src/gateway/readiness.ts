@@ -18,12 +18,21 @@ export function readinessOf(runtime: GatewayRuntime, closed: boolean): Readiness
     ready: !closed && usable,
     state_backend: runtime.stateBackend,
     dependencies: {
-      redis: { ...redis, degraded: redis.status === 'down', ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}) },
+      redis: {
+        ...redis,
+        degraded: redis.status === 'down',
+        ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}),
+      },
       ledger: { ...ledger, degraded: !ledger.healthy },
       providers: Object.fromEntries(
         providers.map((provider) => [
           provider.provider,
-          { status: provider.status, circuit_state: provider.circuit_state, degraded: provider.status !== 'healthy' || provider.circuit_state !== 'closed', ...(provider.message === undefined ? {} : { message: provider.message }) },
+          {
+            status: provider.status,
+            circuit_state: provider.circuit_state,
+            degraded: provider.status !== 'healthy' || provider.circuit_state !== 'closed',
+            ...(provider.message === undefined ? {} : { message: provider.message }),
+          },
         ]),
       ),
     },

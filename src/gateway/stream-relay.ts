@@ -43,7 +43,14 @@ export async function* replayCached(options: RelayBase & { hit: Extract<CacheLoo
   const response = cachedResponse(hit.response, call, runtime.clock.now(), admission.info);
   void admission.reservation.settle(0);
   options.finish({ response, cache: hit.hit, attempts: [], providerMs: 0, timeToFirstTokenMs: response.latency_ms });
-  yield { type: 'start', request_id: call.request.request_id, model_id: response.model_id, provider: response.provider, cache: hit.hit, similarity: hit.similarity };
+  yield {
+    type: 'start',
+    request_id: call.request.request_id,
+    model_id: response.model_id,
+    provider: response.provider,
+    cache: hit.hit,
+    similarity: hit.similarity,
+  };
   for (let offset = 0; offset < response.content.length; offset += REPLAY_CHUNK_CHARS) {
     yield { type: 'text-delta', text: response.content.slice(offset, offset + REPLAY_CHUNK_CHARS) };
   }
@@ -55,7 +62,12 @@ export async function* replayCached(options: RelayBase & { hit: Extract<CacheLoo
 
 /** Relays a committed provider stream. */
 export async function* relayCommitted(
-  options: RelayBase & { stream: CommittedStream; decision: RoutingDecision; cache: CacheResult; miss: Extract<CacheLookup, { hit: false }>['miss'] | undefined },
+  options: RelayBase & {
+    stream: CommittedStream;
+    decision: RoutingDecision;
+    cache: CacheResult;
+    miss: Extract<CacheLookup, { hit: false }>['miss'] | undefined;
+  },
 ): AsyncGenerator<GatewayStreamEvent> {
   const { runtime, call, admission, stream } = options;
   const firstAt = runtime.clock.now();
@@ -64,7 +76,13 @@ export async function* relayCommitted(
   let ended = false;
   const end = (outcome: Omit<StreamOutcome, 'cache' | 'attempts' | 'providerMs' | 'timeToFirstTokenMs'>): void => {
     ended = true;
-    options.finish({ ...outcome, cache: options.cache, attempts: stream.attempts, providerMs: stream.providerMs + (runtime.clock.now() - firstAt), timeToFirstTokenMs: firstAt - call.arrivalAt });
+    options.finish({
+      ...outcome,
+      cache: options.cache,
+      attempts: stream.attempts,
+      providerMs: stream.providerMs + (runtime.clock.now() - firstAt),
+      timeToFirstTokenMs: firstAt - call.arrivalAt,
+    });
   };
   try {
     yield { type: 'start', request_id: call.request.request_id, model_id: stream.model.id, provider: stream.model.provider, cache: options.cache };
@@ -76,7 +94,13 @@ export async function* relayCommitted(
           break;
         case 'tool-call-delta':
           toolCalls.add(part.index, part.id, part.name, part.argumentsDelta);
-          yield { type: 'tool-call-delta', index: part.index, ...(part.id === undefined ? {} : { id: part.id }), ...(part.name === undefined ? {} : { name: part.name }), arguments_delta: part.argumentsDelta };
+          yield {
+            type: 'tool-call-delta',
+            index: part.index,
+            ...(part.id === undefined ? {} : { id: part.id }),
+            ...(part.name === undefined ? {} : { name: part.name }),
+            arguments_delta: part.argumentsDelta,
+          };
           break;
         case 'finish': {
           stream.settle(undefined, part.usage.total_tokens);
@@ -121,11 +145,31 @@ async function* partsOf(stream: CommittedStream): AsyncGenerator<StreamPart> {
   }
 }
 
-function complete(options: { call: PreparedCall; stream: CommittedStream; decision: RoutingDecision; cache: CacheResult; runtime: GatewayRuntime; admission: Extract<AgentAdmission, { allowed: true }> }, text: string, toolCalls: ToolCallAssembler, finishReason: FinishReason, rawFinishReason: string | undefined, usage: TokenUsage): InferenceResponse {
+function complete(
+  options: {
+    call: PreparedCall;
+    stream: CommittedStream;
+    decision: RoutingDecision;
+    cache: CacheResult;
+    runtime: GatewayRuntime;
+    admission: Extract<AgentAdmission, { allowed: true }>;
+  },
+  text: string,
+  toolCalls: ToolCallAssembler,
+  finishReason: FinishReason,
+  rawFinishReason: string | undefined,
+  usage: TokenUsage,
+): InferenceResponse {
   return buildResponse(
     options.call,
     options.stream.model,
     { content: text, toolCalls: toolCalls.result(), finishReason, rawFinishReason, usage },
-    { attempts: options.stream.attempts, decision: options.decision, cache: options.cache, now: options.runtime.clock.now(), rateLimit: options.admission.info },
+    {
+      attempts: options.stream.attempts,
+      decision: options.decision,
+      cache: options.cache,
+      now: options.runtime.clock.now(),
+      rateLimit: options.admission.info,
+    },
   );
 }

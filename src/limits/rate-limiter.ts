@@ -41,8 +41,7 @@ export interface TokenReservation {
 
 /** The agent check's answer. `degraded` is true when the per-process fallback decided. */
 export type AgentAdmission =
-  | { allowed: true; reservation: TokenReservation; info: RateLimitInfo; degraded: boolean }
-  | { allowed: false; error: RateLimitError; info: RateLimitInfo };
+  { allowed: true; reservation: TokenReservation; info: RateLimitInfo; degraded: boolean } | { allowed: false; error: RateLimitError; info: RateLimitInfo };
 
 /** The per-provider quota's answer; `retryAfterMs` is `Infinity` when the request can never fit. */
 export type ProviderAdmission = { allowed: true; reservation: TokenReservation } | { allowed: false; retryAfterMs: number };
@@ -112,7 +111,11 @@ export class RateLimiter {
     const decision = await this.decide(buckets, neverFits ? [0, 0] : [1, tokens]);
     if (decision.kind === 'unavailable') {
       const info = { limitRequests: rpm, remainingRequests: 0, resetRequestsMs: 0, limitTokens: tpm, remainingTokens: 0, resetTokensMs: 0 };
-      const error = new RateLimitError('E4405', undefined, { retryAfterMs: this.retryPrimaryAfterMs, headers: rateLimitHeaders(info), details: { agent_did: agentDid } });
+      const error = new RateLimitError('E4405', undefined, {
+        retryAfterMs: this.retryPrimaryAfterMs,
+        headers: rateLimitHeaders(info),
+        details: { agent_did: agentDid },
+      });
       return { allowed: false, error, info };
     }
     const { result } = decision;

@@ -81,7 +81,9 @@ export class RedisRateLimitStore implements RateLimitStore {
       return await this.connection.bounded(command, this.commandTimeoutMs);
     } catch (error) {
       abandoned = true;
-      throw error instanceof RateLimitError ? error : new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw error instanceof RateLimitError
+        ? error
+        : new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
 }

@@ -28,7 +28,9 @@ export const ContentPartSchema = z.discriminatedUnion('type', [TextPartSchema, I
 export type ContentPart = z.infer<typeof ContentPartSchema>;
 
 /** A tool call made by the model; `arguments` is the JSON text the model produced. */
-export const ToolCallSchema = z.object({ id: z.string().min(1).max(256), name: z.string().min(1).max(256), arguments: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict();
+export const ToolCallSchema = z
+  .object({ id: z.string().min(1).max(256), name: z.string().min(1).max(256), arguments: z.string().max(REQUEST_LIMITS.maxTextChars) })
+  .strict();
 export type ToolCall = z.infer<typeof ToolCallSchema>;
 
 const UserMessageSchema = z
@@ -70,7 +72,9 @@ export const ResponseFormatSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('json_schema'),
-      json_schema: z.object({ name: z.string().min(1).max(64), schema: BoundedJsonObjectSchema, strict: z.boolean().optional(), description: z.string().optional() }).strict(),
+      json_schema: z
+        .object({ name: z.string().min(1).max(64), schema: BoundedJsonObjectSchema, strict: z.boolean().optional(), description: z.string().optional() })
+        .strict(),
     })
     .strict(),
 ]);
@@ -127,12 +131,21 @@ export const CacheControlSchema = z
   .strict();
 export type CacheControl = z.infer<typeof CacheControlSchema>;
 
-const AGENT_DID = z.string().min(1).max(512).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+const AGENT_DID = z
+  .string()
+  .min(1)
+  .max(512)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
 
 /** The native request (`POST /v1/inference`, `gateway.complete`). */
 export const InferenceRequestSchema = z
   .object({
-    request_id: z.string().min(1).max(128).regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : -').optional(),
+    request_id: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits, . _ : -')
+      .optional(),
     agent_did: AGENT_DID,
     tenant: z.string().min(1).max(256).optional(),
     logical_prompt: LogicalPromptSchema,

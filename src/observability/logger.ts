@@ -64,7 +64,8 @@ export const REDACTED = '[REDACTED]';
 /** What an omitted prompt or completion reads as. */
 export const OMITTED = '[OMITTED]';
 
-const SENSITIVE_KEY = /^(authorization|proxy-authorization|x-api-key|x-goog-api-key|api[-_]?keys?|apikey|key|password|passwd|secret|client[-_]secret|cookie|set-cookie|(access|refresh|id|bearer|auth)[-_]?token)$/i;
+const SENSITIVE_KEY =
+  /^(authorization|proxy-authorization|x-api-key|x-goog-api-key|api[-_]?keys?|apikey|key|password|passwd|secret|client[-_]secret|cookie|set-cookie|(access|refresh|id|bearer|auth)[-_]?token)$/i;
 const CONTENT_KEY = /^(messages|content|prompt|completion|logical_prompt|system|input|output|choices|delta|text|arguments|tool_calls|embedding|embeddings)$/;
 const EXTRA_PATTERNS: Array<[RegExp, string]> = [
   // Secrets inside JSON text (an upstream error body quoted into a message).
@@ -195,7 +196,8 @@ class LogSanitizer {
   private sensitive(value: unknown, depth: number, seen: WeakSet<object>): unknown {
     if (value === undefined || value === null) return value;
     if (Array.isArray(value)) return value.map((item: unknown) => (typeof item === 'object' && item !== null ? this.value(item, depth + 2, seen) : REDACTED));
-    if (typeof value === 'object' && !(value instanceof Error) && typeof (value as { toJSON?: unknown }).toJSON !== 'function') return this.value(value, depth + 1, seen);
+    if (typeof value === 'object' && !(value instanceof Error) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')
+      return this.value(value, depth + 1, seen);
     return REDACTED;
   }
 }
@@ -227,7 +229,9 @@ export interface RequestLogLine {
 }
 
 /** Builds the per-request line with defaults filled in: `logger.info(requestLogFields({...}), 'request')`. */
-export function requestLogFields(fields: Partial<RequestLogLine> & Pick<RequestLogLine, 'request_id' | 'agent_did' | 'tenant' | 'latency_ms' | 'status'>): RequestLogLine {
+export function requestLogFields(
+  fields: Partial<RequestLogLine> & Pick<RequestLogLine, 'request_id' | 'agent_did' | 'tenant' | 'latency_ms' | 'status'>,
+): RequestLogLine {
   return {
     model: 'none',
     provider: 'none',

@@ -100,7 +100,10 @@ export class GatewayMetrics {
   private readonly queueDepth: Gauge<string>;
   private readonly providerUp: Gauge<string>;
   private readonly requestChildren = new Map<string, RequestChildren>();
-  private readonly modelChildren = new Map<string, { firstToken: Histogram.Internal<string>; input: Counter.Internal; output: Counter.Internal; cost: Counter.Internal }>();
+  private readonly modelChildren = new Map<
+    string,
+    { firstToken: Histogram.Internal<string>; input: Counter.Internal; output: Counter.Internal; cost: Counter.Internal }
+  >();
   private readonly simpleChildren = new Map<string, Counter.Internal>();
 
   constructor(options: GatewayMetricsOptions = {}) {
@@ -113,17 +116,64 @@ export class GatewayMetrics {
     this.contentType = this.registry.contentType;
     if (options.collectDefault ?? true) collectDefaultMetrics({ register: this.registry });
     const name = (suffix: string): string => `${prefix}${suffix}`;
-    this.requests = new Counter({ name: name('requests_total'), help: 'Requests answered, by model, provider, HTTP status, cache outcome and error source', labelNames: ['model', 'provider', 'status', 'cache', 'error_source', 'code'], registers });
-    this.duration = new Histogram({ name: name('request_duration_seconds'), help: 'Time from arrival to the last byte of the answer, in seconds', labelNames: ['model', 'provider', 'cache', 'error_source'], buckets: LLM_LATENCY_BUCKETS_S, registers });
-    this.firstToken = new Histogram({ name: name('time_to_first_token_seconds'), help: 'Time from arrival to the first streamed token, in seconds', labelNames: ['model', 'provider'], buckets: LLM_LATENCY_BUCKETS_S, registers });
-    this.overhead = new Histogram({ name: name('gateway_overhead_seconds'), help: "Time spent in the gateway itself (everything but the provider's time), in seconds", buckets: OVERHEAD_BUCKETS_S, registers });
-    this.tokens = new Counter({ name: name('tokens_total'), help: 'Tokens processed, by direction (input or output)', labelNames: ['model', 'provider', 'direction'], registers });
+    this.requests = new Counter({
+      name: name('requests_total'),
+      help: 'Requests answered, by model, provider, HTTP status, cache outcome and error source',
+      labelNames: ['model', 'provider', 'status', 'cache', 'error_source', 'code'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: name('request_duration_seconds'),
+      help: 'Time from arrival to the last byte of the answer, in seconds',
+      labelNames: ['model', 'provider', 'cache', 'error_source'],
+      buckets: LLM_LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.firstToken = new Histogram({
+      name: name('time_to_first_token_seconds'),
+      help: 'Time from arrival to the first streamed token, in seconds',
+      labelNames: ['model', 'provider'],
+      buckets: LLM_LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.overhead = new Histogram({
+      name: name('gateway_overhead_seconds'),
+      help: "Time spent in the gateway itself (everything but the provider's time), in seconds",
+      buckets: OVERHEAD_BUCKETS_S,
+      registers,
+    });
+    this.tokens = new Counter({
+      name: name('tokens_total'),
+      help: 'Tokens processed, by direction (input or output)',
+      labelNames: ['model', 'provider', 'direction'],
+      registers,
+    });
     this.cost = new Counter({ name: name('cost_cents_total'), help: 'Spend, in cents', labelNames: ['model', 'provider'], registers });
     this.cacheLookups = new Counter({ name: name('cache_lookups_total'), help: 'Cache lookups, by result', labelNames: ['result'], registers });
-    this.rateLimits = new Counter({ name: name('rate_limited_total'), help: 'Requests refused or delayed by a limit, by scope and kind', labelNames: ['scope', 'kind'], registers });
-    this.circuitState = new Gauge({ name: name('circuit_state'), help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open', labelNames: ['provider'], registers });
-    this.queueDepth = new Gauge({ name: name('queue_depth'), help: 'Requests waiting per provider and priority', labelNames: ['provider', 'priority'], registers });
-    this.providerUp = new Gauge({ name: name('provider_up'), help: 'Whether a provider is healthy enough to take traffic (1) or not (0)', labelNames: ['provider'], registers });
+    this.rateLimits = new Counter({
+      name: name('rate_limited_total'),
+      help: 'Requests refused or delayed by a limit, by scope and kind',
+      labelNames: ['scope', 'kind'],
+      registers,
+    });
+    this.circuitState = new Gauge({
+      name: name('circuit_state'),
+      help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
+      labelNames: ['provider'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: name('queue_depth'),
+      help: 'Requests waiting per provider and priority',
+      labelNames: ['provider', 'priority'],
+      registers,
+    });
+    this.providerUp = new Gauge({
+      name: name('provider_up'),
+      help: 'Whether a provider is healthy enough to take traffic (1) or not (0)',
+      labelNames: ['provider'],
+      registers,
+    });
   }
 
   /** Counts a finished request and observes its duration (arrival to last byte, seconds). */
@@ -197,7 +247,12 @@ export class GatewayMetrics {
     return this.registry.metrics();
   }
 
-  private modelChild(labels: ModelLabels): { firstToken: Histogram.Internal<string>; input: Counter.Internal; output: Counter.Internal; cost: Counter.Internal } {
+  private modelChild(labels: ModelLabels): {
+    firstToken: Histogram.Internal<string>;
+    input: Counter.Internal;
+    output: Counter.Internal;
+    cost: Counter.Internal;
+  } {
     const model = this.bounded('model', labels.model);
     const provider = this.bounded('provider', labels.provider);
     const key = `${model}\u0000${provider}`;

@@ -128,6 +128,10 @@ export function recordSpanError(span: Span, error: unknown): void {
   const message = redactText(error instanceof Error ? error.message : String(error));
   span.setAttribute(GENAI.ERROR_TYPE, code);
   span.setAttribute(L04_ATTRIBUTES.ERROR_CODE, code);
-  span.recordException({ name: error instanceof Error ? error.name : 'Error', message, ...(error instanceof Error && error.stack !== undefined ? { stack: redactText(error.stack) } : {}) });
+  span.recordException({
+    name: error instanceof Error ? error.name : 'Error',
+    message,
+    ...(error instanceof Error && error.stack !== undefined ? { stack: redactText(error.stack) } : {}),
+  });
   span.setStatus({ code: SpanStatusCode.ERROR, message: `${code}: ${message}` });
 }

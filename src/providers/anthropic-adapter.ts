@@ -103,15 +103,23 @@ export class AnthropicAdapter implements ProviderAdapter {
         return report({ status: busy ? 'degraded' : 'unhealthy', latency_ms: latencyMs, message: error.message });
       }
       const parsed = AnthropicModelListSchema.safeParse(await response.json());
-      if (!parsed.success) return report({ status: 'unhealthy', latency_ms: latencyMs, message: 'GET /v1/models answered with a body that is not a model list' });
+      if (!parsed.success)
+        return report({ status: 'unhealthy', latency_ms: latencyMs, message: 'GET /v1/models answered with a body that is not a model list' });
       const listed = parsed.data.data.map((model) => model.id);
       const models = Object.fromEntries((options.expectedModels ?? []).map((name) => [name, isListed(name, listed)]));
-      const missing = Object.entries(models).filter(([, found]) => !found).map(([name]) => name);
+      const missing = Object.entries(models)
+        .filter(([, found]) => !found)
+        .map(([name]) => name);
       return report({
         status: 'healthy',
         latency_ms: latencyMs,
         models,
-        ...(missing.length === 0 ? {} : { message: `models not offered to this API key: ${missing.join(', ')}`, hints: missing.map((name) => `check the model name '${name}' against GET /v1/models`) }),
+        ...(missing.length === 0
+          ? {}
+          : {
+              message: `models not offered to this API key: ${missing.join(', ')}`,
+              hints: missing.map((name) => `check the model name '${name}' against GET /v1/models`),
+            }),
       });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);

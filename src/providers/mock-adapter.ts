@@ -168,15 +168,23 @@ export class MockAdapter implements ProviderAdapter {
 
 /** The mock's answer: an echo of the last user message, or a tool call / JSON when asked for. */
 function answer(call: ProviderCall): ProviderResult {
-  const question = lastUserText(call.prompt).replace(/\[\[mock:[^\]]*\]\]/g, '').trim();
+  const question = lastUserText(call.prompt)
+    .replace(/\[\[mock:[^\]]*\]\]/g, '')
+    .trim();
   const inputTokens = estimatePromptTokens(call.prompt);
   const wantsTool = call.prompt.tools !== undefined && call.prompt.tools.length > 0 && call.prompt.tool_choice !== 'none';
   if (wantsTool && call.prompt.tools !== undefined) {
     const choice = call.prompt.tool_choice;
-    const tool = typeof choice === 'object' ? call.prompt.tools.find((item) => item.name === choice.name) ?? call.prompt.tools[0] : call.prompt.tools[0];
+    const tool = typeof choice === 'object' ? (call.prompt.tools.find((item) => item.name === choice.name) ?? call.prompt.tools[0]) : call.prompt.tools[0];
     if (tool !== undefined) {
       const toolCall: ToolCall = { id: `call_${digest(question).slice(0, 12)}`, name: tool.name, arguments: JSON.stringify({ input: question }) };
-      return { content: '', toolCalls: [toolCall], finishReason: 'tool_calls', rawFinishReason: 'tool_calls', usage: tokenUsage(inputTokens, estimateTextTokens(toolCall.arguments)) };
+      return {
+        content: '',
+        toolCalls: [toolCall],
+        finishReason: 'tool_calls',
+        rawFinishReason: 'tool_calls',
+        usage: tokenUsage(inputTokens, estimateTextTokens(toolCall.arguments)),
+      };
     }
   }
   const format = call.prompt.response_format?.type;

@@ -22,7 +22,13 @@ import { convertOllamaChatResponse, convertOllamaChatStream } from './ollama/con
 import { convertToOllamaChatRequest } from './ollama/convert-to-ollama-messages.js';
 import { mapOllamaError } from './ollama/map-ollama-error.js';
 import { matchOllamaModels } from './ollama/match-ollama-models.js';
-import { OllamaChatResponseSchema, OllamaEmbedResponseSchema, OllamaShowResponseSchema, OllamaTagsResponseSchema, OllamaVersionResponseSchema } from './ollama/ollama-api.js';
+import {
+  OllamaChatResponseSchema,
+  OllamaEmbedResponseSchema,
+  OllamaShowResponseSchema,
+  OllamaTagsResponseSchema,
+  OllamaVersionResponseSchema,
+} from './ollama/ollama-api.js';
 import type { OllamaEmbedRequest } from './ollama/ollama-api.js';
 
 /** Bound on a health check and on the metadata calls (`/api/tags`, `/api/version`, `/api/show`), in milliseconds. */
@@ -101,7 +107,9 @@ export class OllamaAdapter implements ProviderAdapter {
     const response = await this.send({ method: 'POST', path: '/api/embed', body, signal: call.signal, deadlineAt: call.deadlineAt });
     const parsed = this.parse(OllamaEmbedResponseSchema, await response.json(), '/api/embed');
     if (parsed.embeddings.length !== call.inputs.length) {
-      throw new ProviderError('E4600', `${this.id} returned ${parsed.embeddings.length} embeddings for ${call.inputs.length} inputs`, { details: { provider: this.id } });
+      throw new ProviderError('E4600', `${this.id} returned ${parsed.embeddings.length} embeddings for ${call.inputs.length} inputs`, {
+        details: { provider: this.id },
+      });
     }
     const inputTokens = parsed.prompt_eval_count ?? call.inputs.reduce((sum, input) => sum + estimateTextTokens(input), 0);
     return { embeddings: parsed.embeddings, usage: { input_tokens: inputTokens } };
@@ -145,12 +153,19 @@ export class OllamaAdapter implements ProviderAdapter {
 
   /** Model metadata (`POST /api/show`), e.g. its context length. Throws E4210 when the model is not pulled. */
   async showModel(name: string, options: OllamaMetadataOptions = {}): Promise<OllamaModelInfo> {
-    const response = await this.send({ method: 'POST', path: '/api/show', body: { model: name }, signal: options.signal, totalTimeoutMs: this.healthTimeoutMs });
+    const response = await this.send({
+      method: 'POST',
+      path: '/api/show',
+      body: { model: name },
+      signal: options.signal,
+      totalTimeoutMs: this.healthTimeoutMs,
+    });
     const parsed = this.parse(OllamaShowResponseSchema, await response.json(), '/api/show');
     const info = parsed.model_info ?? {};
     const architecture = info['general.architecture'];
     let contextLength = typeof architecture === 'string' ? info[`${architecture}.context_length`] : undefined;
-    if (typeof contextLength !== 'number') contextLength = Object.entries(info).find(([key, value]) => key.endsWith('.context_length') && typeof value === 'number')?.[1];
+    if (typeof contextLength !== 'number')
+      contextLength = Object.entries(info).find(([key, value]) => key.endsWith('.context_length') && typeof value === 'number')?.[1];
     const details = parsed.details;
     return {
       name,
@@ -189,13 +204,17 @@ export class OllamaAdapter implements ProviderAdapter {
   private parse<T>(schema: z.ZodType<T>, json: unknown, path: string): T {
     const result = schema.safeParse(json);
     if (result.success) return result.data;
-    throw new ProviderError('E4600', `${this.id} answered ${path} with a body that does not match Ollama's API`, { details: { provider: this.id, path, issues: result.error.issues.slice(0, 3) } });
+    throw new ProviderError('E4600', `${this.id} answered ${path} with a body that does not match Ollama's API`, {
+      details: { provider: this.id, path, issues: result.error.issues.slice(0, 3) },
+    });
   }
 
   private describeFailure(error: GatewayError): string {
     if (error.code === 'E4200') {
       const cause = error.details['cause_code'];
-      return cause === 'ECONNREFUSED' ? `Ollama is not running at ${this.baseUrl} (connection refused)` : `Ollama at ${this.baseUrl} is unreachable: ${error.message}`;
+      return cause === 'ECONNREFUSED'
+        ? `Ollama is not running at ${this.baseUrl} (connection refused)`
+        : `Ollama at ${this.baseUrl} is unreachable: ${error.message}`;
     }
     if (error.code === 'E4201') return `Ollama at ${this.baseUrl} did not answer in time: ${error.message}`;
     return `Ollama at ${this.baseUrl} failed its health check: ${error.message}`;

@@ -110,7 +110,9 @@ export class OpenAIAdapter implements ProviderAdapter {
     for (const item of parsed.data.data) if (item.index < embeddings.length) embeddings[item.index] = item.embedding;
     const missing = embeddings.findIndex((embedding) => embedding === undefined);
     if (missing !== -1 || parsed.data.data.length !== call.inputs.length) {
-      throw new ResponseError('E4600', `${this.id} returned ${parsed.data.data.length} embeddings for ${call.inputs.length} inputs`, { details: { provider: this.id } });
+      throw new ResponseError('E4600', `${this.id} returned ${parsed.data.data.length} embeddings for ${call.inputs.length} inputs`, {
+        details: { provider: this.id },
+      });
     }
     const promptTokens = parsed.data.usage?.prompt_tokens ?? call.inputs.reduce((sum, input) => sum + estimateTextTokens(input), 0);
     return { embeddings: embeddings as number[][], usage: { input_tokens: promptTokens } };
@@ -131,7 +133,12 @@ export class OpenAIAdapter implements ProviderAdapter {
     });
     if (this.notConfigured !== undefined) return report({ status: 'unhealthy', message: this.notConfigured }, false);
     try {
-      const response = await this.send({ method: 'GET', path: '/models', totalTimeoutMs: this.healthTimeoutMs, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      const response = await this.send({
+        method: 'GET',
+        path: '/models',
+        totalTimeoutMs: this.healthTimeoutMs,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
       const parsed = OpenAIModelListSchema.safeParse(await response.json());
       if (!parsed.success) throw this.malformed('model list', parsed.error.issues);
       const listed = new Set(parsed.data.data.map((model) => model.id));

@@ -164,7 +164,13 @@ export class CircuitBreaker {
       case 'closed':
         return { provider: this.provider, state: 'closed', failures: state.failures, retry_after_ms: 0 };
       case 'open':
-        return { provider: this.provider, state: 'open', failures: 0, opened_at: state.openedAt, retry_after_ms: Math.max(0, state.openedAt + this.options.cooldownMs - now) };
+        return {
+          provider: this.provider,
+          state: 'open',
+          failures: 0,
+          opened_at: state.openedAt,
+          retry_after_ms: Math.max(0, state.openedAt + this.options.cooldownMs - now),
+        };
       case 'half_open':
         if (state.probeStartedAt === undefined) return { provider: this.provider, state: 'half_open', failures: 0, retry_after_ms: 0 };
         return {

@@ -97,7 +97,8 @@ export class ProviderHealthMonitor {
     if (this.running || !this.options.config.enabled) return;
     for (const provider of this.options.adapters.keys()) {
       const intervalMs = this.options.intervalMs(provider);
-      if (!(Number.isFinite(intervalMs) && intervalMs > 0)) throw new RangeError(`intervalMs("${provider}") should be a positive number, got ${String(intervalMs)}`);
+      if (!(Number.isFinite(intervalMs) && intervalMs > 0))
+        throw new RangeError(`intervalMs("${provider}") should be a positive number, got ${String(intervalMs)}`);
     }
     this.running = true;
     const epoch = ++this.epoch;

@@ -99,7 +99,13 @@ export class RequestQueue {
       entry.timer = clock.setTimer(() => this.fail(entry, deadlinePassed(provider, options.deadlineAt)), options.deadlineAt - now);
       if (options.signal !== undefined) {
         // The gateway aborts a request at its deadline (E4510): while queued, that is E4502, not a cancellation.
-        entry.onAbort = () => this.fail(entry, isGatewayError(options.signal?.reason, 'E4510') || clock.now() >= options.deadlineAt ? deadlinePassed(provider, options.deadlineAt) : cancelled(provider));
+        entry.onAbort = () =>
+          this.fail(
+            entry,
+            isGatewayError(options.signal?.reason, 'E4510') || clock.now() >= options.deadlineAt
+              ? deadlinePassed(provider, options.deadlineAt)
+              : cancelled(provider),
+          );
         options.signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.waiting.add(entry);
@@ -127,8 +133,12 @@ export class RequestQueue {
     let bestLevel = Infinity;
     for (const entry of this.waiting) {
       const entryLevel = level(entry);
-      if (best === undefined || entryLevel < bestLevel || (entryLevel === bestLevel && (entry.options.deadlineAt < best.options.deadlineAt
-        || (entry.options.deadlineAt === best.options.deadlineAt && entry.seq < best.seq)))) {
+      if (
+        best === undefined ||
+        entryLevel < bestLevel ||
+        (entryLevel === bestLevel &&
+          (entry.options.deadlineAt < best.options.deadlineAt || (entry.options.deadlineAt === best.options.deadlineAt && entry.seq < best.seq)))
+      ) {
         best = entry;
         bestLevel = entryLevel;
       }

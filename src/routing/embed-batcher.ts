@@ -125,7 +125,10 @@ export class EmbedBatcher {
       for (const caller of callers) this.settle(caller, () => caller.reject(error));
       return;
     }
-    const shares = apportion(result.usage.input_tokens, callers.map((caller) => caller.inputs.reduce((sum, input) => sum + estimateTextTokens(input), 0)));
+    const shares = apportion(
+      result.usage.input_tokens,
+      callers.map((caller) => caller.inputs.reduce((sum, input) => sum + estimateTextTokens(input), 0)),
+    );
     let offset = 0;
     callers.forEach((caller, index) => {
       const embeddings = result.embeddings.slice(offset, offset + caller.inputs.length);

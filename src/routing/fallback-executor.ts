@@ -80,7 +80,12 @@ export class FallbackExecutor {
   }
 
   /** Runs `call` on the first candidate that succeeds. */
-  async complete<T>(candidates: RegisteredModel[], plan: AttemptPlan, call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>, tokensOf?: (value: T) => number): Promise<CompletedExecution<T>> {
+  async complete<T>(
+    candidates: RegisteredModel[],
+    plan: AttemptPlan,
+    call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>,
+    tokensOf?: (value: T) => number,
+  ): Promise<CompletedExecution<T>> {
     const attempts: AttemptRecord[] = [];
     const failures: GatewayError[] = [];
     let providerMs = 0;
@@ -106,7 +111,11 @@ export class FallbackExecutor {
   }
 
   /** Opens the stream of the first candidate whose first content arrives. */
-  async stream(candidates: RegisteredModel[], plan: AttemptPlan, open: (model: RegisteredModel, signal: AbortSignal) => AsyncIterable<StreamPart>): Promise<CommittedStream> {
+  async stream(
+    candidates: RegisteredModel[],
+    plan: AttemptPlan,
+    open: (model: RegisteredModel, signal: AbortSignal) => AsyncIterable<StreamPart>,
+  ): Promise<CommittedStream> {
     const attempts: AttemptRecord[] = [];
     const failures: GatewayError[] = [];
     let providerMs = 0;
@@ -129,7 +138,14 @@ export class FallbackExecutor {
     throw exhausted(attempts, failures);
   }
 
-  private commit(model: RegisteredModel, slot: AttemptSlot, rest: AsyncIterator<StreamPart>, head: StreamPart[], attempts: AttemptRecord[], providerMs: number): CommittedStream {
+  private commit(
+    model: RegisteredModel,
+    slot: AttemptSlot,
+    rest: AsyncIterator<StreamPart>,
+    head: StreamPart[],
+    attempts: AttemptRecord[],
+    providerMs: number,
+  ): CommittedStream {
     let settled = false;
     return {
       model,
@@ -147,9 +163,15 @@ export class FallbackExecutor {
         if (error === undefined) this.succeed(model, slot, latencyMs, attempts);
         else if (error === 'cancelled') {
           slot.permit.release();
-          attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: 'E4507', message: 'The caller stopped reading the stream', latency_ms: latencyMs });
-        }
-        else {
+          attempts.push({
+            model_id: model.id,
+            provider: model.provider,
+            outcome: 'error',
+            code: 'E4507',
+            message: 'The caller stopped reading the stream',
+            latency_ms: latencyMs,
+          });
+        } else {
           slot.permit.failure(error);
           this.options.observer.recordFailure(model.provider, model.id, error);
           attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: error.code, message: error.message, latency_ms: latencyMs });
@@ -178,7 +200,14 @@ export class FallbackExecutor {
     const permit = this.options.breakers.get(model.provider).tryAcquire();
     if (!permit.allowed) {
       failures.push(permit.error);
-      attempts.push({ model_id: model.id, provider: model.provider, outcome: 'skipped', code: permit.error.code, message: permit.error.message, latency_ms: 0 });
+      attempts.push({
+        model_id: model.id,
+        provider: model.provider,
+        outcome: 'skipped',
+        code: permit.error.code,
+        message: permit.error.message,
+        latency_ms: 0,
+      });
       return undefined;
     }
     let ticket: QueueTicket;
@@ -193,7 +222,14 @@ export class FallbackExecutor {
       // A full queue or an exhausted provider quota is a reason to fall back; a passed deadline or a cancelled caller is not.
       if (gatewayError.code !== 'E4404' && gatewayError.code !== 'E4402') throw gatewayError;
       failures.push(gatewayError);
-      attempts.push({ model_id: model.id, provider: model.provider, outcome: 'skipped', code: gatewayError.code, message: gatewayError.message, latency_ms: 0 });
+      attempts.push({
+        model_id: model.id,
+        provider: model.provider,
+        outcome: 'skipped',
+        code: gatewayError.code,
+        message: gatewayError.message,
+        latency_ms: 0,
+      });
       return undefined;
     }
     // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
@@ -213,7 +249,14 @@ export class FallbackExecutor {
     failures.push(gatewayError);
     slot.permit.failure(gatewayError); // the breaker counts only provider faults (countsAsFailure)
     if (gatewayError.code !== 'E4507') this.options.observer.recordFailure(model.provider, model.id, gatewayError);
-    attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: gatewayError.code, message: gatewayError.message, latency_ms: this.options.clock.now() - slot.startedAt });
+    attempts.push({
+      model_id: model.id,
+      provider: model.provider,
+      outcome: 'error',
+      code: gatewayError.code,
+      message: gatewayError.message,
+      latency_ms: this.options.clock.now() - slot.startedAt,
+    });
     if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), attempts);
     if (!gatewayError.retryable) throw withAttempts(gatewayError, attempts);
   }
@@ -229,7 +272,10 @@ function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): Gateway
   if (failures.length === 0) return new RoutingError('E4101', 'No candidate model could be attempted', { details: { attempts } });
   if (failures.every((failure) => failure.code === 'E4700')) {
     const retryAfterMs = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 0));
-    return new GatewayError('E4700', `The circuit is open for ${attempts.map((attempt) => attempt.provider).join(', ')}`, { details: { attempts }, retryAfterMs });
+    return new GatewayError('E4700', `The circuit is open for ${attempts.map((attempt) => attempt.provider).join(', ')}`, {
+      details: { attempts },
+      retryAfterMs,
+    });
   }
   const summary = attempts.map((attempt) => `${attempt.model_id}: ${attempt.code ?? attempt.outcome}`).join(', ');
   return new RoutingError('E4103', `Every attempt failed (${summary})`, { details: { attempts } });

@@ -154,7 +154,10 @@ export class LLMRouter {
     const model = this.options.registry.get(modelId);
     const capability = capabilityExclusion(model, need);
     if (capability !== undefined) {
-      throw new RoutingError('E4100', `Model "${modelId}" cannot serve this request: ${capability.detail}`, { param: 'model', details: { model_id: modelId, excluded: [capability] } });
+      throw new RoutingError('E4100', `Model "${modelId}" cannot serve this request: ${capability.detail}`, {
+        param: 'model',
+        details: { model_id: modelId, excluded: [capability] },
+      });
     }
     const status = this.options.health.status(model.provider);
     const breaker = this.options.breakers.get(model.provider);
@@ -168,7 +171,10 @@ export class LLMRouter {
     }
     const current = currentExclusion(model, status, circuitView(breaker.state, breaker.probeInFlight), 0, need);
     if (current !== undefined) {
-      throw new RoutingError('E4101', `Model "${modelId}" is unavailable right now: ${current.detail}`, { param: 'model', details: { model_id: modelId, excluded: [current] } });
+      throw new RoutingError('E4101', `Model "${modelId}" is unavailable right now: ${current.detail}`, {
+        param: 'model',
+        details: { model_id: modelId, excluded: [current] },
+      });
     }
     const cost = costCents(model, need.inputTokens, Math.min(need.maxOutputTokens, model.max_output_tokens));
     return {

@@ -43,7 +43,9 @@ export class ModelRegistry {
     const model = parsed.data;
     if (this.models.has(model.id)) throw new ConfigurationError('E4001', `Model "${model.id}" is already registered`, { details: { model_id: model.id } });
     if (!this.providers.has(model.provider)) {
-      throw new ConfigurationError('E4002', `Model "${model.id}" names unknown provider "${model.provider}"`, { details: { model_id: model.id, provider: model.provider } });
+      throw new ConfigurationError('E4002', `Model "${model.id}" names unknown provider "${model.provider}"`, {
+        details: { model_id: model.id, provider: model.provider },
+      });
     }
     const registered: RegisteredModel = { ...model, available: true };
     this.models.set(model.id, registered);

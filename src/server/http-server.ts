@@ -78,7 +78,9 @@ export class GatewayServer {
         return;
       }
       const body = JSON.stringify(toOpenAIError(new ValidationError('E4500', 'Invalid request: the HTTP request could not be parsed')).body);
-      socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     });
   }
 
@@ -139,7 +141,9 @@ export class GatewayServer {
       const route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
       // Only routes that read a query string pay for a full URL parse.
       const url = queryAt === -1 ? ROOT_URL : new URL(target, 'http://gateway');
-      const caller = route.authenticated ? this.authenticate(request, route) : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
+      const caller = route.authenticated
+        ? this.authenticate(request, route)
+        : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
       const context: RouteContext = {
         gateway: this.gateway,
         request,

@@ -35,7 +35,10 @@ export function lastUserText(prompt: LogicalPrompt): string {
     const message = prompt.messages[index];
     if (message?.role !== 'user') continue;
     if (typeof message.content === 'string') return message.content;
-    return message.content.map((part) => (part.type === 'text' ? part.text : '')).join(' ').trim();
+    return message.content
+      .map((part) => (part.type === 'text' ? part.text : ''))
+      .join(' ')
+      .trim();
   }
   return '';
 }

@@ -165,7 +165,8 @@ export async function startAnthropicFixture(options: { apiKey?: string } = {}): 
     if (route !== 'POST /v1/messages' && route !== 'GET /v1/models') return sendError(response, 404, 'not_found_error', `${route} not found`);
     // API version 2023-06-01 authenticates with x-api-key; SDK 1.x (API 2026-10-21) sends a Bearer token.
     if (request.headers['x-api-key'] !== apiKey && request.headers.authorization !== `Bearer ${apiKey}`) return sendFile(response, 401, 'error-401.json');
-    if (typeof request.headers['anthropic-version'] !== 'string') return sendError(response, 400, 'invalid_request_error', 'anthropic-version: header is required');
+    if (typeof request.headers['anthropic-version'] !== 'string')
+      return sendError(response, 400, 'invalid_request_error', 'anthropic-version: header is required');
     if (route === 'POST /v1/messages') {
       const problem = raw !== '' && body === undefined ? 'body: not valid JSON' : validateMessagesBody(body, scenario);
       if (problem !== undefined) return sendError(response, 400, 'invalid_request_error', problem);
@@ -201,7 +202,12 @@ function play(response: ServerResponse, scenario: AnthropicFixtureScenario, kind
     case 'stall':
     case 'reset':
     case 'truncated':
-      return sendPartial(response, scenario, kind === 'sse' ? readAnthropicFixture('stream-cut.sse') : halfOf(readAnthropicFixture('message-text.json')), kind === 'sse');
+      return sendPartial(
+        response,
+        scenario,
+        kind === 'sse' ? readAnthropicFixture('stream-cut.sse') : halfOf(readAnthropicFixture('message-text.json')),
+        kind === 'sse',
+      );
     default:
       break;
   }
@@ -279,7 +285,8 @@ function validateMessagesBody(body: unknown, scenario: AnthropicFixtureScenario)
   if (scenario === 'vision') {
     const last = [...body.messages].reverse().find((message) => isRecord(message) && message.role === 'user');
     const content = isRecord(last) ? last.content : undefined;
-    if (!Array.isArray(content) || !content.some((block) => isRecord(block) && block.type === 'image')) return 'vision: the last user turn holds no image block';
+    if (!Array.isArray(content) || !content.some((block) => isRecord(block) && block.type === 'image'))
+      return 'vision: the last user turn holds no image block';
   }
   return undefined;
 }

@@ -50,9 +50,27 @@ export class FuzzCaseGenerator {
       () => this.post('body: huge string near the limit', this.bodyRoute(), this.nearLimit()),
       () => this.overLimit(),
       () => this.post('body: invalid UTF-8 in a broken body', this.bodyRoute(), this.mutatedChat(), { breakUtf8: true }),
-      () => ({ ...this.post('content-type: wrong', this.bodyRoute(), validChat()), headers: { 'content-type': this.pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'json', 'text/json']) } }),
-      () => ({ ...this.post('x-agent-did: bad', '/v1/chat/completions', validChat()), headers: { 'content-type': 'application/json', ...this.badIdentityHeader('x-agent-did', 256) } }),
-      () => ({ ...this.post('x-l04-tenant: bad', '/v1/chat/completions', validChat()), headers: { 'content-type': 'application/json', ...this.badIdentityHeader('x-l04-tenant', 128) } }),
+      () => ({
+        ...this.post('content-type: wrong', this.bodyRoute(), validChat()),
+        headers: {
+          'content-type': this.pick([
+            'text/plain',
+            'application/x-www-form-urlencoded',
+            'multipart/form-data; boundary=x',
+            'application/xml',
+            'json',
+            'text/json',
+          ]),
+        },
+      }),
+      () => ({
+        ...this.post('x-agent-did: bad', '/v1/chat/completions', validChat()),
+        headers: { 'content-type': 'application/json', ...this.badIdentityHeader('x-agent-did', 256) },
+      }),
+      () => ({
+        ...this.post('x-l04-tenant: bad', '/v1/chat/completions', validChat()),
+        headers: { 'content-type': 'application/json', ...this.badIdentityHeader('x-l04-tenant', 128) },
+      }),
       () => this.wrongMethod(),
       () => ({ kind: 'path: no such route', method: this.pick(['GET', 'POST']), path: this.oddPath(), headers: {} }),
       () => ({ kind: 'usage: bad query', method: 'GET', path: `/v1/usage?${this.badUsageQuery()}`, headers: {} }),
@@ -64,7 +82,20 @@ export class FuzzCaseGenerator {
   nextUnauthenticated(): FuzzCase {
     const route = this.pick(['/v1/chat/completions', '/v1/inference', '/v1/embeddings', '/v1/models', '/v1/usage?since=0', '/v1/admin/cache/purge']);
     const method = route === '/v1/models' || route.startsWith('/v1/usage') ? 'GET' : 'POST';
-    const body = method === 'GET' ? undefined : Buffer.from(JSON.stringify(route === '/v1/inference' ? validNative() : route === '/v1/embeddings' ? { model: 'mock-1', input: 'hi' } : route.includes('purge') ? { tenant: 'acme' } : validChat()));
+    const body =
+      method === 'GET'
+        ? undefined
+        : Buffer.from(
+            JSON.stringify(
+              route === '/v1/inference'
+                ? validNative()
+                : route === '/v1/embeddings'
+                  ? { model: 'mock-1', input: 'hi' }
+                  : route.includes('purge')
+                    ? { tenant: 'acme' }
+                    : validChat(),
+            ),
+          );
     const key = `l04_${this.token(this.int(4, 40))}`;
     const authorization = this.pick<Record<string, string | string[]>>([
       {},
@@ -80,13 +111,25 @@ export class FuzzCaseGenerator {
       { 'x-api-key': `${key} spaced` },
       { 'x-api-key': 'x'.repeat(this.int(513, 1500)) },
     ]);
-    return { kind: 'auth: bad key', method, path: route, headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorization }, ...(body === undefined ? {} : { body }) };
+    return {
+      kind: 'auth: bad key',
+      method,
+      path: route,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorization },
+      ...(body === undefined ? {} : { body }),
+    };
   }
 
   private post(kind: string, path: string, value: unknown, options: { breakUtf8?: boolean } = {}): FuzzCase {
     let body = Buffer.from(JSON.stringify(value) ?? 'null', 'utf8');
     if (options.breakUtf8) body = Buffer.concat([body.subarray(0, Math.max(1, body.length - 2)), Buffer.from([0xc3, 0x28, 0xff, 0xfe])]);
-    return { kind, method: 'POST', path, headers: { 'content-type': this.pick(['application/json', 'application/json; charset=utf-8', 'application/vnd.api+json']) }, body };
+    return {
+      kind,
+      method: 'POST',
+      path,
+      headers: { 'content-type': this.pick(['application/json', 'application/json; charset=utf-8', 'application/vnd.api+json']) },
+      body,
+    };
   }
 
   private bodyRoute(): string {
@@ -110,7 +153,8 @@ export class FuzzCaseGenerator {
       () => (body.stream = this.pick(['true', 1, {}])),
       () => (body.stop = this.pick([5, Array.from({ length: 9 }, () => 'x'), [1]])),
       () => (body.l04 = this.pick([{ surprise: 1 }, { priority: 'urgent' }, { capabilities: ['telepathy'] }, { max_latency_ms: -1 }, 'fast'])),
-      () => (body.tools = this.pick(['all', [{ type: 'function' }], Array.from({ length: 129 }, (_, i) => ({ type: 'function', function: { name: `t${i}` } }))])),
+      () =>
+        (body.tools = this.pick(['all', [{ type: 'function' }], Array.from({ length: 129 }, (_, i) => ({ type: 'function', function: { name: `t${i}` } }))])),
       () => (body.messages = Array.from({ length: 1025 }, () => ({ role: 'user', content: 'x' }))),
       () => (body.tools = [{ type: 'function', function: { name: 'deep', parameters: nest(this.int(33, 400)) } }]),
       () => (body.response_format = this.pick([{ type: 'yaml' }, 'json', { type: 'json_schema' }])),
@@ -137,7 +181,16 @@ export class FuzzCaseGenerator {
   }
 
   private mutatedEmbeddings(): unknown {
-    return this.pick([{}, { model: 'mock-1' }, { input: 'x' }, { model: 'mock-1', input: 5 }, { model: 'mock-1', input: [[1, 2]] }, { model: 'mock-1', input: 'x', dimensions: 8 }, { model: 'mock-1', input: 'x', encoding_format: 'hex' }, { model: 7, input: 'x' }]);
+    return this.pick([
+      {},
+      { model: 'mock-1' },
+      { input: 'x' },
+      { model: 'mock-1', input: 5 },
+      { model: 'mock-1', input: [[1, 2]] },
+      { model: 'mock-1', input: 'x', dimensions: 8 },
+      { model: 'mock-1', input: 'x', encoding_format: 'hex' },
+      { model: 7, input: 'x' },
+    ]);
   }
 
   /** Bytes that are not a JSON document: empty, truncated, random, or binary. */
@@ -181,12 +234,7 @@ export class FuzzCaseGenerator {
 
   private badIdentityHeader(name: string, maxLength: number): Record<string, string | string[]> {
     return {
-      [name]: this.pick<string | string[]>([
-        'did:l04:has space',
-        `did:l04:${'a'.repeat(maxLength)}`,
-        'did:l04:caf\u00e9',
-        ['did:l04:one', 'did:l04:two'],
-      ]),
+      [name]: this.pick<string | string[]>(['did:l04:has space', `did:l04:${'a'.repeat(maxLength)}`, 'did:l04:caf\u00e9', ['did:l04:one', 'did:l04:two']]),
     };
   }
 
@@ -229,9 +277,15 @@ export class FuzzCaseGenerator {
 
   private randomJson(depth: number): unknown {
     const roll = this.random();
-    if (depth <= 0 || roll < 0.3) return this.pick([null, true, false, this.int(-1e6, 1e6), this.random() * 1e10, this.token(this.int(0, 20)), '\u0000\ud800', -0]);
+    if (depth <= 0 || roll < 0.3)
+      return this.pick([null, true, false, this.int(-1e6, 1e6), this.random() * 1e10, this.token(this.int(0, 20)), '\u0000\ud800', -0]);
     if (roll < 0.6) return Array.from({ length: this.int(0, 5) }, () => this.randomJson(depth - 1));
-    return Object.fromEntries(Array.from({ length: this.int(0, 5) }, () => [this.pick(['role', 'content', 'messages', this.token(6), '__proto__', 'constructor']), this.randomJson(depth - 1)]));
+    return Object.fromEntries(
+      Array.from({ length: this.int(0, 5) }, () => [
+        this.pick(['role', 'content', 'messages', this.token(6), '__proto__', 'constructor']),
+        this.randomJson(depth - 1),
+      ]),
+    );
   }
 
   private token(length: number): string {

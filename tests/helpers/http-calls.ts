@@ -22,7 +22,13 @@ export interface OpenAIErrorShape {
 }
 
 /** Sends `body` as JSON with `method` (POST by default) and reads the whole answer. */
-export async function callJson(url: string, path: string, body?: unknown, headers: Record<string, string> = {}, method = body === undefined ? 'GET' : 'POST'): Promise<HttpAnswer> {
+export async function callJson(
+  url: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  method = body === undefined ? 'GET' : 'POST',
+): Promise<HttpAnswer> {
   const response = await fetch(`${url}${path}`, {
     method,
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -61,7 +67,14 @@ export function isOpenAIError(body: unknown): body is OpenAIErrorShape {
   const error = (body as { error: unknown }).error;
   if (typeof error !== 'object' || error === null) return false;
   const record = error as Record<string, unknown>;
-  return typeof record.message === 'string' && typeof record.type === 'string' && typeof record.code === 'string' && /^E\d{4}$/.test(record.code) && 'param' in record && (record.param === null || typeof record.param === 'string');
+  return (
+    typeof record.message === 'string' &&
+    typeof record.type === 'string' &&
+    typeof record.code === 'string' &&
+    /^E\d{4}$/.test(record.code) &&
+    'param' in record &&
+    (record.param === null || typeof record.param === 'string')
+  );
 }
 
 function parseJson(text: string): unknown {

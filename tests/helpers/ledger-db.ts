@@ -64,7 +64,9 @@ export async function ledgerRows(admin: Pool, schema: string): Promise<Map<strin
  * A started `PostgresUsageLedger` for one gateway. The flush timer is long so that the test decides
  * when batches go (`flush()`), except that every `batchSize` records start one on their own.
  */
-export async function startLedger(options: Pick<PostgresUsageLedgerOptions, 'url' | 'schema' | 'spoolDir'> & Partial<PostgresUsageLedgerOptions>): Promise<PostgresUsageLedger> {
+export async function startLedger(
+  options: Pick<PostgresUsageLedgerOptions, 'url' | 'schema' | 'spoolDir'> & Partial<PostgresUsageLedgerOptions>,
+): Promise<PostgresUsageLedger> {
   const ledger = new PostgresUsageLedger({ batchSize: 4, flushIntervalMs: 60_000, spoolMaxRecords: 10_000, connectTimeoutMs: 500, ...options });
   onCleanup(() => ledger.close(1_000));
   await ledger.start();

@@ -165,7 +165,8 @@ export async function startOllamaFixture(initial: OllamaScenario = 'ok'): Promis
     if (method === 'POST' && path === '/api/show') return ok(ollamaFixture('show.json'));
     if (method === 'POST' && path === '/api/embed') return ok(embedAnswer(request['input']));
     if (!chat) return undefined;
-    if (typeof request['model'] !== 'string' || request['model'] === '') return { status: 400, body: JSON.stringify({ error: 'model is required' }) + '\n', ndjson: false };
+    if (typeof request['model'] !== 'string' || request['model'] === '')
+      return { status: 400, body: JSON.stringify({ error: 'model is required' }) + '\n', ndjson: false };
     const invalidImage = findInvalidImage(request['messages']);
     if (invalidImage) return { status: 400, body: JSON.stringify({ error: 'illegal base64 data at input byte 0' }) + '\n', ndjson: false };
     const stream = request['stream'] !== false; // Ollama streams unless told otherwise
@@ -222,7 +223,10 @@ function embedAnswer(input: unknown): string {
 function findInvalidImage(messages: unknown): boolean {
   if (!Array.isArray(messages)) return false;
   return messages.some(
-    (message) => isRecord(message) && Array.isArray(message['images']) && message['images'].some((image) => typeof image !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(image) || image.length % 4 !== 0),
+    (message) =>
+      isRecord(message) &&
+      Array.isArray(message['images']) &&
+      message['images'].some((image) => typeof image !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(image) || image.length % 4 !== 0),
   );
 }
 
@@ -241,7 +245,12 @@ function send(response: ServerResponse, body: string, ndjson: boolean, scenario:
     return;
   }
   response.writeHead(200, headers);
-  const head = ndjson ? body.split(/(?<=\n)/).slice(0, 2).join('') : body.slice(0, Math.floor(body.length / 2));
+  const head = ndjson
+    ? body
+        .split(/(?<=\n)/)
+        .slice(0, 2)
+        .join('')
+    : body.slice(0, Math.floor(body.length / 2));
   response.write(head, () => {
     if (scenario !== 'reset') return;
     // Let the client read what was sent before the RST discards anything in flight.

@@ -124,7 +124,9 @@ export async function startOpenAIFixture(): Promise<OpenAIFixture> {
       const body: unknown = raw === '' ? undefined : JSON.parse(raw);
       const path = request.url ?? '/';
       const name = forced ?? pickScenario(path, body);
-      const closed = new Promise<'completed' | 'aborted'>((resolve) => response.on('close', () => resolve(response.writableFinished ? 'completed' : 'aborted')));
+      const closed = new Promise<'completed' | 'aborted'>((resolve) =>
+        response.on('close', () => resolve(response.writableFinished ? 'completed' : 'aborted')),
+      );
       requests.push({ method: request.method ?? 'GET', path, headers: request.headers, body, scenario: name, closed });
       answer(request, response, path, body, OPENAI_SCENARIOS[name]);
     });
@@ -156,7 +158,11 @@ function pickScenario(path: string, body: unknown): OpenAIScenarioName {
 
 function answer(request: IncomingMessage, response: ServerResponse, path: string, body: unknown, scenario: Scenario): void {
   if (!/^\/v1\/(chat\/completions|embeddings|models)$/.test(path.split('?')[0] ?? '')) {
-    sendJson(response, 404, JSON.stringify({ error: { message: `Invalid URL (${request.method} ${path})`, type: 'invalid_request_error', param: null, code: null } }));
+    sendJson(
+      response,
+      404,
+      JSON.stringify({ error: { message: `Invalid URL (${request.method} ${path})`, type: 'invalid_request_error', param: null, code: null } }),
+    );
     return;
   }
   if (scenario.fault === 'hang') return; // Headers never come; the client's first-byte timeout or abort ends it.

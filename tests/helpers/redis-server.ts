@@ -35,7 +35,9 @@ export async function startRedisServer(): Promise<PrivateRedisServer> {
     },
     async start() {
       if (child !== undefined) return;
-      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], {
+        stdio: 'ignore',
+      });
       await waitForPong(port);
     },
   };

@@ -30,13 +30,23 @@ export interface SharedRedisGatewaysOptions {
 }
 
 /** Starts the instances on one fresh `l04:test:<random>:` prefix; returns them and the prefix. */
-export async function startSharedRedisGateways(config: GatewayConfigInput, options: SharedRedisGatewaysOptions = {}): Promise<{ keyPrefix: string; gateways: TestGateway[] }> {
+export async function startSharedRedisGateways(
+  config: GatewayConfigInput,
+  options: SharedRedisGatewaysOptions = {},
+): Promise<{ keyPrefix: string; gateways: TestGateway[] }> {
   const redisUrl = options.redisUrl ?? REDIS_URL;
   // On the shared Redis, this connection only owns the prefix and its cleanup; every gateway
   // connects by itself. A private server needs neither (and may be down at teardown).
   const keyPrefix = options.redisUrl === undefined ? (await testRedis()).keyPrefix : `l04:test:${randomBytes(6).toString('hex')}:`;
-  const state = { backend: 'redis' as const, redis_url: redisUrl, key_prefix: keyPrefix, ...(options.commandTimeoutMs === undefined ? {} : { command_timeout_ms: options.commandTimeoutMs }) };
+  const state = {
+    backend: 'redis' as const,
+    redis_url: redisUrl,
+    key_prefix: keyPrefix,
+    ...(options.commandTimeoutMs === undefined ? {} : { command_timeout_ms: options.commandTimeoutMs }),
+  };
   const shared: GatewayConfigInput = { ...config, state };
-  const gateways = await Promise.all(Array.from({ length: options.count ?? 2 }, (_, index) => startTestServer(shared, options.dependencies?.(index) ?? {}, options.apiKey)));
+  const gateways = await Promise.all(
+    Array.from({ length: options.count ?? 2 }, (_, index) => startTestServer(shared, options.dependencies?.(index) ?? {}, options.apiKey)),
+  );
   return { keyPrefix, gateways };
 }

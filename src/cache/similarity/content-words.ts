@@ -6,12 +6,13 @@
 
 /** Words that carry little of a question's meaning. */
 export const FUNCTION_WORDS: ReadonlySet<string> = new Set(
-  ('a an the of to in on at for from by with about as into over and or but if so than then is are was were be been being am ' +
+  (
+    'a an the of to in on at for from by with about as into over and or but if so than then is are was were be been being am ' +
     'do does did done can could would should will shall may might must have has had i me my mine we us our you your it its this that ' +
     'these those there here what which who whom whose how why when where please tell show give explain describe let any some just ' +
     'really very also again get got one way ways kind need want like know quick question help exactly actually basically simply ' +
-    'generally usually typically so much many all few each every several other others more most')
-    .split(' '),
+    'generally usually typically so much many all few each every several other others more most'
+  ).split(' '),
 );
 
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)*/gu;

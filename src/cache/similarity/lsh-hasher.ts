@@ -26,7 +26,8 @@ export class LshHasher {
   private readonly planes: Float32Array;
 
   constructor(options: LshHasherOptions) {
-    if (!Number.isInteger(options.bits) || options.bits < 1 || options.bits > 30) throw new Error(`LshHasher bits should be an integer from 1 to 30, got ${options.bits}`);
+    if (!Number.isInteger(options.bits) || options.bits < 1 || options.bits > 30)
+      throw new Error(`LshHasher bits should be an integer from 1 to 30, got ${options.bits}`);
     if (!Number.isInteger(options.tables) || options.tables < 1) throw new Error(`LshHasher tables should be a positive integer, got ${options.tables}`);
     this.tables = options.tables;
     this.bits = options.bits;

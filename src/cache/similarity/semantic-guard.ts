@@ -23,29 +23,82 @@ export interface GuardFeatures {
 }
 
 const NUMBER_WORDS: Record<string, string> = {
-  zero: '0', one: '1', two: '2', three: '3', four: '4', five: '5', six: '6', seven: '7', eight: '8', nine: '9', ten: '10',
-  eleven: '11', twelve: '12', thirteen: '13', fourteen: '14', fifteen: '15', sixteen: '16', seventeen: '17', eighteen: '18',
-  nineteen: '19', twenty: '20', thirty: '30', forty: '40', fifty: '50', sixty: '60', seventy: '70', eighty: '80', ninety: '90',
-  hundred: '100', thousand: '1000', million: '1000000', billion: '1000000000', first: '1st', second: '2nd', third: '3rd',
-  half: '0.5', dozen: '12', once: '1x', twice: '2x', single: '1', double: '2x', triple: '3x',
+  zero: '0',
+  one: '1',
+  two: '2',
+  three: '3',
+  four: '4',
+  five: '5',
+  six: '6',
+  seven: '7',
+  eight: '8',
+  nine: '9',
+  ten: '10',
+  eleven: '11',
+  twelve: '12',
+  thirteen: '13',
+  fourteen: '14',
+  fifteen: '15',
+  sixteen: '16',
+  seventeen: '17',
+  eighteen: '18',
+  nineteen: '19',
+  twenty: '20',
+  thirty: '30',
+  forty: '40',
+  fifty: '50',
+  sixty: '60',
+  seventy: '70',
+  eighty: '80',
+  ninety: '90',
+  hundred: '100',
+  thousand: '1000',
+  million: '1000000',
+  billion: '1000000000',
+  first: '1st',
+  second: '2nd',
+  third: '3rd',
+  half: '0.5',
+  dozen: '12',
+  once: '1x',
+  twice: '2x',
+  single: '1',
+  double: '2x',
+  triple: '3x',
 };
 
 const NEGATIONS = new Set([
-  'not', 'no', 'never', 'none', 'nobody', 'nothing', 'nowhere', 'neither', 'nor', 'without', 'cannot', 'unable', 'neglect', 'avoid', 'except', 'excluding',
+  'not',
+  'no',
+  'never',
+  'none',
+  'nobody',
+  'nothing',
+  'nowhere',
+  'neither',
+  'nor',
+  'without',
+  'cannot',
+  'unable',
+  'neglect',
+  'avoid',
+  'except',
+  'excluding',
 ]);
 
 // Capitalised words that start sentences (or are always capitalised) without naming anything.
 const COMMON_CAPITALISED = new Set(
-  ('what how why when where who whom whose which is are was were am be can could would should will shall may might must do does did ' +
+  (
+    'what how why when where who whom whose which is are was were am be can could would should will shall may might must do does did ' +
     'has have had please tell show give explain describe list write summarize summarise translate create make help find generate ' +
     'compare define name let i my me we our you your the a an this that these those there it its in on at for to of and but or if ' +
     'so hi hello hey thanks thank any some all each every quick question briefly also now then yes okay ok calculate convert suggest ' +
-    'recommend provide draft rewrite check fix get need want tell outline is isn\'t are aren\'t does doesn\'t do don\'t can can\'t ' +
-    'should shouldn\'t would wouldn\'t could couldn\'t will won\'t did didn\'t was wasn\'t give how\'s what\'s where\'s who\'s ' +
-    'i\'m i\'ve i\'d i\'ll it\'s that\'s there\'s could\'ve hey in on from with by about after before during since while not no never ' +
+    "recommend provide draft rewrite check fix get need want tell outline is isn't are aren't does doesn't do don't can can't " +
+    "should shouldn't would wouldn't could couldn't will won't did didn't was wasn't give how's what's where's who's " +
+    "i'm i've i'd i'll it's that's there's could've hey in on from with by about after before during since while not no never " +
     'kindly quickly simply roughly approximately exactly just only one any other another same such much many more most less few ' +
-    'as like into onto over under between among through via per vs versus dear sir madam team assistant answer reply respond say')
-    .split(' '),
+    'as like into onto over under between among through via per vs versus dear sir madam team assistant answer reply respond say'
+  ).split(' '),
 );
 
 const TOKEN = /[\p{L}\p{N}][\p{L}\p{N}_'’.@:/-]*/gu;

@@ -27,7 +27,12 @@ class UsageTally {
   private output = 0;
 
   /** Applies a usage object; null or absent fields keep their earlier value (counts are cumulative). */
-  apply(usage: { input_tokens?: number | null; output_tokens?: number | null; cache_creation_input_tokens?: number | null; cache_read_input_tokens?: number | null }): void {
+  apply(usage: {
+    input_tokens?: number | null;
+    output_tokens?: number | null;
+    cache_creation_input_tokens?: number | null;
+    cache_read_input_tokens?: number | null;
+  }): void {
     if (typeof usage.input_tokens === 'number') this.input = usage.input_tokens;
     if (typeof usage.cache_creation_input_tokens === 'number') this.cacheCreation = usage.cache_creation_input_tokens;
     if (typeof usage.cache_read_input_tokens === 'number') this.cacheRead = usage.cache_read_input_tokens;

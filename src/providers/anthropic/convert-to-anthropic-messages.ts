@@ -134,7 +134,9 @@ export function convertImage(url: string, path = 'url'): AnthropicImageBlockPara
   }
   const mediaType = (match[1] ?? '').toLowerCase();
   if (!isImageMediaType(mediaType)) {
-    throw new ValidationError('E4500', `Invalid request: ${path}: Anthropic accepts ${ANTHROPIC_IMAGE_MEDIA_TYPES.join(', ')}, got ${mediaType}`, { param: path });
+    throw new ValidationError('E4500', `Invalid request: ${path}: Anthropic accepts ${ANTHROPIC_IMAGE_MEDIA_TYPES.join(', ')}, got ${mediaType}`, {
+      param: path,
+    });
   }
   return { type: 'image', source: { type: 'base64', media_type: mediaType, data: match[3] ?? '' } };
 }

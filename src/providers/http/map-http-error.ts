@@ -20,7 +20,12 @@ export interface UpstreamErrorInfo {
 }
 
 /** Maps an HTTP error status to a `ProviderError`. */
-export function mapHttpError(provider: string, status: number, headers: Record<string, string | string[] | undefined>, info: UpstreamErrorInfo = {}): ProviderError {
+export function mapHttpError(
+  provider: string,
+  status: number,
+  headers: Record<string, string | string[] | undefined>,
+  info: UpstreamErrorInfo = {},
+): ProviderError {
   const code = codeFor(status, info);
   const upstreamMessage = info.message === undefined ? undefined : redactSecrets(info.message).slice(0, 500);
   const retryAfterMs = code === 'E4204' || code === 'E4205' ? parseRetryAfter(headers) : undefined;

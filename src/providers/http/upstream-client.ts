@@ -97,7 +97,12 @@ export class UpstreamClient {
     return new UpstreamClient({
       provider: config.id,
       baseUrl,
-      timeouts: { connectMs: config.connect_timeout_ms, firstByteMs: config.first_byte_timeout_ms, chunkGapMs: config.chunk_gap_timeout_ms, totalMs: config.timeout_ms },
+      timeouts: {
+        connectMs: config.connect_timeout_ms,
+        firstByteMs: config.first_byte_timeout_ms,
+        chunkGapMs: config.chunk_gap_timeout_ms,
+        totalMs: config.timeout_ms,
+      },
       connections: config.max_concurrency,
       ...(dispatcher === undefined ? {} : { dispatcher }),
     });
@@ -235,7 +240,12 @@ export class UpstreamClient {
       return new ProviderError('E4201', `${this.provider}: stream stalled for ${this.timeouts.chunkGapMs} ms`, { details, cause: error });
     }
     const code = errorCode(error);
-    const text = code === 'ECONNREFUSED' ? 'connection refused' : code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' ? 'connection reset' : `request failed (${code ?? 'unknown'})`;
+    const text =
+      code === 'ECONNREFUSED'
+        ? 'connection refused'
+        : code === 'UND_ERR_SOCKET' || code === 'ECONNRESET'
+          ? 'connection reset'
+          : `request failed (${code ?? 'unknown'})`;
     return new ProviderError('E4200', `${this.provider}: ${text}`, { details: { ...details, cause_code: code }, cause: error });
   }
 }

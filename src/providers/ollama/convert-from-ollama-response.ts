@@ -25,7 +25,11 @@ export function convertOllamaToolCall(toolCall: OllamaToolCall, index: number): 
  * when the whole prompt came from its cache; the estimate then stands in, as zero would make
  * the call look free to budgets and rate limits.
  */
-export function ollamaUsage(counts: { prompt_eval_count?: number | undefined; eval_count?: number | undefined }, prompt: LogicalPrompt, outputText: string): TokenUsage {
+export function ollamaUsage(
+  counts: { prompt_eval_count?: number | undefined; eval_count?: number | undefined },
+  prompt: LogicalPrompt,
+  outputText: string,
+): TokenUsage {
   return tokenUsage(counts.prompt_eval_count ?? estimatePromptTokens(prompt), counts.eval_count ?? estimateTextTokens(outputText));
 }
 
@@ -63,12 +67,20 @@ export async function* convertOllamaChatStream(lines: AsyncIterable<unknown>, co
     for await (const line of lines) {
       const failure = OllamaErrorSchema.safeParse(line);
       if (failure.success) {
-        yield { type: 'error', error: new ProviderError('E4202', `${provider} failed mid-stream: ${failure.data.error.slice(0, 500)}`, { details: { provider } }) };
+        yield {
+          type: 'error',
+          error: new ProviderError('E4202', `${provider} failed mid-stream: ${failure.data.error.slice(0, 500)}`, { details: { provider } }),
+        };
         return;
       }
       const parsed = OllamaChatChunkSchema.safeParse(line);
       if (!parsed.success) {
-        yield { type: 'error', error: new ProviderError('E4600', `${provider} streamed a line that is not a chat chunk`, { details: { provider, issues: parsed.error.issues.slice(0, 3) } }) };
+        yield {
+          type: 'error',
+          error: new ProviderError('E4600', `${provider} streamed a line that is not a chat chunk`, {
+            details: { provider, issues: parsed.error.issues.slice(0, 3) },
+          }),
+        };
         return;
       }
       const chunk = parsed.data;
@@ -84,7 +96,12 @@ export async function* convertOllamaChatStream(lines: AsyncIterable<unknown>, co
         toolIndex++;
       }
       if (chunk.done) {
-        yield { type: 'finish', finishReason: mapOllamaFinishReason(chunk.done_reason, toolIndex > 0), rawFinishReason: chunk.done_reason, usage: ollamaUsage(chunk, context.prompt, output) };
+        yield {
+          type: 'finish',
+          finishReason: mapOllamaFinishReason(chunk.done_reason, toolIndex > 0),
+          rawFinishReason: chunk.done_reason,
+          usage: ollamaUsage(chunk, context.prompt, output),
+        };
         return;
       }
     }

@@ -100,10 +100,14 @@ export function imageToBase64(url: string, param: string, provider: string): str
   const match = /^data:([^,]*),(.*)$/s.exec(url);
   if (match === null) {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? 'unknown';
-    throw new ProviderError('E4206', `${provider}: Ollama accepts images only as data: URLs with base64 bytes; an ${scheme}: image URL cannot be sent (download it and send a data: URL)`, {
-      param,
-      details: { provider, scheme },
-    });
+    throw new ProviderError(
+      'E4206',
+      `${provider}: Ollama accepts images only as data: URLs with base64 bytes; an ${scheme}: image URL cannot be sent (download it and send a data: URL)`,
+      {
+        param,
+        details: { provider, scheme },
+      },
+    );
   }
   const meta = match[1] ?? '';
   const payload = match[2] ?? '';
@@ -142,7 +146,9 @@ function selectTools(prompt: LogicalPrompt): OllamaTool[] | undefined {
   if (typeof choice === 'object') {
     offered = tools.filter((tool) => tool.name === choice.name);
     if (offered.length === 0) {
-      throw new ValidationError('E4500', `Invalid request: logical_prompt.tool_choice: names "${choice.name}", which is not in tools`, { param: 'logical_prompt.tool_choice' });
+      throw new ValidationError('E4500', `Invalid request: logical_prompt.tool_choice: names "${choice.name}", which is not in tools`, {
+        param: 'logical_prompt.tool_choice',
+      });
     }
   }
   return offered.map((tool) => ({

@@ -27,7 +27,11 @@ export function matchOllamaModels(expected: readonly string[], pulled: readonly 
 
 /** `Llama3.2` → `llama3.2:latest`; `registry.ollama.ai/library/qwen3:8b` → `qwen3:8b`. */
 export function normalizeOllamaModelName(name: string): string {
-  let normalized = name.trim().toLowerCase().replace(/^registry\.ollama\.ai\//, '').replace(/^library\//, '');
+  let normalized = name
+    .trim()
+    .toLowerCase()
+    .replace(/^registry\.ollama\.ai\//, '')
+    .replace(/^library\//, '');
   const lastSegment = normalized.slice(normalized.lastIndexOf('/') + 1);
   if (!lastSegment.includes(':')) normalized += ':latest';
   return normalized;

@@ -22,7 +22,10 @@ export interface BuildOpenAIChatRequestOptions {
  * `tool_choice`, `response_format` (JSON mode and JSON schema passed through) and, when streaming,
  * `stream_options.include_usage` so that the last chunk carries the provider's token counts.
  */
-export function buildOpenAIChatRequest(call: Pick<ProviderCall, 'model' | 'prompt' | 'maxOutputTokens'>, options: BuildOpenAIChatRequestOptions): OpenAIChatRequest {
+export function buildOpenAIChatRequest(
+  call: Pick<ProviderCall, 'model' | 'prompt' | 'maxOutputTokens'>,
+  options: BuildOpenAIChatRequestOptions,
+): OpenAIChatRequest {
   const prompt = call.prompt;
   const request: OpenAIChatRequest = { model: call.model.provider_model, messages: convertToOpenAIMessages(prompt) };
   request[options.maxTokensField] = call.maxOutputTokens;
@@ -33,7 +36,10 @@ export function buildOpenAIChatRequest(call: Pick<ProviderCall, 'model' | 'promp
   if (prompt.tools !== undefined && prompt.tools.length > 0) {
     request.tools = prompt.tools.map((tool) => ({
       type: 'function',
-      function: tool.description === undefined ? { name: tool.name, parameters: tool.parameters } : { name: tool.name, description: tool.description, parameters: tool.parameters },
+      function:
+        tool.description === undefined
+          ? { name: tool.name, parameters: tool.parameters }
+          : { name: tool.name, description: tool.description, parameters: tool.parameters },
     }));
     if (prompt.tool_choice !== undefined) request.tool_choice = convertToolChoice(prompt.tool_choice);
   }

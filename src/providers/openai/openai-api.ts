@@ -12,9 +12,7 @@ import { z } from 'zod';
 // ---------------------------------------------------------------- requests (built, never parsed)
 
 /** A content part of a user message. */
-export type OpenAIContentPart =
-  | { type: 'text'; text: string }
-  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
+export type OpenAIContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
 
 /** A tool call as an assistant message carries it. */
 export interface OpenAIToolCall {
@@ -170,7 +168,9 @@ export const OpenAIModelListSchema = z.looseObject({
 export const OpenAIErrorBodySchema = z.union([
   z.looseObject({ error: OpenAIErrorObjectSchema }),
   z.looseObject({ error: z.string() }).transform((body) => ({ error: { message: body.error } as OpenAIErrorObject })),
-  z.looseObject({ object: z.literal('error'), message: z.string().nullish(), type: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish() }).transform((body) => ({
-    error: { message: body.message, type: body.type, code: body.code } as OpenAIErrorObject,
-  })),
+  z
+    .looseObject({ object: z.literal('error'), message: z.string().nullish(), type: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish() })
+    .transform((body) => ({
+      error: { message: body.message, type: body.type, code: body.code } as OpenAIErrorObject,
+    })),
 ]);

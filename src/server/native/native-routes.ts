@@ -23,7 +23,9 @@ export async function handleInference(context: RouteContext): Promise<void> {
 export async function handleInferenceBatch(context: RouteContext): Promise<void> {
   const body = parseOrThrow(z.object({ requests: z.array(z.unknown()).min(1) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
   // An item that is not an object is passed on as it is: completeBatch reports it as that item's E4500.
-  const inputs = body.requests.map((item, index) => (item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item));
+  const inputs = body.requests.map((item, index) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item,
+  );
   const results = await context.gateway.completeBatch(inputs as InferenceRequestInput[], { caller: context.caller, signal: context.signal });
   sendJson(context.response, 200, { object: 'list', data: results });
 }
@@ -41,7 +43,8 @@ export async function handleEmbeddings(context: RouteContext): Promise<void> {
   const body = parseOrThrow(EmbeddingsSchema, await readJsonBody(context.request, context.bodyLimitBytes));
   if (body.dimensions !== undefined) throw new ValidationError('E4500', 'Invalid request: dimensions is not supported by the gateway', { param: 'dimensions' });
   const result = await context.gateway.embed(body.model, body.input, { caller: context.caller, signal: context.signal, request_id: context.requestId });
-  const encode = (vector: number[]): number[] | string => (body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector);
+  const encode = (vector: number[]): number[] | string =>
+    body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
   sendJson(
     context.response,
     200,
@@ -98,8 +101,18 @@ export async function handleUsage(context: RouteContext): Promise<void> {
   const since = parseTime(query.since, 'since');
   const until = query.until === undefined ? undefined : parseTime(query.until, 'until');
   const tenant = context.caller.admin ? query.tenant : context.caller.tenant;
-  const summary = await context.gateway.usage({ since, ...(until === undefined ? {} : { until }), ...(query.agent === undefined ? {} : { agent: query.agent }), ...(tenant === undefined ? {} : { tenant }) });
-  sendJson(context.response, 200, { object: 'usage', since: new Date(since).toISOString(), ...(until === undefined ? {} : { until: new Date(until).toISOString() }), ...summary });
+  const summary = await context.gateway.usage({
+    since,
+    ...(until === undefined ? {} : { until }),
+    ...(query.agent === undefined ? {} : { agent: query.agent }),
+    ...(tenant === undefined ? {} : { tenant }),
+  });
+  sendJson(context.response, 200, {
+    object: 'usage',
+    since: new Date(since).toISOString(),
+    ...(until === undefined ? {} : { until: new Date(until).toISOString() }),
+    ...summary,
+  });
 }
 
 /** `POST /v1/admin/cache/purge` with `{"tenant": "…"}`: deletes the tenant's cache entries (admin keys only). */
@@ -120,7 +133,8 @@ function parseTime(value: string, name: string): number {
 }
 
 function withIdentity(body: unknown, context: RouteContext, requestId?: string): Record<string, unknown> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ValidationError('E4500', 'Invalid request: expected a JSON object', { param: '(root)' });
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new ValidationError('E4500', 'Invalid request: expected a JSON object', { param: '(root)' });
   const record = body as Record<string, unknown>;
   return { ...record, agent_did: context.caller.agent_did, request_id: record.request_id ?? requestId ?? context.requestId };
 }

@@ -77,14 +77,19 @@ async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStre
           response,
           chunk({
             tool_calls: [
-              { index: event.index, ...(event.id === undefined ? {} : { id: event.id, type: 'function' }), function: { ...(event.name === undefined ? {} : { name: event.name }), arguments: event.arguments_delta } },
+              {
+                index: event.index,
+                ...(event.id === undefined ? {} : { id: event.id, type: 'function' }),
+                function: { ...(event.name === undefined ? {} : { name: event.name }), arguments: event.arguments_delta },
+              },
             ],
           }),
         );
         break;
       case 'finish':
         await write(response, chunk({}, openAIFinishReason(event.response.finish_reason)));
-        if (includeUsage) await write(response, { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(event.response.token_usage) });
+        if (includeUsage)
+          await write(response, { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(event.response.token_usage) });
         response.end('data: [DONE]\n\n');
         return;
       case 'error':

@@ -6,15 +6,22 @@
  */
 import { z } from 'zod';
 import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ResponseFormatSchema } from '../../models/inference-request.js';
-import type { ContentPart, InferenceRequestInput, Message , ToolChoiceSchema } from '../../models/inference-request.js';
+import type { ContentPart, InferenceRequestInput, Message, ToolChoiceSchema } from '../../models/inference-request.js';
 import type { InferenceResponse, TokenUsage } from '../../models/inference-response.js';
 import { parseOrThrow } from '../../models/validation.js';
 import { ValidationError } from '../../models/error-codes.js';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
-const ImagePart = z.object({ type: z.literal('image_url'), image_url: z.object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }) });
+const ImagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.object({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
+});
 const Content = z.union([z.string(), z.array(z.discriminatedUnion('type', [TextPart, ImagePart])).max(64), z.null()]);
-const ToolCall = z.object({ id: z.string().min(1), type: z.literal('function').default('function'), function: z.object({ name: z.string().min(1), arguments: z.string() }) });
+const ToolCall = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').default('function'),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
 
 const ChatMessage = z.discriminatedUnion('role', [
   z.object({ role: z.literal('system'), content: Content }),
@@ -39,7 +46,10 @@ const L04Extension = z
     max_cost_cents: z.number().nonnegative().optional(),
     preferred_providers: z.array(z.string()).optional(),
     priority: PrioritySchema.optional(),
-    cache: z.object({ no_cache: z.boolean().optional(), no_store: z.boolean().optional(), min_similarity: z.number().min(0).max(1).optional() }).strict().optional(),
+    cache: z
+      .object({ no_cache: z.boolean().optional(), no_store: z.boolean().optional(), min_similarity: z.number().min(0).max(1).optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -71,7 +81,11 @@ export interface CacheDirectives {
 }
 
 /** Parses an OpenAI chat request into a native request (E4500 naming the field). */
-export function toInferenceRequest(body: unknown, agentDid: string, directives: CacheDirectives): { request: InferenceRequestInput; stream: boolean; includeUsage: boolean } {
+export function toInferenceRequest(
+  body: unknown,
+  agentDid: string,
+  directives: CacheDirectives,
+): { request: InferenceRequestInput; stream: boolean; includeUsage: boolean } {
   const chat = parseOrThrow(ChatCompletionRequestSchema, body);
   const systemParts: string[] = [];
   const messages: Message[] = [];
@@ -86,14 +100,23 @@ export function toInferenceRequest(body: unknown, agentDid: string, directives: 
   const l04 = chat.l04 ?? {};
   const maxTokens = chat.max_completion_tokens ?? chat.max_tokens ?? undefined;
   const stop = chat.stop === null || chat.stop === undefined ? undefined : typeof chat.stop === 'string' ? [chat.stop] : chat.stop;
-  const toolChoice = chat.tool_choice === undefined ? undefined : typeof chat.tool_choice === 'string' ? chat.tool_choice : { name: chat.tool_choice.function.name };
+  const toolChoice =
+    chat.tool_choice === undefined ? undefined : typeof chat.tool_choice === 'string' ? chat.tool_choice : { name: chat.tool_choice.function.name };
   const request: InferenceRequestInput = {
     agent_did: agentDid,
     ...(chat.model === 'auto' ? {} : { model_id: chat.model }),
     logical_prompt: {
       ...(systemParts.length === 0 ? {} : { system: systemParts.join('\n\n') }),
       messages,
-      ...(chat.tools === undefined ? {} : { tools: chat.tools.map((tool) => ({ name: tool.function.name, ...(tool.function.description === undefined ? {} : { description: tool.function.description }), ...(tool.function.parameters === undefined ? {} : { parameters: tool.function.parameters }) })) }),
+      ...(chat.tools === undefined
+        ? {}
+        : {
+            tools: chat.tools.map((tool) => ({
+              name: tool.function.name,
+              ...(tool.function.description === undefined ? {} : { description: tool.function.description }),
+              ...(tool.function.parameters === undefined ? {} : { parameters: tool.function.parameters }),
+            })),
+          }),
       ...(toolChoice === undefined ? {} : { tool_choice: toolChoice as z.infer<typeof ToolChoiceSchema> }),
       ...(chat.response_format === undefined ? {} : { response_format: chat.response_format }),
       ...(chat.temperature == null ? {} : { temperature: chat.temperature }),
@@ -123,7 +146,7 @@ export function toInferenceRequest(body: unknown, agentDid: string, directives: 
 
 /** Reads `Cache-Control: no-cache, no-store`. */
 export function parseCacheControl(header: string | string[] | undefined): CacheDirectives {
-  const value = (Array.isArray(header) ? header.join(',') : header ?? '').toLowerCase();
+  const value = (Array.isArray(header) ? header.join(',') : (header ?? '')).toLowerCase();
   const directives = value.split(',').map((directive) => directive.trim());
   return { noCache: directives.includes('no-cache'), noStore: directives.includes('no-store') };
 }
@@ -134,7 +157,9 @@ function textOf(content: z.infer<typeof Content>, index: number): string {
   return content
     .map((part) => {
       if (part.type === 'text') return part.text;
-      throw new ValidationError('E4500', `Invalid request: messages[${index}].content: images are only accepted in user messages`, { param: `messages[${index}].content` });
+      throw new ValidationError('E4500', `Invalid request: messages[${index}].content: images are only accepted in user messages`, {
+        param: `messages[${index}].content`,
+      });
     })
     .join('');
 }
@@ -142,7 +167,11 @@ function textOf(content: z.infer<typeof Content>, index: number): string {
 function userContent(content: z.infer<typeof Content>): string | ContentPart[] {
   if (content === null) return '';
   if (typeof content === 'string') return content;
-  return content.map((part): ContentPart => (part.type === 'text' ? { type: 'text', text: part.text } : { type: 'image', url: part.image_url.url, ...(part.image_url.detail === undefined ? {} : { detail: part.image_url.detail }) }));
+  return content.map((part): ContentPart =>
+    part.type === 'text'
+      ? { type: 'text', text: part.text }
+      : { type: 'image', url: part.image_url.url, ...(part.image_url.detail === undefined ? {} : { detail: part.image_url.detail }) },
+  );
 }
 
 /** The OpenAI `usage` object. */
@@ -166,13 +195,25 @@ export function toChatCompletion(response: InferenceResponse, createdS: number):
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: toolCalls !== undefined && response.content === '' ? null : response.content, refusal: null, ...(toolCalls === undefined ? {} : { tool_calls: toolCalls }) },
+        message: {
+          role: 'assistant',
+          content: toolCalls !== undefined && response.content === '' ? null : response.content,
+          refusal: null,
+          ...(toolCalls === undefined ? {} : { tool_calls: toolCalls }),
+        },
         logprobs: null,
         finish_reason: openAIFinishReason(response.finish_reason),
       },
     ],
     usage: toOpenAIUsage(response.token_usage),
-    l04: { request_id: response.request_id, provider: response.provider, cached: response.cached, cost_cents: response.metadata.cost_cents, cache: response.metadata.cache, attempts: response.metadata.attempts },
+    l04: {
+      request_id: response.request_id,
+      provider: response.provider,
+      cached: response.cached,
+      cost_cents: response.metadata.cost_cents,
+      cache: response.metadata.cache,
+      attempts: response.metadata.attempts,
+    },
   };
 }
 
