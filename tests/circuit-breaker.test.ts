@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError, ProviderError, ValidationError } from '../src/models/error-codes.js';
 import type { ErrorCode } from '../src/models/error-codes.js';
-import { CircuitBreaker, CircuitBreakerRegistry, circuitBreakerOptionsFromConfig, countsAsFailure } from '../src/resilience/circuit-breaker.js';
+import { CircuitBreaker, CircuitBreakerRegistry, countsAsFailure } from '../src/resilience/circuit-breaker.js';
 import type { CircuitBreakerOptions, CircuitPermit, CircuitStateName } from '../src/resilience/circuit-breaker.js';
 import type { Clock } from '../src/util/clock.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -302,16 +302,5 @@ describe('CircuitBreakerRegistry', () => {
 
   it('validates its options at construction', () => {
     expect(() => new CircuitBreakerRegistry({ failureThreshold: -1, cooldownMs: 1, probeTimeoutMs: 1, clock: new FakeClock() })).toThrow(RangeError);
-  });
-
-  it('builds options from the circuit_breaker config section', () => {
-    const clock = new FakeClock();
-    expect(circuitBreakerOptionsFromConfig({ failure_threshold: 5, cooldown_s: 60, probe_timeout_ms: 30_000 }, clock)).toEqual({
-      failureThreshold: 5,
-      cooldownMs: 60_000,
-      probeTimeoutMs: 30_000,
-      clock,
-      onTransition: undefined,
-    });
   });
 });

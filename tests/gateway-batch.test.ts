@@ -5,6 +5,7 @@
  * calls within the batching window reach the provider as one upstream call.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { internalRuntime } from '../src/gateway/model-gateway.js';
 import { MockAdapter, mockEmbedding } from '../src/providers/mock-adapter.js';
 import type { ProviderCall, ProviderResult } from '../src/providers/base.js';
 import type { InferenceRequestInput } from '../src/models/inference-request.js';
@@ -38,7 +39,7 @@ async function oneSlotGateway() {
   const started = await startTestServer(config, { clock, adapters: new Map([['mock', adapter]]) });
   // Runs out every deadline, so that a failed assertion never leaves a request for the server to wait on.
   onCleanup(() => clock.advance(3_600_000));
-  const queue = (await started.gateway.start()).queues.get('mock')!;
+  const queue = (await internalRuntime(started.gateway)).queues.get('mock')!;
   return { ...started, clock, adapter, queue };
 }
 
@@ -148,7 +149,7 @@ describe('ModelGateway embedding micro-batching', () => {
     const clock = new FakeClock();
     const adapter = new MockAdapter({ id: 'mock', latency_ms: 0, stream_chunks: 4 }, { clock });
     const { url, gateway } = await startTestServer(mockConfig(), { clock, adapters: new Map([['mock', adapter]]) });
-    const queue = (await gateway.start()).queues.get('mock')!;
+    const queue = (await internalRuntime(gateway)).queues.get('mock')!;
     const inputs: Array<string | string[]> = ['alpha beta', 'gamma', ['delta epsilon', 'zeta'], 'eta theta iota', 'kappa'];
     type Embeddings = { data: Array<{ index: number; embedding: number[] }>; usage: { prompt_tokens: number } };
     const calls = inputs.map((input) => postJson<Embeddings>(`${url}/v1/embeddings`, { model: 'mock-1', input }));

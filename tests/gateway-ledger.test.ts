@@ -16,6 +16,7 @@ import { PG_URL, ledgerRows, pgUrlThrough, spoolDir, startLedger, testSchema } f
 import type { LedgerRow } from './helpers/ledger-db.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { FakeClock } from './helpers/fake-clock.js';
+import { estimatePromptTokens, estimateTextTokens } from '../src/util/token-estimate.js';
 
 const admin = new Pool({ connectionString: PG_URL, max: 2 });
 afterAll(() => admin.end());
@@ -125,10 +126,22 @@ async function mixedTraffic(url: string, tag: string): Promise<Expected[]> {
   expect([failure.status, errorCodeOf(failure.body)]).toEqual([502, 'E4202']);
   expected.push(failed(failure.headers.get('x-l04-request-id'), b, 'E4202'));
 
-  const cut = await streamChat(url, { model: 'mock-1', messages: messages(`${tag} a longer answer that is cut [[mock:cut:1]]`) }, as(a));
+  const cutPrompt = messages(`${tag} a longer answer that is cut [[mock:cut:1]]`);
+  const cut = await streamChat(url, { model: 'mock-1', messages: cutPrompt }, as(a));
   expect(cut.status).toBe(200);
   expect(errorCodeOf(cut.events.at(-1))).toBe('E4208');
-  expected.push(failed(cut.headers.get('x-l04-request-id'), a, 'E4208'));
+  // A cut stream is billed for what was delivered: the input (estimated: the mock reports no usage
+  // before it finishes) and the output tokens of the text the caller received.
+  const deliveredText = cut.events.map((event) => (event as { choices?: Array<{ delta?: { content?: string } }> }).choices?.[0]?.delta?.content ?? '').join('');
+  expect(deliveredText).not.toBe('');
+  const billedIn = estimatePromptTokens({ messages: cutPrompt as Array<{ role: 'user'; content: string }> });
+  const billedOut = estimateTextTokens(deliveredText);
+  expected.push({
+    ...failed(cut.headers.get('x-l04-request-id'), a, 'E4208'),
+    input_tokens: billedIn,
+    output_tokens: billedOut,
+    cost_cents: priced(billedIn, billedOut),
+  });
 
   const native = await callJson(
     url,

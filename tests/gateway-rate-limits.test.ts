@@ -4,6 +4,7 @@
  * reservations given back), and the per-provider quota and queue in front of each attempt.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { internalRuntime } from '../src/gateway/model-gateway.js';
 import { APIError } from 'openai';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
 import { startTestServer, mockConfig } from './helpers/gateway.js';
@@ -80,14 +81,14 @@ describe('ModelGateway agent limits shared through Redis by two instances', () =
       }
 
       for (const gateway of gateways) {
-        const runtime = await gateway.gateway.start();
+        const runtime = await internalRuntime(gateway.gateway);
         expect(runtime.stateBackend).toBe('redis');
         // No decision fell back to a per-process limiter.
         expect(runtime.limiter.currentMode()).toBe('primary');
       }
       // The agent's buckets live under one hash tag (one Cluster slot). The token bucket may have
       // refilled to full and been deleted already (100,000 tpm refills 1.7 tokens a millisecond).
-      const owner = (await gateways[0]!.gateway.start()).redis!;
+      const owner = (await internalRuntime(gateways[0]!.gateway)).redis!;
       const keys: string[] = [];
       for await (const batch of owner.client.scanIterator({ MATCH: `${keyPrefix}{agent:*`, COUNT: 500 })) keys.push(...batch);
       expect(keys).toContain(`${keyPrefix}{agent:${AGENT}}:rpm`);
@@ -183,7 +184,7 @@ describe('ModelGateway per-provider limits and queue', () => {
       ...(options.maxQueue === undefined ? {} : { queue: { max_size: options.maxQueue } }),
     });
     const started = await startTestServer(config, { clock, adapters: new Map([['mock', adapter]]) });
-    const queue = (await started.gateway.start()).queues.get('mock')!;
+    const queue = (await internalRuntime(started.gateway)).queues.get('mock')!;
     // Runs out every deadline, so that a failed assertion never leaves a request for the server to wait on.
     onCleanup(() => clock.advance(3_600_000));
     return { ...started, clock, adapter, queue };

@@ -5,6 +5,7 @@
  * hangs, and Redis-backed limits resume by themselves. With `failure_mode: closed`, refusals instead.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { internalRuntime } from '../src/gateway/model-gateway.js';
 import { mockConfig } from './helpers/gateway.js';
 import { postJson } from './helpers/post-json.js';
 import { startRedisServer } from './helpers/redis-server.js';
@@ -28,7 +29,7 @@ function chat(gateway: TestGateway, agent: string, content: string) {
 }
 
 async function runtimeOf(gateway: TestGateway) {
-  return gateway.gateway.start();
+  return internalRuntime(gateway.gateway);
 }
 
 async function twoGatewaysOn(server: PrivateRedisServer, failureMode: 'open' | 'closed' = 'open') {

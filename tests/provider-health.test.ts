@@ -56,21 +56,22 @@ class ScriptedAdapter implements ProviderAdapter {
   async close(): Promise<void> {}
 }
 
-function setup(overrides: Partial<ProviderHealthMonitorOptions> = {}) {
-  const clock = new FakeClock();
+function setup(overrides: Partial<ProviderHealthMonitorOptions> & { clock?: FakeClock } = {}) {
+  const clock = overrides.clock ?? new FakeClock();
   const ollama = new ScriptedAdapter('ollama', 'ollama', clock);
   const cloud = new ScriptedAdapter('cloud', 'openai', clock);
-  const registry = new ModelRegistry(['ollama', 'cloud']);
-  registry.register({ id: 'llama', provider: 'ollama', provider_model: 'llama3.2:latest' });
-  registry.register({ id: 'embed', provider: 'ollama', provider_model: 'nomic-embed-text' });
-  registry.register({ id: 'gpt', provider: 'cloud', provider_model: 'gpt-4o-mini' });
+  const models = [
+    { id: 'llama', provider: 'ollama', provider_model: 'llama3.2:latest' },
+    { id: 'embed', provider: 'ollama', provider_model: 'nomic-embed-text' },
+    { id: 'gpt', provider: 'cloud', provider_model: 'gpt-4o-mini' },
+  ];
   const changes: Array<[string, HealthStatus, HealthStatus, ProviderHealth]> = [];
   const monitor = new ProviderHealthMonitor({
     adapters: new Map<string, ProviderAdapter>([
       ['ollama', ollama],
       ['cloud', cloud],
     ]),
-    registry,
+    expectedModels: (provider) => models.filter((model) => model.provider === provider).map((model) => model.provider_model),
     config: HEALTH_CONFIG,
     intervalMs: (provider) => (provider === 'ollama' ? 10_000 : 30_000),
     clock,
@@ -78,6 +79,9 @@ function setup(overrides: Partial<ProviderHealthMonitorOptions> = {}) {
     onChange: (provider, from, to, health) => changes.push([provider, from, to, health]),
     ...overrides,
   });
+  // The registry learns from the monitor which models the provider lacks; nothing writes into it.
+  const registry = new ModelRegistry(['ollama', 'cloud'], { missingReason: (model) => monitor.missingReason(model.provider, model.provider_model) });
+  for (const model of models) registry.register(model);
   return { clock, ollama, cloud, registry, monitor, changes };
 }
 
@@ -295,13 +299,22 @@ describe('ProviderHealthMonitor', () => {
     expect(context.monitor.status('cloud')).toBe('unhealthy');
   });
 
-  it('forgets the failures that opened a circuit once its probe closes it', () => {
-    const context = setup();
-    for (let index = 0; index < 5; index++) context.monitor.recordFailure('cloud', 'gpt', serverError());
-    context.monitor.onCircuitTransition('cloud', 'closed', 'open');
-    context.monitor.onCircuitTransition('cloud', 'open', 'half_open');
+  it('forgets the failures that opened a circuit once its probe closes it', async () => {
+    const clock = new FakeClock();
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: 5, cooldownMs: 1_000, probeTimeoutMs: 1_000, clock });
+    const context = setup({ clock, breakers });
+    for (let index = 0; index < 5; index++) {
+      const permit = breakers.get('cloud').tryAcquire();
+      if (permit.allowed) permit.failure(serverError());
+      context.monitor.recordFailure('cloud', 'gpt', serverError());
+    }
+    expect(breakers.get('cloud').state).toBe('open');
+    await clock.advance(1_000);
+    expect(breakers.get('cloud').state).toBe('half_open');
     expect(context.monitor.status('cloud')).toBe('unhealthy');
-    context.monitor.onCircuitTransition('cloud', 'half_open', 'closed');
+    const probe = breakers.get('cloud').tryAcquire();
+    if (probe.allowed) probe.success();
+    expect(breakers.get('cloud').state).toBe('closed');
     expect(context.monitor.status('cloud')).toBe('healthy');
     expect(context.changes.map(([, from, to]) => `${from}->${to}`)).toEqual(['healthy->unhealthy', 'unhealthy->healthy']);
   });
@@ -345,7 +358,7 @@ describe('ProviderHealthMonitor', () => {
     const mock = new MockAdapter({ id: 'mock', latency_ms: 0, stream_chunks: 1 }, { clock });
     const monitor = new ProviderHealthMonitor({
       adapters: new Map<string, ProviderAdapter>([['mock', mock]]),
-      registry: new ModelRegistry(['mock']),
+      expectedModels: () => [],
       config: HEALTH_CONFIG,
       intervalMs: () => 1_000,
       clock,

@@ -383,16 +383,11 @@ describe('routing with live breakers and health', () => {
     const registry = new ModelRegistry(adapters.keys());
     registry.register({ id: 'cheap', provider: 'primary', provider_model: 'cheap' });
     registry.register({ id: 'dear', provider: 'secondary', provider_model: 'dear', input_cost_per_1k_cents: 0.1, output_cost_per_1k_cents: 0.1 });
-    const breakers = new CircuitBreakerRegistry({
-      failureThreshold: options.threshold ?? 3,
-      cooldownMs: 60_000,
-      probeTimeoutMs: 5_000,
-      clock,
-      onTransition: (provider, from, to) => monitor.onCircuitTransition(provider, from, to),
-    });
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: options.threshold ?? 3, cooldownMs: 60_000, probeTimeoutMs: 5_000, clock });
+    // The monitor subscribes to the breakers' transitions itself.
     const monitor = new ProviderHealthMonitor({
       adapters,
-      registry,
+      expectedModels: () => [],
       config: { enabled: true, window_s: options.windowS ?? 60, degraded_error_rate: 0.2, unhealthy_error_rate: 0.5 },
       intervalMs: () => 30_000,
       clock,

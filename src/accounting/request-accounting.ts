@@ -1,38 +1,18 @@
 /**
- * The end of every request: one ledger row, the metrics, the spend of the API key, and one log line
- * (request id, agent, tenant, model, provider, attempts, cache result, tokens, cost, latency, E-code).
- * Prompts and completions are logged only when `logging.log_content` is on.
+ * The one place a finished request is observed: one ledger row, the metrics, the spend of the API
+ * key, and one log line (request id, agent, tenant, model, provider, attempts, cache result, tokens,
+ * cost, latency, E-code). Requests refused before they reached the gateway (bad body, unknown
+ * route, failed authentication) are counted here too, through `recordRefusal`. Prompts and
+ * completions are logged only when `logging.log_content` is on.
  */
 import type { GatewayError } from '../models/error-codes.js';
-import type { AttemptRecord, InferenceResponse } from '../models/inference-response.js';
-import type { InferenceRequest } from '../models/inference-request.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import { errorSource } from '../observability/metrics.js';
+import { outcomeLabels } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
-import type { UsageLedger } from './usage-ledger.js';
+import type { Exchange, Outcome } from '../pipeline/exchange.js';
 import type { SpendTracker } from '../limits/spend-tracker.js';
-import type { CacheResult, CallerIdentity } from '../models/gateway-events.js';
-
-/** Everything known about a finished request. */
-export interface RequestOutcome {
-  request: InferenceRequest & { request_id: string };
-  caller: CallerIdentity;
-  /** Epoch milliseconds of arrival. */
-  arrivalAt: number;
-  /** Epoch milliseconds of the end. */
-  endedAt: number;
-  response?: InferenceResponse;
-  error?: GatewayError;
-  cache: CacheResult;
-  attempts: AttemptRecord[];
-  /** Time spent waiting on providers, in milliseconds (excluded from the overhead metric). */
-  providerMs: number;
-  /** Time to the first streamed content, in milliseconds. */
-  timeToFirstTokenMs?: number;
-  stream: boolean;
-  /** `chat`, `embeddings` or `inference`. */
-  operation: string;
-}
+import type { Clock } from '../util/clock.js';
+import type { UsageLedger } from './usage-ledger.js';
 
 /** Options of `RequestAccounting`. */
 export interface RequestAccountingOptions {
@@ -40,8 +20,16 @@ export interface RequestAccountingOptions {
   logger: Logger;
   ledger: UsageLedger;
   spend: SpendTracker;
+  clock: Clock;
   logContent: boolean;
 }
+
+/** The refusals counted under `l04_rate_limited_total`, by code. */
+const RATE_LIMITED: Partial<Record<string, [scope: 'agent' | 'spend', kind: 'requests' | 'tokens' | 'budget']>> = {
+  E4400: ['agent', 'requests'],
+  E4401: ['agent', 'tokens'],
+  E4403: ['spend', 'budget'],
+};
 
 /** Records outcomes. Never throws: accounting must not fail a request that already succeeded. */
 export class RequestAccounting {
@@ -52,86 +40,69 @@ export class RequestAccounting {
   }
 
   /** Records one finished request. */
-  record(outcome: RequestOutcome): void {
+  record(exchange: Exchange, outcome: Outcome): void {
     const { metrics, ledger, spend, logger } = this.options;
-    const response = outcome.response;
-    // A failed request is attributed to the last model it reached, if any.
-    const served = response ?? lastAttempted(outcome.attempts);
-    const model = served?.model_id ?? 'none';
-    const provider = served?.provider ?? 'none';
-    // A cache hit spent no provider tokens: it is billed (ledger, metrics, spend, log) as zero.
-    const billed = response !== undefined && !response.cached;
-    const usage = billed ? response.token_usage : NO_USAGE;
-    const cost = billed ? response.metadata.cost_cents : 0;
-    const latencyMs = Math.max(0, outcome.endedAt - outcome.arrivalAt);
-    const error = outcome.error;
+    const { response, error, usage } = outcome;
+    const model = outcome.model?.id ?? 'none';
+    const provider = outcome.model?.provider ?? 'none';
+    const cost = outcome.costCents;
+    const latencyMs = Math.max(0, this.options.clock.now() - exchange.arrivalAt);
     const labels = { model, provider };
 
-    metrics.recordRequest(
-      {
-        ...labels,
-        status: error === undefined ? 'ok' : String(error.httpStatus),
-        cache: outcome.cache,
-        error_source: error === undefined ? 'none' : errorSource(error),
-        code: error?.code ?? '',
-      },
-      latencyMs / 1000,
-    );
-    metrics.observeOverhead(Math.max(0, latencyMs - outcome.providerMs) / 1000);
+    metrics.recordRequest({ ...labels, cache: exchange.cache, ...outcomeLabels(error) }, latencyMs / 1000);
+    metrics.observeOverhead(Math.max(0, latencyMs - exchange.providerMs) / 1000);
     if (outcome.timeToFirstTokenMs !== undefined) metrics.observeTimeToFirstToken(labels, outcome.timeToFirstTokenMs / 1000);
-    if (billed) {
+    const limited = error === undefined ? undefined : RATE_LIMITED[error.code];
+    if (limited !== undefined) metrics.rateLimited(...limited);
+    if (usage !== undefined) {
       metrics.addTokens(labels, usage.input_tokens, usage.output_tokens);
       if (cost > 0) metrics.addCost(labels, cost);
     }
-    if (cost > 0) void spend.add(outcome.caller, cost);
+    if (cost > 0) void spend.add(exchange.caller, cost);
 
     ledger.record({
-      request_id: outcome.request.request_id,
-      agent_did: outcome.caller.agent_did,
-      tenant: outcome.caller.tenant,
-      model_id: served?.model_id ?? '',
-      provider: served?.provider ?? '',
-      input_tokens: usage.input_tokens,
-      output_tokens: usage.output_tokens,
+      request_id: exchange.request.request_id,
+      agent_did: exchange.caller.agent_did,
+      tenant: exchange.caller.tenant,
+      model_id: outcome.model?.id ?? '',
+      provider: outcome.model?.provider ?? '',
+      input_tokens: usage?.input_tokens ?? 0,
+      output_tokens: usage?.output_tokens ?? 0,
       cost_cents: cost,
       latency_ms: latencyMs,
       cached: response?.cached ?? false,
       status: error === undefined ? 'ok' : 'error',
       error_code: error?.code ?? null,
-      created_at: outcome.arrivalAt,
+      created_at: exchange.arrivalAt,
     });
 
     const line: Record<string, unknown> = {
-      request_id: outcome.request.request_id,
-      agent: outcome.caller.agent_did,
-      tenant: outcome.caller.tenant,
-      operation: outcome.operation,
-      stream: outcome.stream,
+      request_id: exchange.request.request_id,
+      agent: exchange.caller.agent_did,
+      tenant: exchange.caller.tenant,
+      operation: exchange.operation,
+      stream: exchange.stream,
       model,
       provider,
-      attempts: outcome.attempts.map((attempt) => `${attempt.model_id}:${attempt.outcome}${attempt.code === undefined ? '' : `:${attempt.code}`}`),
-      cache: outcome.cache,
-      input_tokens: usage.input_tokens,
-      output_tokens: usage.output_tokens,
+      attempts: exchange.attempts.map((attempt) => `${attempt.model_id}:${attempt.outcome}${attempt.code === undefined ? '' : `:${attempt.code}`}`),
+      cache: exchange.cache,
+      status: outcome.status,
+      input_tokens: usage?.input_tokens ?? 0,
+      output_tokens: usage?.output_tokens ?? 0,
       cost_cents: cost,
       latency_ms: latencyMs,
       code: error?.code,
     };
     if (this.options.logContent) {
-      line.prompt = outcome.request.logical_prompt;
+      line.prompt = exchange.request.logical_prompt;
       if (response !== undefined) line.completion = response.content;
     }
     if (error === undefined) logger.info(line, 'request completed');
     else logger.warn({ ...line, error_message: error.message, http_status: error.httpStatus }, 'request failed');
   }
-}
 
-const NO_USAGE = { input_tokens: 0, output_tokens: 0, total_tokens: 0 } as const;
-
-function lastAttempted(attempts: AttemptRecord[]): AttemptRecord | undefined {
-  for (let index = attempts.length - 1; index >= 0; index--) {
-    const attempt = attempts[index];
-    if (attempt !== undefined && attempt.outcome !== 'skipped') return attempt;
+  /** Counts a request refused before it reached the gateway's chain (bad body, unknown route, authentication). */
+  recordRefusal(error: GatewayError, durationS: number): void {
+    this.options.metrics.recordRequest({ model: 'none', provider: 'none', cache: 'bypass', ...outcomeLabels(error) }, durationS);
   }
-  return undefined;
 }

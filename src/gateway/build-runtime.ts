@@ -1,8 +1,8 @@
 /**
- * Builds every component of a gateway from a validated config: adapters, registry, breakers,
- * health monitor, router, limiter, queues, cache, spend tracker, ledger, metrics and logger. The
- * state backend is chosen here (`auto`: Redis when it answers at start, else memory with one loud
- * warning). `ModelGateway` only wires the steps; what each step does lives in its service.
+ * Builds every component of a gateway from a validated config: adapters, breakers, health monitor,
+ * registry, router, limiter, queues, executor, cache, spend tracker, ledger, accounting, metrics
+ * and logger. The state backend is chosen here (`auto`: Redis when it answers at start, else memory
+ * with one loud warning). The request chain over these components is assembled in `request-chain.ts`.
  */
 import type { GatewayConfig } from '../config/config-schema.js';
 import { configSecrets } from '../config/config-secrets.js';
@@ -39,6 +39,8 @@ import { MemoryUsageLedger } from '../accounting/usage-ledger.js';
 import type { UsageLedger } from '../accounting/usage-ledger.js';
 import { FallbackExecutor } from '../routing/fallback-executor.js';
 import { RequestAccounting } from '../accounting/request-accounting.js';
+import { providerEmbedding } from '../routing/provider-embedding.js';
+import type { ProviderEmbedFunction } from '../routing/provider-embedding.js';
 
 /** What may be injected instead of being built from config (tests, embedding applications). */
 export interface GatewayDependencies {
@@ -56,38 +58,35 @@ export interface GatewayDependencies {
   healthChecks?: boolean;
 }
 
-/** The built components. */
+/** The built components. Internal: the facade hands none of them out. */
 export interface GatewayRuntime {
-  config: GatewayConfig;
-  clock: Clock;
-  idGenerator: IdGenerator;
-  logger: Logger;
-  metrics: GatewayMetrics;
-  adapters: ReadonlyMap<string, ProviderAdapter>;
-  registry: ModelRegistry;
-  breakers: CircuitBreakerRegistry;
-  health: ProviderHealthMonitor;
-  router: LLMRouter;
-  limiter: RateLimiter;
-  queues: ReadonlyMap<string, RequestQueue>;
-  batcher: EmbedBatcher;
-  executor: FallbackExecutor;
-  cache: SemanticCache | undefined;
-  spend: SpendTracker;
-  ledger: UsageLedger;
-  accounting: RequestAccounting;
-  redis: RedisConnection | undefined;
+  readonly config: GatewayConfig;
+  readonly clock: Clock;
+  readonly idGenerator: IdGenerator;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly adapters: ReadonlyMap<string, ProviderAdapter>;
+  readonly registry: ModelRegistry;
+  readonly breakers: CircuitBreakerRegistry;
+  readonly health: ProviderHealthMonitor;
+  readonly router: LLMRouter;
+  readonly limiter: RateLimiter;
+  readonly queues: ReadonlyMap<string, RequestQueue>;
+  readonly batcher: EmbedBatcher;
+  readonly executor: FallbackExecutor;
+  readonly cache: SemanticCache | undefined;
+  readonly spend: SpendTracker;
+  readonly ledger: UsageLedger;
+  readonly accounting: RequestAccounting;
+  readonly redis: RedisConnection | undefined;
   /** `memory` or `redis`: where shared state lives. */
-  stateBackend: 'memory' | 'redis';
+  readonly stateBackend: 'memory' | 'redis';
   /** Closes what the runtime owns. */
   close(): Promise<void>;
 }
 
-/** The provider-layer embedding path (breaker, micro-batching) that a provider embedder calls. */
-export type EmbedFunction = (provider: string, model: string, texts: string[], signal?: AbortSignal) => Promise<number[][]>;
-
-/** Builds the runtime; `embed` is the gateway's provider-layer embedding path (used by the cache). */
-export async function buildRuntime(config: GatewayConfig, dependencies: GatewayDependencies, embed: EmbedFunction): Promise<GatewayRuntime> {
+/** Builds the runtime, each component from the ones below it (no component calls back into a later one). */
+export async function buildRuntime(config: GatewayConfig, dependencies: GatewayDependencies): Promise<GatewayRuntime> {
   const clock = dependencies.clock ?? systemClock;
   const random = dependencies.random ?? Math.random;
   const logger = dependencies.logger ?? createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config) });
@@ -99,7 +98,6 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const stateBackend = redis === undefined ? 'memory' : 'redis';
   const redisReady = (): boolean => redis?.isReady() ?? false;
 
-  const registry = ModelRegistry.fromConfig(config);
   const breakers = new CircuitBreakerRegistry({
     failureThreshold: config.circuit_breaker.failure_threshold,
     cooldownMs: config.circuit_breaker.cooldown_s * 1000,
@@ -108,13 +106,12 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     onTransition: (provider, from, to) => {
       logger.warn({ provider, from, to }, 'circuit breaker transition');
       metrics.setCircuitState(provider, to);
-      // A probe that closes the circuit clears the provider's error window (declared below; runs later).
-      health.onCircuitTransition(provider, from, to);
     },
   });
+  const expectedModels = modelsByProvider(config);
   const health = new ProviderHealthMonitor({
     adapters,
-    registry,
+    expectedModels: (provider) => expectedModels.get(provider) ?? [],
     config: config.health,
     intervalMs: (provider) => (config.providers[provider]?.health_interval_s ?? 30) * 1000,
     clock,
@@ -125,6 +122,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
       metrics.setProviderUp(provider, to !== 'unhealthy');
     },
   });
+  const registry = ModelRegistry.fromConfig(config, { missingReason: (model) => health.missingReason(model.provider, model.provider_model) });
   const router = new LLMRouter({ registry, strategy: config.routing.strategy, health, breakers });
 
   const limiter = new RateLimiter({
@@ -173,13 +171,14 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     clock,
   });
 
+  const embed = providerEmbedding({ executor, batcher, registry, clock, timeoutMs: (provider) => config.providers[provider]?.timeout_ms ?? 30_000 });
   const cache = config.cache.enabled
     ? new SemanticCache({
         store: redis === undefined ? new MemoryCacheStore() : new RedisCacheStore({ connection: redis }),
         embedder: config.cache.semantic ? await buildEmbedder(config, adapters, logger, embed) : undefined,
         config: config.cache,
         clock,
-        // Lookups are counted from their result by the gateway; this only logs what went wrong.
+        // Lookups are counted by the cache step; this only logs what went wrong.
         onError: (error) => logger.warn({ code: error.code, err: error }, 'cache error: bypassed for this request'),
       })
     : undefined;
@@ -191,7 +190,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     isPrimaryReady: redis === undefined ? undefined : redisReady,
   });
   const ledger = dependencies.ledger ?? (await buildLedger(config, clock, logger));
-  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, logContent: config.logging.log_content });
+  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, clock, logContent: config.logging.log_content });
 
   for (const id of adapters.keys()) {
     metrics.setCircuitState(id, 'closed');
@@ -229,6 +228,17 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   };
 }
 
+/** The provider model names configured on each provider (what active checks look for). */
+function modelsByProvider(config: GatewayConfig): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [id, model] of Object.entries(config.models)) {
+    const names = out.get(model.provider) ?? [];
+    names.push(model.provider_model ?? id);
+    out.set(model.provider, names);
+  }
+  return out;
+}
+
 /** `auto`: Redis when it answers at start, else memory with one loud warning. */
 async function connectState(config: GatewayConfig, logger: Logger): Promise<RedisConnection | undefined> {
   if (config.state.backend === 'memory') return undefined;
@@ -259,7 +269,12 @@ async function connectState(config: GatewayConfig, logger: Logger): Promise<Redi
 const AUTO_EMBEDDING_MODEL = 'nomic-embed-text';
 
 /** Chooses the cache embedder; `auto` asks the first Ollama provider whether nomic-embed-text is pulled. */
-async function buildEmbedder(config: GatewayConfig, adapters: ReadonlyMap<string, ProviderAdapter>, logger: Logger, embed: EmbedFunction): Promise<Embedder> {
+async function buildEmbedder(
+  config: GatewayConfig,
+  adapters: ReadonlyMap<string, ProviderAdapter>,
+  logger: Logger,
+  embed: ProviderEmbedFunction,
+): Promise<Embedder> {
   const embedder = config.cache.embedder;
   if (embedder.provider === 'local') return new LocalEmbedder({ dimensions: 'dimensions' in embedder ? embedder.dimensions : undefined });
   if ('model' in embedder)

@@ -1,34 +1,31 @@
 /**
- * The gateway: one request through the brief's steps — validate → agent rate limit → cache →
- * route → breaker-protected execution with fallbacks (each attempt through its provider's queue) →
- * cache store → accounting. It wires services together and holds no policy of its own: what each
- * step decides lives in that step's service.
+ * The gateway's facade: `new ModelGateway(config)`, then `complete`, `stream`, `completeBatch`,
+ * `embed`. Every request is validated into an exchange and run through the one request chain
+ * (`request-chain.ts`); the facade holds no policy of its own and hands out no internal component:
+ * what it returns are values and snapshots.
  */
 import { parseConfig } from '../config/load-config.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/config-schema.js';
-import { GatewayError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import { GatewayError, InternalError, ValidationError, toGatewayError } from '../models/error-codes.js';
+import type { CallContext, GatewayStreamEvent } from '../models/gateway-events.js';
 import type { InferenceRequest, InferenceRequestInput } from '../models/inference-request.js';
 import type { InferenceResponse } from '../models/inference-response.js';
+import type { RegisteredModel } from '../models/model-config.js';
 import type { ProviderHealth } from '../models/provider-config.js';
-import type { ProviderAdapter, ProviderCall } from '../providers/base.js';
-import { attemptAttributes, resultAttributes, tracedAttempt } from '../routing/attempt-tracing.js';
-import { GENAI, recordSpanError, runInSpan, startSpan, withSpan } from '../observability/tracing.js';
-import type { CacheLookup, CacheMiss } from '../cache/semantic-cache.js';
-import type { AgentAdmission } from '../limits/rate-limiter.js';
+import { GENAI, recordSpanError, runInSpan, startSpan } from '../observability/tracing.js';
+import type { Chain } from '../pipeline/compose.js';
+import type { Exchange } from '../pipeline/exchange.js';
+import type { Reply } from '../pipeline/reply.js';
+import { replayResponse } from '../pipeline/replay.js';
+import type { ProviderHealthSnapshot } from '../resilience/provider-health.js';
 import type { UsageQuery, UsageSummary } from '../accounting/usage-ledger.js';
-import type { RegisteredModel } from '../routing/model-registry.js';
 import { buildRuntime } from './build-runtime.js';
-import { outcomeLabels } from '../observability/metrics.js';
 import type { GatewayDependencies, GatewayRuntime } from './build-runtime.js';
-import type { CacheResult, CallContext, GatewayStreamEvent } from '../models/gateway-events.js';
-import { buildResponse, cachedResponse, embeddingModel, parseEmbeddingInputs, prepareCall } from './gateway-helpers.js';
 import { readinessOf } from './readiness.js';
 import type { Readiness } from './readiness.js';
-import { relayCommitted, replayCached } from './stream-relay.js';
-import type { StreamOutcome } from './stream-relay.js';
-import type { CommittedStream } from '../routing/fallback-executor.js';
-import type { RoutingDecision } from '../models/routing-config.js';
-import type { PreparedCall } from './gateway-helpers.js';
+import { buildRequestChain } from './request-chain.js';
+import { validateEmbedding, validateRequest } from './validate-request.js';
+import type { ValidationContext } from './validate-request.js';
 
 /** One item of `completeBatch`: the answer or the error, in input order. */
 export type BatchItemResult =
@@ -46,84 +43,39 @@ export interface EmbeddingResult {
 /** Most requests one `completeBatch` call may carry. */
 export const MAX_BATCH_SIZE = 100;
 
+interface Started {
+  runtime: GatewayRuntime;
+  chain: Chain;
+  validation: ValidationContext;
+}
+
 /** The L04 model gateway: `new ModelGateway(config)`, then `complete`, `stream`, `completeBatch`, `embed`. */
 export class ModelGateway {
-  /** The validated configuration, defaults applied. */
+  /** The validated configuration, defaults applied (frozen). */
   readonly config: GatewayConfig;
   private readonly dependencies: GatewayDependencies;
-  private runtime: GatewayRuntime | undefined;
-  private starting: Promise<GatewayRuntime> | undefined;
+  private started: Started | undefined;
+  private starting: Promise<Started> | undefined;
   private closed = false;
-  /** Errors whose request was already accounted (metrics, ledger, log line) by `finish`. */
-  private readonly accounted = new WeakSet<GatewayError>();
 
   /** Validates the config (E4000 listing every bad path); nothing connects until `start()` or the first call. */
   constructor(config: GatewayConfigInput | GatewayConfig, dependencies: GatewayDependencies = {}) {
-    this.config = parseConfig(config);
+    this.config = deepFreeze(parseConfig(config));
     this.dependencies = dependencies;
   }
 
   /** Connects state (Redis when configured and answering), the ledger, and starts health checks. Idempotent. */
-  async start(): Promise<GatewayRuntime> {
-    if (this.runtime !== undefined) return this.runtime;
-    if (this.closed) throw new GatewayError('E4509');
-    this.starting ??= buildRuntime(this.config, this.dependencies, (provider, model, texts, signal) => this.embedForCache(provider, model, texts, signal)).then(
-      (runtime) => {
-        this.runtime = runtime;
-        return runtime;
-      },
-    );
-    return this.starting;
+  async start(): Promise<void> {
+    await this.ready();
   }
 
   /** Answers one request. Throws a `GatewayError` (E4xxx) on failure. */
   async complete(input: InferenceRequestInput, context: CallContext = {}): Promise<InferenceResponse> {
-    const runtime = this.runtime ?? (await this.start());
-    const call = this.prepare(runtime, input, context);
-    return withSpan('l04.request', { 'l04.request_id': call.request.request_id, [GENAI.OPERATION_NAME]: 'chat' }, async () => {
-      let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
-      let cache: CacheResult = 'bypass';
-      let providerMs = 0;
-      let attempts: InferenceResponse['metadata']['attempts'] = [];
-      try {
-        let lookup: CacheLookup | undefined;
-        ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
-        cache = cacheResultOf(lookup);
-        if (lookup !== undefined && lookup.hit !== false) {
-          const response = cachedResponse(lookup.response, call, runtime.clock.now(), admission.info);
-          void admission.reservation.settle(0); // off the response path; never throws
-          this.finish(runtime, call, { response, cache, attempts, providerMs });
-          return response;
-        }
-        const { decision, candidates } = this.route(runtime, call);
-        const execution = await runtime.executor.complete(
-          candidates,
-          this.plan(call),
-          (model, signal) =>
-            withSpan('l04.provider.attempt', attemptAttributes(model, call), async (span) => {
-              const result = await this.adapterFor(runtime, model).complete(this.providerCall(call, model, signal));
-              span.setAttributes(resultAttributes(result.finishReason, result.usage));
-              return result;
-            }),
-          (result) => result.usage.total_tokens,
-        );
-        attempts = execution.attempts;
-        providerMs = execution.providerMs;
-        const result = execution.value;
-        const response = buildResponse(call, execution.model, result, { attempts, decision, cache, now: runtime.clock.now(), rateLimit: admission.info });
-        void admission.reservation.settle(response.token_usage.total_tokens); // off the response path; never throws
-        if (lookup !== undefined && lookup.hit === false) void runtime.cache?.store(lookup.miss, response);
-        this.finish(runtime, call, { response, cache, attempts, providerMs });
-        return response;
-      } catch (error) {
-        const gatewayError = toGatewayError(error);
-        await admission?.reservation.release();
-        this.finish(runtime, call, { error: gatewayError, cache, attempts: attemptsOf(gatewayError, attempts), providerMs });
-        throw gatewayError;
-      } finally {
-        call.dispose();
-      }
-    });
+    // Once started, the request is stamped synchronously: its arrival is the moment of the call.
+    const started = this.started ?? (await this.ready());
+    const exchange = this.validate(started, () => validateRequest(input, context, { ...started.validation, stream: false }));
+    const reply = await this.run(started, exchange);
+    return expect(reply, 'response').response;
   }
 
   /**
@@ -134,53 +86,11 @@ export class ModelGateway {
     return this.streamEvents(input, context);
   }
 
-  private async *streamEvents(input: InferenceRequestInput, context: CallContext): AsyncGenerator<GatewayStreamEvent> {
-    const runtime = this.runtime ?? (await this.start());
-    const call = this.prepare(runtime, input, context);
-    // A stream's request span lives until its last event; the steps before the commit nest under it.
-    const span = startSpan('l04.request', { 'l04.request_id': call.request.request_id, 'l04.stream': true, [GENAI.OPERATION_NAME]: 'chat' });
-    const finish = (outcome: StreamOutcome): void => {
-      if (outcome.error !== undefined) recordSpanError(span, outcome.error);
-      this.finish(runtime, call, outcome, true);
-    };
-    let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
-    let cache: CacheResult = 'bypass';
-    try {
-      // Everything up to the commit may still fail as a plain error (and fall back).
-      let committed:
-        { stream: CommittedStream; decision: RoutingDecision; miss: CacheMiss | undefined } | { hit: Extract<CacheLookup, { hit: 'exact' | 'semantic' }> };
-      try {
-        committed = await runInSpan(span, async () => {
-          let lookup: CacheLookup | undefined;
-          ({ admission, lookup } = await this.admitAndLookUp(runtime, call));
-          cache = cacheResultOf(lookup);
-          if (lookup !== undefined && lookup.hit !== false) return { hit: lookup };
-          const { decision, candidates } = this.route(runtime, call);
-          const stream = await runtime.executor.stream(candidates, this.plan(call), (model, signal) =>
-            tracedAttempt(model, call, this.adapterFor(runtime, model).stream(this.providerCall(call, model, signal))),
-          );
-          return { stream, decision, miss: lookup?.miss };
-        });
-      } catch (error) {
-        const gatewayError = toGatewayError(error);
-        await admission?.reservation.release();
-        finish({ error: gatewayError, cache, attempts: attemptsOf(gatewayError, []), providerMs: 0 });
-        throw gatewayError;
-      }
-      // Assigned inside the closure above (TypeScript cannot see it): a commit implies an admission.
-      const base = { runtime, call, admission: admission as Extract<AgentAdmission, { allowed: true }>, finish };
-      if ('hit' in committed) yield* replayCached({ ...base, hit: committed.hit });
-      else yield* relayCommitted({ ...base, ...committed, cache });
-    } finally {
-      call.dispose();
-      span.end();
-    }
-  }
-
   /** Answers many requests, each with its own priority and deadline; results in input order. */
   async completeBatch(inputs: InferenceRequestInput[], context: CallContext = {}): Promise<BatchItemResult[]> {
+    const started = await this.ready();
     if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_BATCH_SIZE) {
-      throw new ValidationError('E4500', `Invalid request: requests must hold 1 to ${MAX_BATCH_SIZE} items`, { param: 'requests' });
+      throw this.refuse(started, new ValidationError('E4500', `Invalid request: requests must hold 1 to ${MAX_BATCH_SIZE} items`, { param: 'requests' }));
     }
     return Promise.all(
       inputs.map(async (input, index): Promise<BatchItemResult> => {
@@ -195,77 +105,41 @@ export class ModelGateway {
 
   /** Embeds texts with an embedding model, through the agent's limits, the breaker and micro-batching. */
   async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string; request_id?: string } = {}): Promise<EmbeddingResult> {
-    const runtime = this.runtime ?? (await this.start());
-    const texts = parseEmbeddingInputs(inputs);
-    const model = embeddingModel(runtime.registry, modelId);
-    const call = this.prepare(
-      runtime,
-      {
-        ...(context.request_id === undefined ? {} : { request_id: context.request_id }),
-        agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous',
-        logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] },
-        requirements: { max_output_tokens: 1 },
-      },
-      context,
-    );
-    let admission: Extract<AgentAdmission, { allowed: true }> | undefined;
-    try {
-      admission = await this.admit(runtime, call);
-      const execution = await runtime.executor.complete(
-        [model],
-        this.plan(call),
-        (target, signal) => runtime.batcher.embed(target.provider, target.provider_model, texts, signal),
-        (value) => value.usage.input_tokens,
-      );
-      void admission.reservation.settle(execution.value.usage.input_tokens);
-      const result = { request_id: call.request.request_id, model_id: model.id, provider: model.provider, ...execution.value };
-      const response = buildResponse(
-        call,
-        model,
-        {
-          content: '',
-          toolCalls: [],
-          finishReason: 'stop',
-          rawFinishReason: undefined,
-          usage: { input_tokens: result.usage.input_tokens, output_tokens: 0, total_tokens: result.usage.input_tokens },
-        },
-        { attempts: execution.attempts, decision: undefined, cache: 'bypass', now: runtime.clock.now(), rateLimit: admission.info },
-      );
-      this.finish(runtime, call, { response, cache: 'bypass', attempts: execution.attempts, providerMs: execution.providerMs }, false, 'embeddings');
-      return result;
-    } catch (error) {
-      const gatewayError = toGatewayError(error);
-      await admission?.reservation.release();
-      this.finish(runtime, call, { error: gatewayError, cache: 'bypass', attempts: attemptsOf(gatewayError, []), providerMs: 0 }, false, 'embeddings');
-      throw gatewayError;
-    } finally {
-      call.dispose();
-    }
+    const started = this.started ?? (await this.ready());
+    const exchange = this.validate(started, () => validateEmbedding(modelId, inputs, context, started.validation));
+    const reply = expect(await this.run(started, exchange), 'embeddings');
+    return {
+      request_id: exchange.request.request_id,
+      model_id: reply.model.id,
+      provider: reply.model.provider,
+      embeddings: reply.embeddings,
+      usage: { input_tokens: reply.usage.input_tokens },
+    };
   }
 
-  /** Every registered model with its availability. */
+  /** Every registered model with its availability now (snapshots). */
   async listModels(): Promise<RegisteredModel[]> {
-    return (this.runtime ?? (await this.start())).registry.list();
+    return (await this.ready()).runtime.registry.list();
   }
 
   /** Each provider's health, circuit state and live-traffic signals. */
-  async providerHealth(): Promise<ReturnType<GatewayRuntime['health']['snapshot']>> {
-    return (this.runtime ?? (await this.start())).health.snapshot();
+  async providerHealth(): Promise<ProviderHealthSnapshot[]> {
+    return (await this.ready()).runtime.health.snapshot();
   }
 
   /** Runs every provider's health check now (the CLI's `check`). */
   async checkProviders(): Promise<ProviderHealth[]> {
-    return (this.runtime ?? (await this.start())).health.checkNow();
+    return (await this.ready()).runtime.health.checkNow();
   }
 
   /** Whether requests can be served, and the state of each dependency (Redis, ledger, providers). */
   async readiness(): Promise<Readiness> {
-    return readinessOf(this.runtime ?? (await this.start()), this.closed);
+    return readinessOf((await this.ready()).runtime, this.closed);
   }
 
   /** Prometheus text; queue depths are sampled at scrape time. */
   async metrics(): Promise<{ contentType: string; body: string }> {
-    const runtime = this.runtime ?? (await this.start());
+    const { runtime } = await this.ready();
     for (const [provider, queue] of runtime.queues) {
       for (const [priority, depth] of Object.entries(queue.depth())) runtime.metrics.setQueueDepth(provider, priority as InferenceRequest['priority'], depth);
     }
@@ -274,160 +148,106 @@ export class ModelGateway {
 
   /** Deletes a tenant's cache entries; returns how many. */
   async purgeCache(tenant: string): Promise<number> {
-    const runtime = this.runtime ?? (await this.start());
+    const { runtime } = await this.ready();
     return runtime.cache === undefined ? 0 : runtime.cache.purge(tenant);
   }
 
   /** Spend and tokens from the usage ledger. */
   async usage(query: UsageQuery): Promise<UsageSummary> {
-    return (this.runtime ?? (await this.start())).ledger.query(query);
+    return (await this.ready()).runtime.ledger.query(query);
+  }
+
+  /**
+   * Counts a request that a front end (the HTTP service, or your own) refused before handing it to
+   * the gateway: a malformed body, an unknown route, a failed authentication. Requests that reached
+   * `complete`, `stream`, `completeBatch` or `embed` are counted by the gateway itself.
+   */
+  recordRefusal(error: GatewayError, durationS: number): void {
+    this.started?.runtime.accounting.recordRefusal(error, durationS);
   }
 
   /** Stops health checks, flushes the ledger (or spools it) and closes connections. */
   async close(): Promise<void> {
     this.closed = true;
-    const runtime = this.runtime ?? (this.starting === undefined ? undefined : await this.starting);
-    await runtime?.close();
+    const started = this.started ?? (this.starting === undefined ? undefined : await this.starting);
+    await started?.runtime.close();
   }
 
-  /** Validates and stamps a request (see `prepareCall`); refuses new work once closed. */
-  private prepare(runtime: GatewayRuntime, input: InferenceRequestInput, context: CallContext): PreparedCall {
+  private async *streamEvents(input: InferenceRequestInput, context: CallContext): AsyncGenerator<GatewayStreamEvent> {
+    const started = this.started ?? (await this.ready());
+    const exchange = this.validate(started, () => validateRequest(input, context, { ...started.validation, stream: true }));
+    const reply = await this.run(started, exchange);
+    // A complete answer (a cache hit) is told as a stream; it was settled when the chain returned it.
+    if (reply.type === 'response') yield* replayResponse(reply.response, exchange.cache, exchange.similarity);
+    else yield* expect(reply, 'stream').events;
+  }
+
+  private async ready(): Promise<Started> {
+    if (this.started !== undefined) return this.started;
     if (this.closed) throw new GatewayError('E4509');
-    return prepareCall(input, context, runtime.clock, runtime.idGenerator);
-  }
-
-  /** Spend budget, then the agent's request and token limits (E4403, E4400, E4401). */
-  private async admit(runtime: GatewayRuntime, call: PreparedCall): Promise<Extract<AgentAdmission, { allowed: true }>> {
-    return withSpan('l04.rate_limit', {}, async () => {
-      const caller = call.caller;
-      if (caller.daily_budget_cents !== undefined) {
-        try {
-          await runtime.spend.check(caller);
-        } catch (error) {
-          runtime.metrics.rateLimited('spend', 'budget');
-          throw error;
-        }
-      }
-      const admission = await runtime.limiter.admitAgent(caller.agent_did, call.estimatedTokens, { rpm: caller.rpm, tpm: caller.tpm });
-      if (!admission.allowed) {
-        runtime.metrics.rateLimited('agent', admission.error.code === 'E4401' ? 'tokens' : 'requests');
-        throw admission.error;
-      }
-      return admission;
+    this.starting ??= buildRuntime(this.config, this.dependencies).then((runtime) => {
+      const started: Started = {
+        runtime,
+        chain: buildRequestChain(runtime),
+        validation: {
+          clock: runtime.clock,
+          idGenerator: runtime.idGenerator,
+          onListenerError: (error) => runtime.logger.error({ err: error }, 'a settle listener threw; the request is accounted without it'),
+        },
+      };
+      this.started = started;
+      return started;
     });
+    return this.starting;
   }
 
-  /**
-   * The brief's first two steps, rate limit then cache, with their Redis round trips overlapped:
-   * the lookup has no effect of its own, so it runs beside the admission and its result is used
-   * (and counted) only once the request is admitted.
-   */
-  private async admitAndLookUp(
-    runtime: GatewayRuntime,
-    call: PreparedCall,
-  ): Promise<{ admission: Extract<AgentAdmission, { allowed: true }>; lookup: CacheLookup | undefined }> {
-    const pending = this.lookupCache(runtime, call);
-    const admission = await this.admit(runtime, call);
-    const lookup = await pending;
-    if (lookup !== undefined) runtime.metrics.cacheLookup(lookup.hit === false ? (lookup.reason === 'miss' ? 'miss' : lookup.reason) : lookup.hit);
-    return { admission, lookup };
-  }
-
-  /** The cache lookup, or `undefined` when the cache is off. Never throws. */
-  private async lookupCache(runtime: GatewayRuntime, call: PreparedCall): Promise<CacheLookup | undefined> {
-    const cache = runtime.cache;
-    if (cache === undefined) return undefined;
-    return withSpan('l04.cache.lookup', {}, () => cache.lookup(call.request, { tenant: call.caller.tenant, agent: call.caller.agent_did }));
-  }
-
-  private route(runtime: GatewayRuntime, call: PreparedCall): { decision: ReturnType<GatewayRuntime['router']['route']>; candidates: RegisteredModel[] } {
-    const span = startSpan('l04.route', { [GENAI.OPERATION_NAME]: 'chat' });
+  /** Validation, the chain's first step; a refusal here is counted like every other. */
+  private validate(started: Started, build: () => Exchange): Exchange {
     try {
-      const selection = runInSpan(span, () => runtime.router.select(call.request, call.promptTokens));
-      span.setAttribute(GENAI.REQUEST_MODEL, selection.decision.model_id);
-      return selection;
+      if (this.closed) throw new GatewayError('E4509');
+      return build();
     } catch (error) {
-      recordSpanError(span, error);
-      throw error;
-    } finally {
-      span.end();
+      throw this.refuse(started, toGatewayError(error));
     }
   }
 
-  private plan(call: PreparedCall): { priority: InferenceRequest['priority']; deadlineAt: number; tokens: number; signal: AbortSignal } {
-    return { priority: call.request.priority, deadlineAt: call.deadlineAt, tokens: call.estimatedTokens, signal: call.signal };
+  private refuse(started: Started, error: GatewayError): GatewayError {
+    started.runtime.accounting.recordRefusal(error, 0);
+    return error;
   }
 
-  private providerCall(call: PreparedCall, model: RegisteredModel, signal: AbortSignal): ProviderCall {
-    return {
-      requestId: call.request.request_id,
-      model,
-      prompt: call.request.logical_prompt,
-      maxOutputTokens: Math.min(call.request.requirements.max_output_tokens, model.max_output_tokens),
-      minContextLength: call.request.requirements.min_context_length,
-      signal,
-      deadlineAt: call.deadlineAt,
-    };
-  }
-
-  private adapterFor(runtime: GatewayRuntime, model: RegisteredModel): ProviderAdapter {
-    const adapter = runtime.adapters.get(model.provider);
-    if (adapter === undefined) throw new GatewayError('E4004', `No adapter for provider "${model.provider}"`);
-    return adapter;
-  }
-
-  /** The provider-layer embedding path the semantic cache uses: breaker and micro-batching, no agent limits. */
-  private async embedForCache(provider: string, model: string, texts: string[], signal?: AbortSignal): Promise<number[][]> {
-    const runtime = this.runtime ?? (await this.start());
-    const target = runtime.registry.list().find((entry) => entry.provider === provider && (entry.provider_model === model || entry.id === model));
-    const synthetic: RegisteredModel = target ?? { ...embeddingModelDefaults, id: `${provider}/${model}`, provider, provider_model: model };
-    const deadlineAt = runtime.clock.now() + (this.config.providers[provider]?.timeout_ms ?? 30_000);
-    const execution = await runtime.executor.complete(
-      [synthetic],
-      { priority: 'high', deadlineAt, tokens: 0, signal: signal ?? new AbortController().signal },
-      (entry, attemptSignal) => runtime.batcher.embed(entry.provider, entry.provider_model, texts, attemptSignal),
-    );
-    return execution.value.embeddings;
-  }
-
-  /** Counts a request the HTTP layer refused before the gateway accounted it (bad body, route, auth); a no-op for accounted errors. */
-  recordRefusal(error: GatewayError, durationS: number): void {
-    if (this.accounted.has(error)) return;
-    this.runtime?.metrics.recordRequest({ model: 'none', provider: 'none', cache: 'bypass', ...outcomeLabels(error) }, durationS);
-  }
-
-  private finish(runtime: GatewayRuntime, call: PreparedCall, outcome: StreamOutcome, stream = false, operation = 'chat'): void {
-    if (outcome.error !== undefined) this.accounted.add(outcome.error);
-    runtime.accounting.record({
-      ...outcome,
-      request: call.request,
-      caller: call.caller,
-      arrivalAt: call.arrivalAt,
-      endedAt: runtime.clock.now(),
-      stream,
-      operation,
+  /** Runs the chain under the request's span, which ends when the request has (streams: at their last event). */
+  private run(started: Started, exchange: Exchange): Promise<Reply> {
+    const span = startSpan('l04.request', {
+      'l04.request_id': exchange.request.request_id,
+      ...(exchange.stream ? { 'l04.stream': true } : {}),
+      [GENAI.OPERATION_NAME]: exchange.operation,
     });
+    exchange.defer((outcome) => {
+      if (outcome.error !== undefined) recordSpanError(span, outcome.error);
+      span.end();
+    });
+    return runInSpan(span, () => started.chain(exchange));
   }
 }
 
-const embeddingModelDefaults: Omit<RegisteredModel, 'id' | 'provider' | 'provider_model'> = {
-  capabilities: ['embeddings'],
-  context_length: 8192,
-  max_output_tokens: 1,
-  input_cost_per_1k_cents: 0,
-  output_cost_per_1k_cents: 0,
-  expected_latency_ms: 1000,
-  quality: 50,
-  available: true,
-};
-
-function cacheResultOf(lookup: CacheLookup | undefined): CacheResult {
-  if (lookup === undefined) return 'bypass';
-  if (lookup.hit !== false) return lookup.hit;
-  return lookup.reason === 'miss' ? 'miss' : 'bypass';
+/**
+ * The runtime behind a gateway, started if need be. Internal: for the gateway's own tests and
+ * benchmarks; not exported from the package.
+ */
+export function internalRuntime(gateway: ModelGateway): Promise<GatewayRuntime> {
+  return gateway['ready']().then((started) => started.runtime);
 }
 
-function attemptsOf(error: GatewayError, fallback: InferenceResponse['metadata']['attempts']): InferenceResponse['metadata']['attempts'] {
-  const attempts = error.details.attempts;
-  return Array.isArray(attempts) ? (attempts as InferenceResponse['metadata']['attempts']) : fallback;
+function expect<T extends Reply['type']>(reply: Reply, type: T): Extract<Reply, { type: T }> {
+  if (reply.type !== type) throw new InternalError('E4900', `The request chain answered ${reply.type} where ${type} was expected`);
+  return reply as Extract<Reply, { type: T }>;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
 }

@@ -17,19 +17,10 @@
  */
 import type { RateLimitsConfig } from '../config/config-schema.js';
 import { RateLimitError } from '../models/error-codes.js';
+import type { RateLimitInfo } from '../models/inference-response.js';
 import { escapeBucketId } from './rate-limit-store.js';
 import type { BucketSpec, RateLimitStore, TakeResult } from './rate-limit-store.js';
 import type { Clock } from '../util/clock.js';
-
-/** What the `x-ratelimit-*` headers report. Durations in milliseconds. */
-export interface RateLimitInfo {
-  limitRequests: number;
-  remainingRequests: number;
-  resetRequestsMs: number;
-  limitTokens: number;
-  remainingTokens: number;
-  resetTokensMs: number;
-}
 
 /** A token reservation. `settle` and `release` never throw; the first of them wins, later calls do nothing. */
 export interface TokenReservation {

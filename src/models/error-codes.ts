@@ -129,8 +129,14 @@ export class ProviderError extends GatewayError {}
 export class CacheError extends GatewayError {}
 /** E4400–E4499. */
 export class RateLimitError extends GatewayError {}
-/** E4500–E4599. */
+/** E4500, E4503–E4506: the request itself is malformed. */
 export class ValidationError extends GatewayError {}
+/** E4501 unauthenticated, E4508 forbidden. */
+export class AuthError extends GatewayError {}
+/** E4502, E4510: the request's deadline passed. */
+export class DeadlineError extends GatewayError {}
+/** E4507: the caller went away. */
+export class CancelledError extends GatewayError {}
 /** E4600–E4699. */
 export class ResponseError extends GatewayError {}
 /** E4700–E4799. */

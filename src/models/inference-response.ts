@@ -23,12 +23,23 @@ export interface AttemptRecord {
   latency_ms: number;
 }
 
+/** The agent's rate-limit state after admission, as the `x-ratelimit-*` headers report it. Durations in milliseconds. */
+export interface RateLimitInfo {
+  limitRequests: number;
+  remainingRequests: number;
+  resetRequestsMs: number;
+  limitTokens: number;
+  remainingTokens: number;
+  resetTokensMs: number;
+}
+
 /** What `metadata` carries on every response. */
 export interface ResponseMetadata {
   cost_cents: number;
   attempts: AttemptRecord[];
   routing?: RoutingDecision;
   cache?: { result: 'miss' | 'exact' | 'semantic' | 'bypass'; similarity?: number };
+  rate_limit?: RateLimitInfo;
   [key: string]: unknown;
 }
 

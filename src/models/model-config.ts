@@ -29,6 +29,13 @@ export const ModelConfigSchema = z
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;
 export type ModelConfigInput = z.input<typeof ModelConfigSchema>;
 
+/** A registered model and whether it can be used right now (a snapshot: changing it changes nothing). */
+export interface RegisteredModel extends ModelConfig {
+  available: boolean;
+  /** Why the model is unavailable (`not pulled: run ollama pull llama3.2`). */
+  unavailable_reason?: string;
+}
+
 /** The cost of a call in cents, from the model's per-1k prices. */
 export function costCents(model: Pick<ModelConfig, 'input_cost_per_1k_cents' | 'output_cost_per_1k_cents'>, inputTokens: number, outputTokens: number): number {
   return (inputTokens * model.input_cost_per_1k_cents + outputTokens * model.output_cost_per_1k_cents) / 1000;

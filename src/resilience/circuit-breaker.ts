@@ -20,7 +20,6 @@
  */
 import { CircuitOpenError, ProviderError, isGatewayError } from '../models/error-codes.js';
 import type { ErrorCode } from '../models/error-codes.js';
-import type { CircuitBreakerConfig } from '../config/config-schema.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
 /** The three states of the brief: CLOSED, OPEN, HALF_OPEN. */
@@ -273,11 +272,24 @@ export class CircuitBreaker {
 export class CircuitBreakerRegistry {
   private readonly options: CircuitBreakerOptions;
   private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly listeners: Array<NonNullable<CircuitBreakerOptions['onTransition']>> = [];
 
   /** Throws a `RangeError` naming the option and the value it received when an option is invalid. */
   constructor(options: CircuitBreakerOptions) {
     validateOptions(options); // at start-up rather than at the first request
-    this.options = options;
+    const onTransition = options.onTransition;
+    this.options = {
+      ...options,
+      onTransition: (provider, from, to) => {
+        onTransition?.(provider, from, to);
+        for (const listener of this.listeners) listener(provider, from, to);
+      },
+    };
+  }
+
+  /** Also tells `listener` about every transition of every breaker (after `options.onTransition`). */
+  addTransitionListener(listener: NonNullable<CircuitBreakerOptions['onTransition']>): void {
+    this.listeners.push(listener);
   }
 
   /** The provider's breaker (created closed on first use). */
@@ -301,15 +313,6 @@ export class CircuitBreakerRegistry {
   snapshots(): CircuitSnapshot[] {
     return [...this.breakers.values()].map((breaker) => breaker.snapshot());
   }
-}
-
-/** Breaker options from the `circuit_breaker:` config section (`cooldown_s` → milliseconds). */
-export function circuitBreakerOptionsFromConfig(
-  config: CircuitBreakerConfig,
-  clock: Clock,
-  onTransition?: CircuitBreakerOptions['onTransition'],
-): CircuitBreakerOptions {
-  return { failureThreshold: config.failure_threshold, cooldownMs: config.cooldown_s * 1000, probeTimeoutMs: config.probe_timeout_ms, clock, onTransition };
 }
 
 function validateOptions(options: CircuitBreakerOptions): void {

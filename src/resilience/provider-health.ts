@@ -3,9 +3,9 @@
  * `health_interval_s` ± 20 % jitter, each bounded on the clock) and passive signals from live
  * traffic (the error rate over `health.window_s`, and a latency moving average per model and per
  * provider). Each provider is healthy, degraded or unhealthy; the router reads `status` and
- * `observedLatencyMs`; `GET /health/providers` reads `snapshot`. Active checks also keep the
- * registry's model availability in step with what the provider actually has (an Ollama model not
- * pulled is marked unavailable, and available again once it appears).
+ * `observedLatencyMs`; `GET /health/providers` reads `snapshot`. Active checks also learn which
+ * configured models the provider actually has: `missingReason` says why one is missing (an Ollama
+ * model not pulled) until a later check finds it.
  */
 import { ConfigurationError, GatewayError, ProviderError } from '../models/error-codes.js';
 import type { HealthStatus, ProviderHealth } from '../models/provider-config.js';
@@ -16,7 +16,6 @@ import { redactSecrets } from '../util/redact.js';
 import { countsAsFailure } from './circuit-breaker.js';
 import type { CircuitStateName } from './circuit-breaker.js';
 import { LatencyTracker } from './latency-tracker.js';
-import type { ModelRegistry } from '../routing/model-registry.js';
 import { OutcomeWindow } from './outcome-window.js';
 
 /** Default bound on one active check, in milliseconds. */
@@ -29,14 +28,21 @@ const JITTER = 0.2;
 /** Options of a `ProviderHealthMonitor`. */
 export interface ProviderHealthMonitorOptions {
   adapters: ReadonlyMap<string, ProviderAdapter>;
-  registry: ModelRegistry;
+  /** The provider model names the configuration expects on `provider` (checks report which are missing). */
+  expectedModels: (provider: string) => readonly string[];
   config: HealthConfig;
   /** Milliseconds between active checks of `provider` (its `health_interval_s` × 1000). */
   intervalMs: (provider: string) => number;
   clock: Clock;
   random: Random;
-  /** When given, `snapshot` reports each provider's circuit state. */
-  breakers?: { get(provider: string): { state: CircuitStateName } };
+  /**
+   * When given, `snapshot` reports each provider's circuit state, and a probe that closes a circuit
+   * clears the provider's error window (see `onCircuitTransition`).
+   */
+  breakers?: {
+    get(provider: string): { state: CircuitStateName };
+    addTransitionListener(listener: (provider: string, from: CircuitStateName, to: CircuitStateName) => void): void;
+  };
   /** Called once per status change (the gateway logs it). Must not throw. */
   onChange?: (provider: string, from: HealthStatus, to: HealthStatus, health: ProviderHealth) => void;
   /** Bound on one active check, in milliseconds (default 5,000); a check past it is unhealthy. */
@@ -64,8 +70,8 @@ interface ProviderRecord {
   inFlight: Promise<ProviderHealth> | undefined;
   abortCheck: AbortController | undefined;
   timer: TimerHandle | undefined;
-  /** Models this monitor marked unavailable (and may therefore mark available again). */
-  readonly markedUnavailable: Set<string>;
+  /** Provider model names the last check reported missing, with the reason. */
+  missing: ReadonlyMap<string, string>;
 }
 
 /** The abort reason of checks cut short by `stop`; their results are not recorded. */
@@ -90,6 +96,7 @@ export class ProviderHealthMonitor {
     this.checkTimeoutMs = options.checkTimeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
     this.minSamples = options.minSamples ?? DEFAULT_MIN_SAMPLES;
     for (const provider of options.adapters.keys()) this.record(provider);
+    options.breakers?.addTransitionListener((provider, from, to) => this.onCircuitTransition(provider, from, to));
   }
 
   /** Starts active checks (unless `health.enabled` is false): one at once per provider, then every interval ± 20 %. */
@@ -145,12 +152,17 @@ export class ProviderHealthMonitor {
     this.evaluate(provider, record);
   }
 
+  /** Why `provider` cannot serve `providerModel` (its last check did not list it), or `undefined`. */
+  missingReason(provider: string, providerModel: string): string | undefined {
+    return this.records.get(provider)?.missing.get(providerModel);
+  }
+
   /**
-   * Feed of circuit transitions (wire it to the breakers' `onTransition`). A probe that closes a
+   * Feed of circuit transitions (subscribed to the breakers at construction). A probe that closes a
    * circuit has just shown the provider is back, so the failures that opened it leave the error
    * window; otherwise the provider would stay excluded as unhealthy until they aged out.
    */
-  onCircuitTransition(provider: string, from: CircuitStateName, to: CircuitStateName): void {
+  private onCircuitTransition(provider: string, from: CircuitStateName, to: CircuitStateName): void {
     const record = this.records.get(provider);
     if (record === undefined || from !== 'half_open' || to !== 'closed') return;
     record.window.clear();
@@ -193,7 +205,7 @@ export class ProviderHealthMonitor {
         inFlight: undefined,
         abortCheck: undefined,
         timer: undefined,
-        markedUnavailable: new Set(),
+        missing: new Map(),
       };
       this.records.set(provider, record);
     }
@@ -222,7 +234,7 @@ export class ProviderHealthMonitor {
   /** Runs one bounded check; never rejects (a throwing or hanging adapter yields an unhealthy result). */
   private async performCheck(provider: string, record: ProviderRecord): Promise<ProviderHealth> {
     const adapter = this.options.adapters.get(provider);
-    const expectedModels = this.options.registry.listByProvider(provider).map((model) => model.provider_model);
+    const expectedModels = [...this.options.expectedModels(provider)];
     const controller = new AbortController();
     record.abortCheck = controller;
     let timer: TimerHandle | undefined;
@@ -246,27 +258,13 @@ export class ProviderHealthMonitor {
     // A check cut short by `stop` says nothing about the provider.
     if (controller.signal.reason === STOPPED) return health;
     record.lastCheck = health;
-    if (adapter !== undefined) this.syncModels(provider, adapter, health, record);
+    if (adapter !== undefined && health.models !== undefined) record.missing = missingModels(adapter, health);
     this.evaluate(provider, record);
     return health;
   }
 
   private failedCheck(provider: string, message: string): ProviderHealth {
     return { provider, status: 'unhealthy', checked_at: this.options.clock.now(), message };
-  }
-
-  /** Marks models the provider reports missing as unavailable, and those that reappeared as available. */
-  private syncModels(provider: string, adapter: ProviderAdapter, health: ProviderHealth, record: ProviderRecord): void {
-    if (health.models === undefined) return;
-    for (const model of this.options.registry.listByProvider(provider)) {
-      const present = health.models[model.provider_model];
-      if (present === false) {
-        this.options.registry.setAvailability(model.id, false, missingReason(adapter, model.provider_model, health.hints));
-        record.markedUnavailable.add(model.id);
-      } else if (present === true && record.markedUnavailable.delete(model.id)) {
-        this.options.registry.setAvailability(model.id, true);
-      }
-    }
   }
 
   /** Combines the signals, reports a change once, and returns the status. */
@@ -304,6 +302,15 @@ export class ProviderHealthMonitor {
     }
     return health;
   }
+}
+
+/** The models a check reported absent, each with why: the adapter's hint for it when there is one, else what to run. */
+function missingModels(adapter: ProviderAdapter, health: ProviderHealth): Map<string, string> {
+  const missing = new Map<string, string>();
+  for (const [providerModel, present] of Object.entries(health.models ?? {})) {
+    if (!present) missing.set(providerModel, missingReason(adapter, providerModel, health.hints));
+  }
+  return missing;
 }
 
 /** Why a model is unavailable: the adapter's hint for it when there is one, else what to run. */

@@ -11,7 +11,7 @@
  * deadline passes while queued (a timer on the clock); E4402 the quota cannot admit the request
  * before its deadline (the gateway may fall back to another provider); E4507 the signal aborts.
  */
-import { RateLimitError, ValidationError, isGatewayError, toGatewayError } from '../models/error-codes.js';
+import { CancelledError, DeadlineError, isGatewayError, RateLimitError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import type { TokenReservation } from '../limits/rate-limiter.js';
@@ -231,10 +231,10 @@ export class RequestQueue {
   }
 }
 
-function deadlinePassed(provider: string, deadlineAt: number): ValidationError {
-  return new ValidationError('E4502', undefined, { details: { provider, deadline_at: deadlineAt } });
+function deadlinePassed(provider: string, deadlineAt: number): DeadlineError {
+  return new DeadlineError('E4502', undefined, { details: { provider, deadline_at: deadlineAt } });
 }
 
-function cancelled(provider: string): ValidationError {
-  return new ValidationError('E4507', undefined, { details: { provider } });
+function cancelled(provider: string): CancelledError {
+  return new CancelledError('E4507', undefined, { details: { provider } });
 }

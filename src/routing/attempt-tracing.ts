@@ -3,18 +3,18 @@ import type { Attributes } from '@opentelemetry/api';
 import type { InferenceResponse } from '../models/inference-response.js';
 import type { StreamPart } from '../providers/base.js';
 import { GENAI, recordSpanError, startSpan } from '../observability/tracing.js';
-import type { PreparedCall } from '../gateway/gateway-helpers.js';
-import type { RegisteredModel } from './model-registry.js';
+import type { Exchange } from '../pipeline/exchange.js';
+import type { RegisteredModel } from '../models/model-config.js';
 
 /** GenAI attributes of a provider attempt. */
-export function attemptAttributes(model: RegisteredModel, call: PreparedCall): Attributes {
+export function attemptAttributes(model: RegisteredModel, exchange: Exchange): Attributes {
   return {
     [GENAI.SYSTEM]: model.provider,
     [GENAI.PROVIDER_NAME]: model.provider,
     [GENAI.REQUEST_MODEL]: model.provider_model,
     [GENAI.OPERATION_NAME]: 'chat',
-    [GENAI.REQUEST_MAX_TOKENS]: Math.min(call.request.requirements.max_output_tokens, model.max_output_tokens),
-    ...(call.request.logical_prompt.temperature === undefined ? {} : { [GENAI.REQUEST_TEMPERATURE]: call.request.logical_prompt.temperature }),
+    [GENAI.REQUEST_MAX_TOKENS]: Math.min(exchange.request.requirements.max_output_tokens, model.max_output_tokens),
+    ...(exchange.request.logical_prompt.temperature === undefined ? {} : { [GENAI.REQUEST_TEMPERATURE]: exchange.request.logical_prompt.temperature }),
   };
 }
 
@@ -24,8 +24,8 @@ export function resultAttributes(finishReason: string, usage: InferenceResponse[
 }
 
 /** A streamed provider attempt inside its own span, open until the stream's last part. */
-export async function* tracedAttempt(model: RegisteredModel, call: PreparedCall, parts: AsyncIterable<StreamPart>): AsyncGenerator<StreamPart> {
-  const span = startSpan('l04.provider.attempt', attemptAttributes(model, call));
+export async function* tracedAttempt(model: RegisteredModel, exchange: Exchange, parts: AsyncIterable<StreamPart>): AsyncGenerator<StreamPart> {
+  const span = startSpan('l04.provider.attempt', attemptAttributes(model, exchange));
   try {
     for await (const part of parts) {
       if (part.type === 'error') recordSpanError(span, part.error);

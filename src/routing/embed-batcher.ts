@@ -10,7 +10,7 @@
  * abort rejects that caller with E4507 and leaves the others' batch alone; the upstream call is
  * aborted only when every caller of the batch has aborted.
  */
-import { ResponseError, ValidationError } from '../models/error-codes.js';
+import { CancelledError, ResponseError } from '../models/error-codes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { estimateTextTokens } from '../util/token-estimate.js';
 
@@ -168,6 +168,6 @@ export function apportion(total: number, weights: number[]): number[] {
   return parts;
 }
 
-function cancelled(provider: string, model: string): ValidationError {
-  return new ValidationError('E4507', undefined, { details: { provider, model } });
+function cancelled(provider: string, model: string): CancelledError {
+  return new CancelledError('E4507', undefined, { details: { provider, model } });
 }

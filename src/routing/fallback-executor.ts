@@ -6,10 +6,10 @@
  * the caller once its first content has arrived, so a provider that fails before its first token is
  * replaced without the client seeing anything.
  */
-import { GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
+import { CancelledError, GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
 import type { AttemptRecord } from '../models/inference-response.js';
-import type { RegisteredModel } from './model-registry.js';
+import type { RegisteredModel } from '../models/model-config.js';
 import type { StreamPart } from '../providers/base.js';
 import type { Clock } from '../util/clock.js';
 import { withSpan } from '../observability/tracing.js';
@@ -24,6 +24,8 @@ export interface AttemptPlan {
   tokens: number;
   /** The request's signal: caller disconnect and deadline. */
   signal: AbortSignal;
+  /** Where every attempt (made or skipped) is recorded, in order. */
+  attempts: AttemptRecord[];
 }
 
 /** Live-traffic signals reported to the health monitor. */
@@ -45,7 +47,6 @@ export interface FallbackExecutorOptions {
 export interface CompletedExecution<T> {
   value: T;
   model: RegisteredModel;
-  attempts: AttemptRecord[];
   /** Time spent waiting on providers (all attempts), in milliseconds. */
   providerMs: number;
 }
@@ -53,15 +54,19 @@ export interface CompletedExecution<T> {
 /** A stream that has produced its first content; the caller reads the rest and then settles it. */
 export interface CommittedStream {
   model: RegisteredModel;
-  attempts: AttemptRecord[];
   /** The parts read before commit (at least one content or finish part). */
   head: StreamPart[];
   /** The rest of the provider's parts. */
   rest: AsyncIterator<StreamPart>;
+  /** Epoch milliseconds of the commit. */
+  committedAt: number;
   /** Time spent waiting on providers before commit, in milliseconds. */
   providerMs: number;
-  /** Reports how the stream ended (`undefined`: the caller stopped reading) and frees the slot. */
-  settle(error?: GatewayError | 'cancelled', usedTokens?: number): void;
+  /**
+   * Reports how the stream ended — `undefined` finished, `'cancelled'` the caller stopped reading,
+   * else the error that cut it — with the tokens the provider spent on it, and frees the slot.
+   */
+  settle(error: GatewayError | 'cancelled' | undefined, usedTokens: number): void;
 }
 
 interface AttemptSlot {
@@ -79,63 +84,61 @@ export class FallbackExecutor {
     this.options = options;
   }
 
-  /** Runs `call` on the first candidate that succeeds. */
+  /** Runs `call` on the first candidate that succeeds. `tokensOf` tells the tokens an answer spent (default: the plan's estimate). */
   async complete<T>(
-    candidates: RegisteredModel[],
+    candidates: readonly RegisteredModel[],
     plan: AttemptPlan,
     call: (model: RegisteredModel, signal: AbortSignal) => Promise<T>,
     tokensOf?: (value: T) => number,
   ): Promise<CompletedExecution<T>> {
-    const attempts: AttemptRecord[] = [];
     const failures: GatewayError[] = [];
     let providerMs = 0;
-    for (const model of this.eligible(candidates, attempts)) {
-      const slot = await this.acquire(model, plan, attempts, failures);
+    for (const model of this.eligible(candidates, plan.attempts)) {
+      const slot = await this.acquire(model, plan, failures);
       if (slot === undefined) continue;
       try {
         const value = await call(model, slot.signal);
         const latencyMs = this.options.clock.now() - slot.startedAt;
         providerMs += latencyMs;
         void slot.ticket.reservation?.settle(tokensOf === undefined ? plan.tokens : tokensOf(value));
-        this.succeed(model, slot, latencyMs, attempts);
-        return { value, model, attempts, providerMs };
+        this.succeed(model, slot, latencyMs, plan.attempts);
+        return { value, model, providerMs };
       } catch (error) {
         providerMs += this.options.clock.now() - slot.startedAt;
         void slot.ticket.reservation?.release();
-        this.fail(model, slot, error, attempts, failures, plan);
+        this.fail(model, slot, error, failures, plan);
       } finally {
         slot.ticket.release();
       }
     }
-    throw exhausted(attempts, failures);
+    throw exhausted(plan.attempts, failures);
   }
 
   /** Opens the stream of the first candidate whose first content arrives. */
   async stream(
-    candidates: RegisteredModel[],
+    candidates: readonly RegisteredModel[],
     plan: AttemptPlan,
     open: (model: RegisteredModel, signal: AbortSignal) => AsyncIterable<StreamPart>,
   ): Promise<CommittedStream> {
-    const attempts: AttemptRecord[] = [];
     const failures: GatewayError[] = [];
     let providerMs = 0;
-    for (const model of this.eligible(candidates, attempts)) {
-      const slot = await this.acquire(model, plan, attempts, failures);
+    for (const model of this.eligible(candidates, plan.attempts)) {
+      const slot = await this.acquire(model, plan, failures);
       if (slot === undefined) continue;
       const iterator = open(model, slot.signal)[Symbol.asyncIterator]();
       try {
         const head = await readUntilContent(iterator);
         providerMs += this.options.clock.now() - slot.startedAt;
-        return this.commit(model, slot, iterator, head, attempts, providerMs);
+        return this.commit(model, slot, iterator, head, plan, providerMs);
       } catch (error) {
         providerMs += this.options.clock.now() - slot.startedAt;
         void iterator.return?.();
         slot.ticket.release();
         void slot.ticket.reservation?.release();
-        this.fail(model, slot, error, attempts, failures, plan);
+        this.fail(model, slot, error, failures, plan);
       }
     }
-    throw exhausted(attempts, failures);
+    throw exhausted(plan.attempts, failures);
   }
 
   private commit(
@@ -143,38 +146,29 @@ export class FallbackExecutor {
     slot: AttemptSlot,
     rest: AsyncIterator<StreamPart>,
     head: StreamPart[],
-    attempts: AttemptRecord[],
+    plan: AttemptPlan,
     providerMs: number,
   ): CommittedStream {
     let settled = false;
     return {
       model,
-      attempts,
       head,
       rest,
+      committedAt: this.options.clock.now(),
       providerMs,
       settle: (error, usedTokens) => {
         if (settled) return;
         settled = true;
         slot.ticket.release();
-        // A stream that ended early spent tokens it never reported: the estimate stands.
-        if (error === undefined && usedTokens !== undefined) void slot.ticket.reservation?.settle(usedTokens);
+        void slot.ticket.reservation?.settle(usedTokens);
         const latencyMs = this.options.clock.now() - slot.startedAt;
-        if (error === undefined) this.succeed(model, slot, latencyMs, attempts);
+        if (error === undefined) this.succeed(model, slot, latencyMs, plan.attempts);
         else if (error === 'cancelled') {
           slot.permit.release();
-          attempts.push({
-            model_id: model.id,
-            provider: model.provider,
-            outcome: 'error',
-            code: 'E4507',
-            message: 'The caller stopped reading the stream',
-            latency_ms: latencyMs,
-          });
+          plan.attempts.push(attemptRecord(model, 'error', latencyMs, new CancelledError('E4507', 'The caller stopped reading the stream')));
         } else {
-          slot.permit.failure(error);
-          this.options.observer.recordFailure(model.provider, model.id, error);
-          attempts.push({ model_id: model.id, provider: model.provider, outcome: 'error', code: error.code, message: error.message, latency_ms: latencyMs });
+          this.report(model, slot, error, plan);
+          plan.attempts.push(attemptRecord(model, 'error', latencyMs, error));
         }
       },
     };
@@ -184,7 +178,7 @@ export class FallbackExecutor {
    * Candidates in order, each model once, until `maxAttempts` of them have reached a provider
    * (candidates skipped by an open circuit or a full queue do not use up an attempt).
    */
-  private *eligible(candidates: RegisteredModel[], attempts: AttemptRecord[]): Generator<RegisteredModel> {
+  private *eligible(candidates: readonly RegisteredModel[], attempts: AttemptRecord[]): Generator<RegisteredModel> {
     const seen = new Set<string>();
     for (const model of candidates) {
       if (attempts.filter((attempt) => attempt.outcome !== 'skipped').length >= this.options.maxAttempts) return;
@@ -195,19 +189,12 @@ export class FallbackExecutor {
   }
 
   /** Passes the breaker, then the queue. `undefined`: skip this candidate (recorded). */
-  private async acquire(model: RegisteredModel, plan: AttemptPlan, attempts: AttemptRecord[], failures: GatewayError[]): Promise<AttemptSlot | undefined> {
+  private async acquire(model: RegisteredModel, plan: AttemptPlan, failures: GatewayError[]): Promise<AttemptSlot | undefined> {
     if (plan.signal.aborted) throw toGatewayError(plan.signal.reason);
     const permit = this.options.breakers.get(model.provider).tryAcquire();
     if (!permit.allowed) {
       failures.push(permit.error);
-      attempts.push({
-        model_id: model.id,
-        provider: model.provider,
-        outcome: 'skipped',
-        code: permit.error.code,
-        message: permit.error.message,
-        latency_ms: 0,
-      });
+      plan.attempts.push(attemptRecord(model, 'skipped', 0, permit.error));
       return undefined;
     }
     let ticket: QueueTicket;
@@ -222,14 +209,7 @@ export class FallbackExecutor {
       // A full queue or an exhausted provider quota is a reason to fall back; a passed deadline or a cancelled caller is not.
       if (gatewayError.code !== 'E4404' && gatewayError.code !== 'E4402') throw gatewayError;
       failures.push(gatewayError);
-      attempts.push({
-        model_id: model.id,
-        provider: model.provider,
-        outcome: 'skipped',
-        code: gatewayError.code,
-        message: gatewayError.message,
-        latency_ms: 0,
-      });
+      plan.attempts.push(attemptRecord(model, 'skipped', 0, gatewayError));
       return undefined;
     }
     // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
@@ -240,26 +220,42 @@ export class FallbackExecutor {
   private succeed(model: RegisteredModel, slot: AttemptSlot, latencyMs: number, attempts: AttemptRecord[]): void {
     slot.permit.success();
     this.options.observer.recordSuccess(model.provider, model.id, latencyMs);
-    attempts.push({ model_id: model.id, provider: model.provider, outcome: 'success', latency_ms: latencyMs });
+    attempts.push(attemptRecord(model, 'success', latencyMs));
   }
 
   /** Records a failed attempt; rethrows when the failure must end the request. */
-  private fail(model: RegisteredModel, slot: AttemptSlot, error: unknown, attempts: AttemptRecord[], failures: GatewayError[], plan: AttemptPlan): void {
+  private fail(model: RegisteredModel, slot: AttemptSlot, error: unknown, failures: GatewayError[], plan: AttemptPlan): void {
     const gatewayError = toGatewayError(error);
     failures.push(gatewayError);
-    slot.permit.failure(gatewayError); // the breaker counts only provider faults (countsAsFailure)
-    if (gatewayError.code !== 'E4507') this.options.observer.recordFailure(model.provider, model.id, gatewayError);
-    attempts.push({
-      model_id: model.id,
-      provider: model.provider,
-      outcome: 'error',
-      code: gatewayError.code,
-      message: gatewayError.message,
-      latency_ms: this.options.clock.now() - slot.startedAt,
-    });
-    if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), attempts);
-    if (!gatewayError.retryable) throw withAttempts(gatewayError, attempts);
+    this.report(model, slot, gatewayError, plan);
+    plan.attempts.push(attemptRecord(model, 'error', this.options.clock.now() - slot.startedAt, gatewayError));
+    if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), plan.attempts);
+    if (!gatewayError.retryable) throw withAttempts(gatewayError, plan.attempts);
   }
+
+  /**
+   * Tells the breaker and the health monitor about a failed attempt. When the request's own signal
+   * ended it (the caller left, or its deadline passed) the provider is not to blame: the permit is
+   * released and nothing is counted.
+   */
+  private report(model: RegisteredModel, slot: AttemptSlot, error: GatewayError, plan: AttemptPlan): void {
+    if (plan.signal.aborted) {
+      slot.permit.release();
+      return;
+    }
+    slot.permit.failure(error); // the breaker counts only provider faults (countsAsFailure)
+    this.options.observer.recordFailure(model.provider, model.id, error);
+  }
+}
+
+function attemptRecord(model: RegisteredModel, outcome: AttemptRecord['outcome'], latencyMs: number, error?: GatewayError): AttemptRecord {
+  return {
+    model_id: model.id,
+    provider: model.provider,
+    outcome,
+    ...(error === undefined ? {} : { code: error.code, message: error.message }),
+    latency_ms: latencyMs,
+  };
 }
 
 /**
@@ -281,9 +277,9 @@ function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): Gateway
   return new RoutingError('E4103', `Every attempt failed (${summary})`, { details: { attempts } });
 }
 
-/** Records the attempts on an error that ends the request, so that accounting can name the model tried. */
+/** Records the attempts on an error that ends the request, so that callers of the native API see them. */
 function withAttempts(error: GatewayError, attempts: AttemptRecord[]): GatewayError {
-  error.details.attempts ??= attempts;
+  error.details.attempts ??= [...attempts];
   return error;
 }
 

@@ -1,34 +1,39 @@
 /**
  * The model catalogue: which models exist, on which provider, with which capabilities. Loaded from
- * config; models may be added, removed, and marked unavailable (an Ollama model not pulled) at run time.
+ * config; models may be added, removed, and marked unavailable by an operator at run time. Whether
+ * the provider actually has a model (an Ollama model not pulled) comes from a `missingReason`
+ * lookup (the health monitor), read when a model is asked for: the registry hands out snapshots,
+ * and nothing outside it changes its entries.
  */
 import { ConfigurationError, RoutingError } from '../models/error-codes.js';
 import type { Capability } from '../models/inference-request.js';
 import { ModelConfigSchema } from '../models/model-config.js';
-import type { ModelConfig, ModelConfigInput } from '../models/model-config.js';
+import type { ModelConfig, ModelConfigInput, RegisteredModel } from '../models/model-config.js';
 import { listIssues } from '../models/validation.js';
 import type { GatewayConfig } from '../config/config-schema.js';
 
-/** A registered model and whether it can be used right now. */
-export interface RegisteredModel extends ModelConfig {
-  available: boolean;
-  /** Why the model is unavailable (`not pulled: run ollama pull llama3.2`). */
-  unavailable_reason?: string;
-}
+export type { RegisteredModel };
+
+/** Why the provider cannot serve `model` right now, or `undefined` when it can. */
+export type MissingModelLookup = (model: ModelConfig) => string | undefined;
 
 /** Register, unregister, get and list models. */
 export class ModelRegistry {
-  private readonly models = new Map<string, RegisteredModel>();
+  private readonly models = new Map<string, Readonly<ModelConfig>>();
+  /** Models an operator marked unavailable, with the reason. */
+  private readonly disabled = new Map<string, string>();
   private readonly providers: Set<string>;
+  private readonly missingReason: MissingModelLookup;
 
   /** `providers` are the configured provider ids; a model naming another is rejected (E4002). */
-  constructor(providers: Iterable<string>) {
+  constructor(providers: Iterable<string>, options: { missingReason?: MissingModelLookup } = {}) {
     this.providers = new Set(providers);
+    this.missingReason = options.missingReason ?? (() => undefined);
   }
 
   /** A registry holding every model of a validated config. */
-  static fromConfig(config: GatewayConfig): ModelRegistry {
-    const registry = new ModelRegistry(Object.keys(config.providers));
+  static fromConfig(config: GatewayConfig, options: { missingReason?: MissingModelLookup } = {}): ModelRegistry {
+    const registry = new ModelRegistry(Object.keys(config.providers), options);
     for (const [id, model] of Object.entries(config.models)) registry.register({ ...model, id, provider_model: model.provider_model ?? id });
     return registry;
   }
@@ -47,31 +52,33 @@ export class ModelRegistry {
         details: { model_id: model.id, provider: model.provider },
       });
     }
-    const registered: RegisteredModel = { ...model, available: true };
-    this.models.set(model.id, registered);
-    return registered;
+    Object.freeze(model.capabilities);
+    this.models.set(model.id, Object.freeze(model));
+    return this.snapshot(model);
   }
 
   /** Removes a model; returns whether it existed. */
   unregister(modelId: string): boolean {
+    this.disabled.delete(modelId);
     return this.models.delete(modelId);
   }
 
   /** The model, or `undefined`. */
   find(modelId: string): RegisteredModel | undefined {
-    return this.models.get(modelId);
+    const model = this.models.get(modelId);
+    return model === undefined ? undefined : this.snapshot(model);
   }
 
   /** The model; throws E4102 when unknown. */
   get(modelId: string): RegisteredModel {
-    const model = this.models.get(modelId);
+    const model = this.find(modelId);
     if (model === undefined) throw new RoutingError('E4102', `Unknown model "${modelId}"`, { param: 'model', details: { model_id: modelId } });
     return model;
   }
 
   /** Every model, in registration order. */
   list(): RegisteredModel[] {
-    return [...this.models.values()];
+    return [...this.models.values()].map((model) => this.snapshot(model));
   }
 
   /** Models that have every one of `capabilities`. */
@@ -89,12 +96,16 @@ export class ModelRegistry {
     return this.list().filter((model) => model.context_length >= tokens);
   }
 
-  /** Marks a model usable or not (health checks call this); unknown ids are ignored. */
+  /** Marks a model usable or not by operator decision (which wins over the provider's view); unknown ids are ignored. */
   setAvailability(modelId: string, available: boolean, reason?: string): void {
-    const model = this.models.get(modelId);
-    if (model === undefined) return;
-    model.available = available;
-    if (available) delete model.unavailable_reason;
-    else model.unavailable_reason = reason ?? 'unavailable';
+    if (!this.models.has(modelId)) return;
+    if (available) this.disabled.delete(modelId);
+    else this.disabled.set(modelId, reason ?? 'unavailable');
+  }
+
+  /** The model as it stands now: its config, and whether it can be used and why not. */
+  private snapshot(model: Readonly<ModelConfig>): RegisteredModel {
+    const reason = this.disabled.get(model.id) ?? this.missingReason(model);
+    return reason === undefined ? { ...model, available: true } : { ...model, available: false, unavailable_reason: reason };
   }
 }

@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/config-schema.js';
 import type { CallerIdentity } from '../models/gateway-events.js';
-import { ConfigurationError, ValidationError } from '../models/error-codes.js';
+import { AuthError, ConfigurationError, ValidationError } from '../models/error-codes.js';
 
 /** Who is calling: the agent and tenant a key names, with its own limits (see `CallerIdentity`). */
 export interface Principal extends CallerIdentity {
@@ -114,7 +114,7 @@ export class ApiKeyAuthenticator {
 }
 
 function unauthenticated(message: string): ValidationError {
-  return new ValidationError('E4501', message, { headers: { 'www-authenticate': 'Bearer realm="l04"' } });
+  return new AuthError('E4501', message, { headers: { 'www-authenticate': 'Bearer realm="l04"' } });
 }
 
 /**

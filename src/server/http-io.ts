@@ -3,7 +3,7 @@
  * limit → 413 E4503, content type → 415 E4504, JSON → E4500) and turns errors into responses.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ValidationError, toOpenAIError } from '../models/error-codes.js';
+import { CancelledError, toOpenAIError, ValidationError } from '../models/error-codes.js';
 
 // RFC 8259 §8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused, not replaced with U+FFFD.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -33,7 +33,7 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
     request.on('data', onData);
     request.once('end', () => resolve({ chunks: parts, size: total }));
     request.once('error', reject);
-    request.once('aborted', () => reject(new ValidationError('E4507', 'The client closed the connection')));
+    request.once('aborted', () => reject(new CancelledError('E4507', 'The client closed the connection')));
   });
   if (size === 0) throw new ValidationError('E4500', 'Invalid request: the body is empty', { param: '(root)' });
   let text: string;

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GatewayError, ValidationError, toGatewayError, toOpenAIError } from '../models/error-codes.js';
+import { AuthError, CancelledError, GatewayError, toGatewayError, toOpenAIError, ValidationError } from '../models/error-codes.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
@@ -131,8 +131,9 @@ export class GatewayServer {
     response.setHeader('x-l04-request-id', requestId);
     this.inFlight++;
     const controller = new AbortController();
+    let context: RouteContext | undefined;
     response.once('close', () => {
-      if (!response.writableFinished) controller.abort(new ValidationError('E4507', 'The client closed the connection'));
+      if (!response.writableFinished) controller.abort(new CancelledError('E4507', 'The client closed the connection'));
     });
     try {
       if (this.draining) throw new GatewayError('E4509');
@@ -144,27 +145,53 @@ export class GatewayServer {
       const caller = route.authenticated
         ? this.authenticate(request, route)
         : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
-      const context: RouteContext = {
-        gateway: this.gateway,
-        request,
-        response,
-        url,
-        requestId,
-        caller,
-        signal: controller.signal,
-        bodyLimitBytes: this.gateway.config.server.body_limit_bytes,
-        now: () => Date.now(),
-      };
+      context = this.routeContext(request, response, url, requestId, caller, controller.signal);
       await route.handler(context);
     } catch (error) {
       const gatewayError = toGatewayError(error);
-      this.gateway.recordRefusal(gatewayError, (Date.now() - startedAt) / 1000);
+      // Requests handed to the gateway are accounted there; count only what was refused before.
+      if (context?.dispatched !== true) this.gateway.recordRefusal(gatewayError, (Date.now() - startedAt) / 1000);
       if (gatewayError.code === 'E4900') this.options.logger?.error({ err: error, request_id: requestId }, 'unexpected error');
       if (!response.writableEnded) sendError(response, gatewayError);
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) this.idle?.();
     }
+  }
+
+  private routeContext(
+    request: IncomingMessage,
+    response: ServerResponse,
+    url: URL,
+    requestId: string,
+    caller: RouteContext['caller'],
+    signal: AbortSignal,
+  ): RouteContext {
+    const gateway = this.gateway;
+    const callContext = { caller, signal };
+    let dispatched = false;
+    const dispatch = <T>(call: () => T): T => {
+      dispatched = true;
+      return call();
+    };
+    return {
+      gateway,
+      request,
+      response,
+      url,
+      requestId,
+      caller,
+      signal,
+      bodyLimitBytes: gateway.config.server.body_limit_bytes,
+      now: () => Date.now(),
+      get dispatched() {
+        return dispatched;
+      },
+      complete: (input) => dispatch(() => gateway.complete(input, callContext)),
+      stream: (input) => dispatch(() => gateway.stream(input, callContext)),
+      completeBatch: (inputs) => dispatch(() => gateway.completeBatch(inputs, callContext)),
+      embed: (model, input) => dispatch(() => gateway.embed(model, input, { ...callContext, request_id: requestId })),
+    };
   }
 
   private resolve(method: string, path: string): Route {
@@ -179,7 +206,7 @@ export class GatewayServer {
     const principal = this.authenticator.authenticate(request.headers);
     // Without API keys there is no operator to tell apart: admin routes answer loopback callers only.
     if (route.admin === true && !this.authenticator.required && !isLoopback(request.socket.remoteAddress)) {
-      throw new ValidationError('E4508', 'Admin routes need an admin API key, or a loopback caller when no keys are configured');
+      throw new AuthError('E4508', 'Admin routes need an admin API key, or a loopback caller when no keys are configured');
     }
     return principal;
   }

@@ -7,7 +7,7 @@
  */
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { GatewayError, ProviderError, ValidationError } from '../../models/error-codes.js';
+import { CancelledError, GatewayError, ProviderError } from '../../models/error-codes.js';
 
 /** The four bounds of one upstream call, in milliseconds. */
 export interface UpstreamTimeouts {
@@ -254,7 +254,7 @@ export class UpstreamClient {
 export function abortReason(signal: AbortSignal | undefined): GatewayError {
   const reason: unknown = signal?.reason;
   if (reason instanceof GatewayError) return reason;
-  return new ValidationError('E4507', 'The caller cancelled the request');
+  return new CancelledError('E4507', 'The caller cancelled the request');
 }
 
 /** The most specific `code` of a Node or undici error (`ECONNREFUSED` over `UND_ERR_SOCKET`). */

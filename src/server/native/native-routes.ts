@@ -4,7 +4,7 @@
  * shape), `GET /v1/usage`, and the admin cache purge.
  */
 import { z } from 'zod';
-import { ValidationError } from '../../models/error-codes.js';
+import { AuthError, ValidationError } from '../../models/error-codes.js';
 import { parseOrThrow } from '../../models/validation.js';
 import type { InferenceRequestInput } from '../../models/inference-request.js';
 import { readJsonBody, sendJson } from '../http-io.js';
@@ -15,7 +15,7 @@ import type { RouteContext } from '../route-context.js';
 export async function handleInference(context: RouteContext): Promise<void> {
   const body = await readJsonBody(context.request, context.bodyLimitBytes);
   const input = withIdentity(body, context);
-  const response = await context.gateway.complete(input as InferenceRequestInput, { caller: context.caller, signal: context.signal });
+  const response = await context.complete(input as InferenceRequestInput);
   sendJson(context.response, 200, response, answerHeaders(response));
 }
 
@@ -26,7 +26,7 @@ export async function handleInferenceBatch(context: RouteContext): Promise<void>
   const inputs = body.requests.map((item, index) =>
     item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item,
   );
-  const results = await context.gateway.completeBatch(inputs as InferenceRequestInput[], { caller: context.caller, signal: context.signal });
+  const results = await context.completeBatch(inputs as InferenceRequestInput[]);
   sendJson(context.response, 200, { object: 'list', data: results });
 }
 
@@ -42,7 +42,7 @@ const EmbeddingsSchema = z.object({
 export async function handleEmbeddings(context: RouteContext): Promise<void> {
   const body = parseOrThrow(EmbeddingsSchema, await readJsonBody(context.request, context.bodyLimitBytes));
   if (body.dimensions !== undefined) throw new ValidationError('E4500', 'Invalid request: dimensions is not supported by the gateway', { param: 'dimensions' });
-  const result = await context.gateway.embed(body.model, body.input, { caller: context.caller, signal: context.signal, request_id: context.requestId });
+  const result = await context.embed(body.model, body.input);
   const encode = (vector: number[]): number[] | string =>
     body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
   sendJson(
@@ -117,7 +117,7 @@ export async function handleUsage(context: RouteContext): Promise<void> {
 
 /** `POST /v1/admin/cache/purge` with `{"tenant": "…"}`: deletes the tenant's cache entries (admin keys only). */
 export async function handleCachePurge(context: RouteContext): Promise<void> {
-  if (!context.caller.admin) throw new ValidationError('E4508', 'Only admin API keys may purge the cache');
+  if (!context.caller.admin) throw new AuthError('E4508', 'Only admin API keys may purge the cache');
   const body = parseOrThrow(z.object({ tenant: z.string().min(1).max(256) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
   const purged = await context.gateway.purgeCache(body.tenant);
   sendJson(context.response, 200, { tenant: body.tenant, purged });

@@ -9,7 +9,7 @@ import { toOpenAIError } from '../../models/error-codes.js';
 import type { InferenceResponse } from '../../models/inference-response.js';
 import type { GatewayStreamEvent } from '../../models/gateway-events.js';
 import { rateLimitHeaders } from '../../limits/rate-limiter.js';
-import type { RateLimitInfo } from '../../limits/rate-limiter.js';
+
 import { readJsonBody, sendJson } from '../http-io.js';
 import { completionId, openAIFinishReason, parseCacheControl, toChatCompletion, toInferenceRequest, toOpenAIUsage } from './openai-chat.js';
 import type { RouteContext } from '../route-context.js';
@@ -19,18 +19,17 @@ export async function handleChatCompletions(context: RouteContext): Promise<void
   const body = await readJsonBody(context.request, context.bodyLimitBytes);
   const { request, stream, includeUsage } = toInferenceRequest(body, context.caller.agent_did, parseCacheControl(context.request.headers['cache-control']));
   request.request_id = context.requestId;
-  const callContext = { caller: context.caller, signal: context.signal };
   if (!stream) {
-    const response = await context.gateway.complete(request, callContext);
+    const response = await context.complete(request);
     sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), answerHeaders(response));
     return;
   }
-  await relaySse(context, context.gateway.stream(request, callContext), includeUsage);
+  await relaySse(context, context.stream(request), includeUsage);
 }
 
 /** The `x-l04-*` and `x-ratelimit-*` headers of an answer. */
 export function answerHeaders(response: InferenceResponse): Record<string, string> {
-  const rateLimit = response.metadata.rate_limit as RateLimitInfo | undefined;
+  const rateLimit = response.metadata.rate_limit;
   return {
     'x-l04-model': response.model_id,
     'x-l04-provider': response.provider,

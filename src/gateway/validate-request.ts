@@ -1,0 +1,92 @@
+/**
+ * The chain's first step: validates and stamps a request into an `Exchange` — its id, its caller
+ * (an API key's identity replaces the body's `agent_did`), arrival, deadline, token estimates, and
+ * one abort signal for caller disconnect (E4507) and the deadline (E4510). Throws E4500 naming the
+ * offending field. Every later step takes the exchange this returns.
+ */
+import { CancelledError, DeadlineError, ValidationError } from '../models/error-codes.js';
+import type { CallContext, CallerIdentity } from '../models/gateway-events.js';
+import { parseInferenceRequest } from '../models/inference-request.js';
+import type { InferenceRequestInput } from '../models/inference-request.js';
+import { Exchange } from '../pipeline/exchange.js';
+import type { Operation } from '../pipeline/exchange.js';
+import type { Clock, IdGenerator } from '../util/clock.js';
+import { estimatePromptTokens } from '../util/token-estimate.js';
+
+/** What validation needs besides the request. */
+export interface ValidationContext {
+  clock: Clock;
+  idGenerator: IdGenerator;
+  onListenerError: (error: unknown) => void;
+}
+
+/** Validates a chat request into an exchange. */
+export function validateRequest(
+  input: InferenceRequestInput,
+  context: CallContext,
+  options: ValidationContext & { operation?: Operation; stream: boolean; embedding?: { modelId: string; texts: string[] } },
+): Exchange {
+  const parsed = parseInferenceRequest(input);
+  const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
+  const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? options.idGenerator() };
+  const arrivalAt = options.clock.now();
+  const deadlineMs = request.constraints.max_latency_ms;
+  const promptTokens = estimatePromptTokens(request.logical_prompt);
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(context.signal?.reason ?? new CancelledError('E4507'));
+  context.signal?.addEventListener('abort', onAbort, { once: true });
+  if (context.signal?.aborted === true) onAbort();
+  const timer = options.clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
+  return new Exchange({
+    operation: options.operation ?? 'chat',
+    stream: options.stream,
+    request,
+    caller,
+    arrivalAt,
+    deadlineAt: arrivalAt + deadlineMs,
+    promptTokens,
+    estimatedTokens: promptTokens + request.requirements.max_output_tokens,
+    signal: controller.signal,
+    ...(options.embedding === undefined ? {} : { embedding: options.embedding }),
+    dispose: () => {
+      timer.cancel();
+      context.signal?.removeEventListener('abort', onAbort);
+    },
+    onListenerError: options.onListenerError,
+  });
+}
+
+/** Most texts one embeddings call may carry, and the longest text. */
+export const EMBEDDING_LIMITS = { maxInputs: 2048, maxChars: 100_000 } as const;
+
+/** Validates an embeddings call into an exchange: a string or 1 to 2,048 non-empty strings (E4500 naming `input`). */
+export function validateEmbedding(
+  modelId: string,
+  input: unknown,
+  context: CallContext & { agent_did?: string; request_id?: string },
+  options: ValidationContext,
+): Exchange {
+  const texts = parseEmbeddingInputs(input);
+  const request: InferenceRequestInput = {
+    ...(context.request_id === undefined ? {} : { request_id: context.request_id }),
+    agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous',
+    logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] },
+    requirements: { max_output_tokens: 1 },
+  };
+  return validateRequest(request, context, { ...options, operation: 'embeddings', stream: false, embedding: { modelId, texts } });
+}
+
+function parseEmbeddingInputs(input: unknown): string[] {
+  const texts = typeof input === 'string' ? [input] : input;
+  if (!Array.isArray(texts) || texts.length === 0 || texts.length > EMBEDDING_LIMITS.maxInputs) {
+    throw new ValidationError('E4500', `Invalid request: input must be a string or 1 to ${EMBEDDING_LIMITS.maxInputs} strings`, { param: 'input' });
+  }
+  texts.forEach((text: unknown, index) => {
+    if (typeof text !== 'string' || text.length === 0 || text.length > EMBEDDING_LIMITS.maxChars) {
+      throw new ValidationError('E4500', `Invalid request: input[${index}] must be a non-empty string of at most ${EMBEDDING_LIMITS.maxChars} characters`, {
+        param: `input[${index}]`,
+      });
+    }
+  });
+  return texts as string[];
+}

@@ -1,0 +1,40 @@
+/** The `InferenceResponse` of a provider answer or of a cache hit, stamped for one exchange. */
+import type { InferenceResponse } from '../models/inference-response.js';
+import type { RegisteredModel } from '../models/model-config.js';
+import { costCents } from '../models/model-config.js';
+import type { ProviderResult } from '../providers/base.js';
+import type { Exchange } from './exchange.js';
+
+/** The response to `exchange` from `model`'s answer, priced from its real usage. `now` is epoch milliseconds. */
+export function buildResponse(exchange: Exchange, model: RegisteredModel, result: ProviderResult, now: number): InferenceResponse {
+  return {
+    request_id: exchange.request.request_id,
+    model_id: model.id,
+    provider: model.provider,
+    content: result.content,
+    ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls } : {}),
+    finish_reason: result.finishReason,
+    ...(result.rawFinishReason === undefined ? {} : { raw_finish_reason: result.rawFinishReason }),
+    token_usage: result.usage,
+    latency_ms: Math.max(0, now - exchange.arrivalAt),
+    cached: false,
+    metadata: {
+      cost_cents: costCents(model, result.usage.input_tokens, result.usage.output_tokens),
+      attempts: exchange.attempts,
+      ...(exchange.decision === undefined ? {} : { routing: exchange.decision }),
+      cache: { result: exchange.cache },
+      ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }),
+    },
+  };
+}
+
+/** A cache hit re-stamped for `exchange`: its id, its latency, its rate-limit state, no cost, no attempts. */
+export function cachedResponse(hit: InferenceResponse, exchange: Exchange, now: number): InferenceResponse {
+  return {
+    ...hit,
+    request_id: exchange.request.request_id,
+    latency_ms: Math.max(0, now - exchange.arrivalAt),
+    cached: true,
+    metadata: { ...hit.metadata, cost_cents: 0, attempts: [], ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }) },
+  };
+}
