@@ -1,5 +1,5 @@
 /**
- * The semantic cache (issue 6): an exact layer keyed by the canonical request and a semantic layer
+ * The semantic cache: an exact layer keyed by the canonical request and a semantic layer
  * that matches a reworded last question by embedding cosine, guarded against near-misses. Lookups
  * and stores never throw: a failing embedder or store bypasses the cache for that request and is
  * reported through `onError` (E4300–E4303).

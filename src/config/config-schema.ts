@@ -1,6 +1,6 @@
 /**
- * The configuration schema (DESIGN §6). Every key, its default and its unit live here; the README's
- * config reference follows this file. Defaults are the brief's.
+ * The configuration schema. Every key, its default and its unit live here; the README's
+ * config reference follows this file.
  */
 import { z } from 'zod';
 import { ModelConfigSchema } from '../models/model-config.js';
@@ -44,7 +44,7 @@ export const RoutingSectionSchema = z
   .strict();
 
 /**
- * `{provider: auto}`: Ollama's `nomic-embed-text` (the brief's default) when an Ollama provider is
+ * `{provider: auto}`: Ollama's `nomic-embed-text` (the default) when an Ollama provider is
  * configured and has that model pulled at start, else the local lexical embedder.
  * `{provider: local}`: the local embedder. `{provider: <id>, model: <name>}`: that provider's model.
  */

@@ -12,7 +12,7 @@ import type { FieldIssue } from '../models/validation.js';
 import { GatewayConfigSchema } from './config-schema.js';
 import type { GatewayConfig } from './config-schema.js';
 
-/** The built-in configuration: Ollama at localhost:11434 with the brief's models, and `mock-1`. */
+/** The built-in configuration: Ollama at localhost:11434 with its usual models, and `mock-1`. */
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.yaml', import.meta.url));
 
 /** Reads, interpolates and validates a config file. Throws E4003 (unreadable) or E4000 (invalid). */

@@ -265,7 +265,7 @@ async function connectState(config: GatewayConfig, logger: Logger): Promise<Redi
   return undefined;
 }
 
-/** The brief's embedding model, used by `cache.embedder: {provider: auto}` when Ollama has it. */
+/** The default embedding model, used by `cache.embedder: {provider: auto}` when Ollama has it. */
 const AUTO_EMBEDDING_MODEL = 'nomic-embed-text';
 
 /** Chooses the cache embedder; `auto` asks the first Ollama provider whether nomic-embed-text is pulled. */

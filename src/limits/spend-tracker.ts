@@ -1,5 +1,5 @@
 /**
- * The daily spend budget of an API key (`auth.api_keys[].daily_budget_cents`, issue 7 part 1).
+ * The daily spend budget of an API key (`auth.api_keys[].daily_budget_cents`).
  *
  * Spend is counted per key and UTC day in a `SpendStore` (Redis when the gateway has it, so that
  * every instance shares one total). A request is refused with 429 E4403 once the day's spend has

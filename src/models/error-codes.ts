@@ -113,7 +113,7 @@ export class GatewayError extends Error {
     this.headers = options.headers ?? {};
   }
 
-  /** The brief's field names, for logs and the native API. */
+  /** The snake_case wire names, for logs and the native API. */
   toJSON(): { code: ErrorCode; type: string; message: string; http_status: number; retryable: boolean; details: Record<string, unknown> } {
     return { code: this.code, type: this.type, message: this.message, http_status: this.httpStatus, retryable: this.retryable, details: this.details };
   }

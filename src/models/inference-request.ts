@@ -1,6 +1,6 @@
 /**
  * InferenceRequest and its parts (brief §4): the provider-neutral request an agent sends.
- * Wire names are snake_case, as the brief names them; the schemas are the one place they are parsed.
+ * Wire names are snake_case; the schemas are the one place they are parsed.
  */
 import { z } from 'zod';
 import { parseOrThrow } from './validation.js';
@@ -96,7 +96,7 @@ export const LogicalPromptSchema = z
   .strict();
 export type LogicalPrompt = z.infer<typeof LogicalPromptSchema>;
 
-/** What the model must be able to do. Defaults are the brief's. */
+/** What the model must be able to do. */
 export const ModelRequirementsSchema = z
   .object({
     capabilities: z.array(CapabilitySchema).max(CAPABILITIES.length).default([]),

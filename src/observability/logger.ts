@@ -1,5 +1,5 @@
 /**
- * Structured JSON logs through pino (issue 7 part 3), with secrets removed at the logger itself so
+ * Structured JSON logs through pino, with secrets removed at the logger itself so
  * that no call site can leak one by accident.
  *
  * Every log call passes through one sanitizer (pino's `hooks.logMethod`; `formatters.bindings` and
@@ -200,63 +200,4 @@ class LogSanitizer {
       return this.value(value, depth + 1, seen);
     return REDACTED;
   }
-}
-
-/** The fields of the one log line per request (snake_case, the same names as the ledger). */
-export interface RequestLogLine {
-  request_id: string;
-  agent_did: string;
-  tenant: string;
-  /** Registered model id, or `none` when no model was chosen. */
-  model: string;
-  provider: string;
-  /** Provider attempts made (0 for a cache hit or a refusal). */
-  attempts: number;
-  cache: 'miss' | 'exact' | 'semantic' | 'bypass';
-  input_tokens: number;
-  output_tokens: number;
-  cost_cents: number;
-  latency_ms: number;
-  /** HTTP status the caller got. */
-  status: number;
-  /** The E-code, or null on success. */
-  code: string | null;
-  stream: boolean;
-  /** The prompt; dropped by the logger unless `logContent`. */
-  prompt?: unknown;
-  /** The completion; dropped by the logger unless `logContent`. */
-  completion?: unknown;
-}
-
-/** Builds the per-request line with defaults filled in: `logger.info(requestLogFields({...}), 'request')`. */
-export function requestLogFields(
-  fields: Partial<RequestLogLine> & Pick<RequestLogLine, 'request_id' | 'agent_did' | 'tenant' | 'latency_ms' | 'status'>,
-): RequestLogLine {
-  return {
-    model: 'none',
-    provider: 'none',
-    attempts: 0,
-    cache: 'bypass',
-    input_tokens: 0,
-    output_tokens: 0,
-    cost_cents: 0,
-    code: null,
-    stream: false,
-    ...fields,
-  };
-}
-
-/** Logs a transition of `subject` (a breaker, Redis, a provider's health) once: repeated states are not logged again. Returns whether it logged. */
-export type StateChangeLog = (subject: string, state: string, level?: 'info' | 'warn' | 'error', fields?: Record<string, unknown>) => boolean;
-
-/** A `StateChangeLog` writing `{event: 'state_change', subject, from, to}` lines to `logger`. */
-export function createStateChangeLog(logger: Logger): StateChangeLog {
-  const states = new Map<string, string>();
-  return (subject, state, level = 'info', fields = {}) => {
-    const from = states.get(subject);
-    if (from === state) return false;
-    states.set(subject, state);
-    logger[level]({ ...fields, event: 'state_change', subject, from: from ?? null, to: state }, `${subject}: ${from ?? 'unknown'} → ${state}`);
-    return true;
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of one gateway (issue 7 part 2), on a registry of its own so that many gateways
+ * Prometheus metrics of one gateway, on a registry of its own so that many gateways
  * (tests, embedders) never collide in prom-client's global registry.
  *
  * Label values are bounded: model and provider are registered ids (`none` when no model was chosen);

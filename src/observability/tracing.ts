@@ -1,5 +1,5 @@
 /**
- * Spans for a request and each of its steps (issue 7 part 4), through `@opentelemetry/api` only.
+ * Spans for a request and each of its steps, through `@opentelemetry/api` only.
  *
  * With no SDK registered the API hands out non-recording spans with an invalid context; `withSpan`
  * then runs the function directly — no context switch, no try/finally bookkeeping — so tracing is

@@ -22,7 +22,7 @@ import { CircuitOpenError, ProviderError, isGatewayError } from '../models/error
 import type { ErrorCode } from '../models/error-codes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 
-/** The three states of the brief: CLOSED, OPEN, HALF_OPEN. */
+/** The three states: closed (calls flow), open (calls refused), half-open (one probe decides). */
 export type CircuitStateName = 'closed' | 'open' | 'half_open';
 
 /**

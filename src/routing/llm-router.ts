@@ -1,6 +1,5 @@
 /**
- * Routing by need (brief phase 3). For `model: auto` every registered model goes through the
- * brief's five steps: (1) required capabilities, explicit and implied by the prompt; (2) context
+ * Routing by need. For `model: auto` every registered model goes through five steps: (1) required capabilities, explicit and implied by the prompt; (2) context
  * window and output limit; (3) provider health, circuit state and model availability; (4) the
  * request's constraints — estimated cost, expected latency, preferred providers; (5) a sort by the
  * configured strategy with a deterministic tie-break. The answer is the chosen model, the rest of

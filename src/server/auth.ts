@@ -1,5 +1,5 @@
 /**
- * API keys → agents and tenants (DESIGN §5, issue 7 part 1).
+ * API keys → agents and tenants.
  *
  * Keys are kept only as SHA-256 digests: config may give the key itself or `sha256:<hex>` of it, and
  * a presented key is hashed and looked up in a Map of digest → principal. With keys configured,

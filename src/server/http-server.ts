@@ -1,5 +1,5 @@
 /**
- * The HTTP service over a `ModelGateway` (DESIGN §5): node:http, a small route table, one place
+ * The HTTP service over a `ModelGateway`: node:http, a small route table, one place
  * where errors become OpenAI-shaped responses, a request id on every response, authentication
  * before any other work, and graceful shutdown (stop accepting, let in-flight requests finish
  * within a bound, then close the gateway).
