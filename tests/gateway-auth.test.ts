@@ -24,7 +24,14 @@ const chat = (text: string): Record<string, unknown> => ({ model: 'mock-1', mess
 function keyedConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
   return mockConfig({
     models: {
-      'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'], context_length: 32768, input_cost_per_1k_cents: 100, output_cost_per_1k_cents: 100 },
+      'mock-1': {
+        provider: 'mock',
+        auto: true,
+        capabilities: ['text', 'streaming'],
+        context_length: 32768,
+        input_cost_per_1k_cents: 100,
+        output_cost_per_1k_cents: 100,
+      },
     },
     cache: { enabled: true, semantic: false },
     auth: {
@@ -143,7 +150,8 @@ describe('API keys through HTTP', () => {
     expect((first.body as { l04: { cost_cents: number } }).l04.cost_cents).toBeGreaterThan(1);
     const refused = await callJson(url, '/v1/chat/completions', chat('and one more'), bearer(BUDGET_KEY));
     expectError(refused, 429, 'E4403');
-    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The budget resets at midnight: clients are told not to retry, with no hours-long Retry-After.
+    expect([refused.headers.get('x-should-retry'), refused.headers.get('retry-after')]).toEqual(['false', null]);
     const stream = await streamChat(url, chat('a stream too'), bearer(BUDGET_KEY));
     expect([stream.status, errorCodeOf(JSON.parse(stream.text))]).toEqual([429, 'E4403']);
     expect((await callJson(url, '/v1/chat/completions', chat('others still pass'), bearer(SECOND_KEY))).status).toBe(200);

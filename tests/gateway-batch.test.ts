@@ -34,7 +34,7 @@ async function oneSlotGateway() {
   const config = mockConfig({
     providers: { mock: { type: 'mock', max_concurrency: 1 } },
     // Expected latency under the shortest deadline of the batch, so that routing keeps the model.
-    models: { 'mock-1': { provider: 'mock', capabilities: ['text'], context_length: 32768, expected_latency_ms: 50 } },
+    models: { 'mock-1': { provider: 'mock', auto: true, capabilities: ['text'], context_length: 32768, expected_latency_ms: 50 } },
   });
   const started = await startTestServer(config, { clock, adapters: new Map([['mock', adapter]]) });
   // Runs out every deadline, so that a failed assertion never leaves a request for the server to wait on.

@@ -138,6 +138,7 @@ async function mixedTraffic(url: string, tag: string): Promise<Expected[]> {
   const billedOut = estimateTextTokens(deliveredText);
   expected.push({
     ...failed(cut.headers.get('x-l04-request-id'), a, 'E4208'),
+    status: 'truncated',
     input_tokens: billedIn,
     output_tokens: billedOut,
     cost_cents: priced(billedIn, billedOut),

@@ -243,8 +243,8 @@ describe('ModelGateway per-provider limits and queue', () => {
     const config = mockConfig({
       providers: { cheap: { type: 'mock', rpm: 1 }, pricey: { type: 'mock' } },
       models: {
-        'cheap-1': { provider: 'cheap', capabilities: ['text'], context_length: 32768 },
-        'pricey-1': { provider: 'pricey', capabilities: ['text'], context_length: 32768, input_cost_per_1k_cents: 1, output_cost_per_1k_cents: 1 },
+        'cheap-1': { provider: 'cheap', auto: true, capabilities: ['text'], context_length: 32768 },
+        'pricey-1': { provider: 'pricey', auto: true, capabilities: ['text'], context_length: 32768, input_cost_per_1k_cents: 1, output_cost_per_1k_cents: 1 },
       },
     });
     const { url } = await startTestServer(config, { adapters });

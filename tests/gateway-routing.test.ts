@@ -18,8 +18,8 @@ function twoProviders(overrides: Partial<GatewayConfigInput> = {}): GatewayConfi
     state: { backend: 'memory' },
     providers: { primary: { type: 'mock' }, secondary: { type: 'mock' } },
     models: {
-      cheap: { provider: 'primary', capabilities: ['text', 'streaming'], input_cost_per_1k_cents: 0.1, output_cost_per_1k_cents: 0.1 },
-      dear: { provider: 'secondary', capabilities: ['text', 'streaming'], input_cost_per_1k_cents: 1, output_cost_per_1k_cents: 1 },
+      cheap: { provider: 'primary', auto: true, capabilities: ['text', 'streaming'], input_cost_per_1k_cents: 0.1, output_cost_per_1k_cents: 0.1 },
+      dear: { provider: 'secondary', auto: true, capabilities: ['text', 'streaming'], input_cost_per_1k_cents: 1, output_cost_per_1k_cents: 1 },
     },
     circuit_breaker: { failure_threshold: 5, cooldown_s: 60 },
     rate_limits: { agent_default: { rpm: 10_000, tpm: 10_000_000 } },
@@ -154,7 +154,7 @@ describe('fallbacks and circuit breakers through the gateway', () => {
       {
         ...twoProviders(),
         providers: { a: { type: 'mock' }, b: { type: 'mock' }, c: { type: 'mock' } },
-        models: { ma: { provider: 'a' }, mb: { provider: 'b' }, mc: { provider: 'c' } },
+        models: { ma: { provider: 'a', auto: true }, mb: { provider: 'b', auto: true }, mc: { provider: 'c', auto: true } },
         routing: { max_attempts: 2 },
       },
       { clock, adapters, healthChecks: false },
@@ -187,8 +187,8 @@ describe('routing by need over HTTP', () => {
     state: { backend: 'memory' },
     providers: { local: { type: 'mock' }, cloud: { type: 'mock' } },
     models: {
-      'text-only': { provider: 'local', capabilities: ['text'] },
-      'sees-images': { provider: 'cloud', capabilities: ['text', 'vision'], input_cost_per_1k_cents: 1 },
+      'text-only': { provider: 'local', auto: true, capabilities: ['text'] },
+      'sees-images': { provider: 'cloud', auto: true, capabilities: ['text', 'vision'], input_cost_per_1k_cents: 1 },
     },
     cache: { enabled: false },
     health: { enabled: false },

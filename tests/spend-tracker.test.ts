@@ -130,7 +130,10 @@ describe('SpendTracker', () => {
       retryAfterMs: SIX_HOURS_MS,
       details: { key_id: '0123456789ab', daily_budget_cents: 100, spent_cents: 100 },
     });
-    expect(toOpenAIError(error)).toMatchObject({ status: 429, headers: { 'retry-after': String(6 * 60 * 60) }, body: { error: { code: 'E4403' } } });
+    // Retrying cannot help before midnight: clients are told not to retry, and no hours-long Retry-After holds them.
+    const rendered = toOpenAIError(error);
+    expect(rendered).toMatchObject({ status: 429, headers: { 'x-should-retry': 'false' }, body: { error: { code: 'E4403' } } });
+    expect(rendered.headers['retry-after']).toBeUndefined();
   });
 
   it('starts every UTC day from zero', async () => {

@@ -293,7 +293,7 @@ describe('spans of a request through the gateway', () => {
       {
         state: { backend: 'memory' },
         providers: { mock: { type: 'mock' } },
-        models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'streaming'] } },
+        models: { 'mock-1': { provider: 'mock', auto: true, capabilities: ['text', 'streaming'] } },
         cache: { enabled: true, embedder: { provider: 'local' } },
         health: { enabled: false },
         logging: { level: 'silent' },

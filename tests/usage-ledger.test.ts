@@ -16,7 +16,7 @@ import type { UsageRecord } from '../src/accounting/usage-ledger.js';
 import { MemoryUsageLedger } from '../src/accounting/usage-ledger.js';
 import { PostgresUsageLedger } from '../src/accounting/postgres-usage-ledger.js';
 import type { PostgresUsageLedgerOptions } from '../src/accounting/postgres-usage-ledger.js';
-import { migrateUsageSchema } from '../src/accounting/usage-migrations.js';
+import { migrateUsageSchema, USAGE_MIGRATIONS } from '../src/accounting/usage-migrations.js';
 import { DEAD_LETTER_FILE, UsageSpool } from '../src/accounting/usage-spool.js';
 import { onCleanup } from './helpers/cleanup.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -169,14 +169,14 @@ describe('migrateUsageSchema', () => {
     const [a, b] = [await admin.connect(), await admin.connect()];
     try {
       const applied = await Promise.all([migrateUsageSchema(a, schema), migrateUsageSchema(b, schema)]);
-      expect(applied.map((versions) => versions.length).sort()).toEqual([0, 2]);
+      expect(applied.map((versions) => versions.length).sort()).toEqual([0, USAGE_MIGRATIONS.length]);
       expect(await migrateUsageSchema(a, schema)).toEqual([]);
     } finally {
       a.release();
       b.release();
     }
     const versions = await admin.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-    expect(versions.rows.map((row: { version: number }) => row.version)).toEqual([1, 2]);
+    expect(versions.rows.map((row: { version: number }) => row.version)).toEqual(USAGE_MIGRATIONS.map((migration) => migration.version));
   });
 });
 

@@ -62,6 +62,7 @@ export class RequestAccounting {
 
     ledger.record({
       request_id: exchange.request.request_id,
+      client_request_id: exchange.request.client_request_id ?? null,
       agent_did: exchange.caller.agent_did,
       tenant: exchange.caller.tenant,
       model_id: outcome.model?.id ?? '',
@@ -71,7 +72,7 @@ export class RequestAccounting {
       cost_cents: cost,
       latency_ms: latencyMs,
       cached: response?.cached ?? false,
-      status: error === undefined ? 'ok' : 'error',
+      status: outcome.status,
       error_code: error?.code ?? null,
       created_at: exchange.arrivalAt,
     });

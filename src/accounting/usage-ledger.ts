@@ -6,8 +6,16 @@
 
 /** One request's accounting, as it is stored (snake_case wire names). */
 export interface UsageRecord {
-  /** Unique per request; the ledger writes each id once. */
+  /**
+   * The gateway's own id of the request, unique: the ledger writes each id once (a replay after an
+   * outage is not a second row). Never chosen by a client.
+   */
   request_id: string;
+  /**
+   * The id the client sent (`request_id` of a native request), if any: kept for the client's own
+   * correlation, never unique — every call is billed, whatever id it carries.
+   */
+  client_request_id?: string | null;
   agent_did: string;
   tenant: string;
   /** The model that served the request; `''` when none was chosen (refused before routing). */
@@ -20,7 +28,8 @@ export interface UsageRecord {
   /** Wall time of the request, in milliseconds (stored rounded to whole milliseconds). */
   latency_ms: number;
   cached: boolean;
-  status: 'ok' | 'error';
+  /** `ok` complete; `error` failed before any answer; `truncated` a started stream was cut; `cancelled` the caller left. */
+  status: 'ok' | 'error' | 'truncated' | 'cancelled';
   /** The E-code of a failed request, `null` when it succeeded. */
   error_code: string | null;
   /** When the request arrived, epoch milliseconds. */

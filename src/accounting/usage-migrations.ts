@@ -19,7 +19,7 @@ export interface UsageMigration {
 export const USAGE_TABLE = 'usage_records';
 
 /** Longest values the ledger accepts; longer ones violate a CHECK and are dead-lettered. */
-export const USAGE_LIMITS = { request_id: 200, agent_did: 512, tenant: 200, model_id: 200, provider: 100, error_code: 16 } as const;
+export const USAGE_LIMITS = { request_id: 200, client_request_id: 200, agent_did: 512, tenant: 200, model_id: 200, provider: 100, error_code: 16 } as const;
 
 /** Every migration, in order. */
 export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
@@ -52,11 +52,22 @@ export const USAGE_MIGRATIONS: readonly UsageMigration[] = [
       CREATE INDEX ${USAGE_TABLE}_agent_created_at_idx ON ${schema}.${USAGE_TABLE} (agent_did, created_at);
       CREATE INDEX ${USAGE_TABLE}_tenant_created_at_idx ON ${schema}.${USAGE_TABLE} (tenant, created_at)`,
   },
+  {
+    version: 3,
+    name: 'client request ids apart from the gateway id; truncated and cancelled outcomes',
+    sql: (schema) => `
+      ALTER TABLE ${schema}.${USAGE_TABLE}
+        ADD COLUMN client_request_id text CHECK (length(client_request_id) <= ${USAGE_LIMITS.client_request_id});
+      ALTER TABLE ${schema}.${USAGE_TABLE} DROP CONSTRAINT IF EXISTS ${USAGE_TABLE}_status_check;
+      ALTER TABLE ${schema}.${USAGE_TABLE}
+        ADD CONSTRAINT ${USAGE_TABLE}_status_check CHECK (status IN ('ok', 'error', 'truncated', 'cancelled'))`,
+  },
 ];
 
 /** The columns a ledger insert writes, with their PostgreSQL types, in `toUsageColumns` order. */
 export const USAGE_COLUMNS = [
   ['request_id', 'text'],
+  ['client_request_id', 'text'],
   ['agent_did', 'text'],
   ['tenant', 'text'],
   ['model_id', 'text'],
@@ -81,6 +92,7 @@ export function toUsageColumns(records: readonly UsageRecord[]): unknown[][] {
   for (const record of records) {
     const row: unknown[] = [
       record.request_id,
+      record.client_request_id ?? null,
       record.agent_did,
       record.tenant,
       record.model_id,

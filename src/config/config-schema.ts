@@ -21,6 +21,11 @@ export const ServerConfigSchema = z
       .default(4 * 1024 * 1024),
     /** How long shutdown waits for in-flight requests, in milliseconds. */
     shutdown_grace_ms: z.number().int().nonnegative().default(5_000),
+    /**
+     * Serve without API keys on a non-loopback address. Every caller then names its own agent and
+     * tenant; off by default, when such a bind refuses to start (E4005).
+     */
+    allow_unauthenticated: z.boolean().default(false),
   })
   .strict();
 
@@ -159,7 +164,12 @@ export const GatewayConfigSchema = z
     server: ServerConfigSchema.prefault({}),
     state: StateConfigSchema.prefault({}),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider ids are lowercase letters, digits, _ or -'), ProviderConfigSchema).default({}),
-    models: z.record(z.string().min(1).max(256), ModelConfigSchema.omit({ id: true }).extend({ provider_model: z.string().min(1).optional() })).default({}),
+    models: z
+      .record(
+        z.string().min(1).max(256),
+        ModelConfigSchema.omit({ id: true }).extend({ provider_model: z.string().min(1).optional(), auto: z.boolean().optional() }),
+      )
+      .default({}),
     routing: RoutingSectionSchema.prefault({}),
     cache: CacheConfigSchema.prefault({}),
     rate_limits: RateLimitsConfigSchema.prefault({}),
@@ -170,7 +180,15 @@ export const GatewayConfigSchema = z
     usage: UsageConfigSchema.prefault({}),
     logging: LoggingConfigSchema.prefault({}),
   })
-  .strict();
+  .strict()
+  // A mock model answers `model: auto` only when its config says `auto: true`: a canned answer must
+  // never stand in for a real model by accident.
+  .transform((config) => ({
+    ...config,
+    models: Object.fromEntries(
+      Object.entries(config.models).map(([id, model]) => [id, { ...model, auto: model.auto ?? config.providers[model.provider]?.type !== 'mock' }]),
+    ),
+  }));
 
 /** A config file as written. */
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;

@@ -122,7 +122,10 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
       metrics.setProviderUp(provider, to !== 'unhealthy');
     },
   });
-  const registry = ModelRegistry.fromConfig(config, { missingReason: (model) => health.missingReason(model.provider, model.provider_model) });
+  // A model is missing when its provider cannot be called at all (no key) or its last check did not list it.
+  const registry = ModelRegistry.fromConfig(config, {
+    missingReason: (model) => adapters.get(model.provider)?.unconfiguredReason ?? health.missingReason(model.provider, model.provider_model),
+  });
   const router = new LLMRouter({ registry, strategy: config.routing.strategy, health, breakers });
 
   const limiter = new RateLimiter({

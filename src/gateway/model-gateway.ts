@@ -94,8 +94,10 @@ export class ModelGateway {
     }
     return Promise.all(
       inputs.map(async (input, index): Promise<BatchItemResult> => {
+        // Each item is a request of its own: a front end's id becomes one id per item.
+        const itemContext = context.requestId === undefined ? context : { ...context, requestId: `${context.requestId}-${index}` };
         try {
-          return { index, ok: true, response: await this.complete(input, context) };
+          return { index, ok: true, response: await this.complete(input, itemContext) };
         } catch (error) {
           return { index, ok: false, error: toGatewayError(error).toJSON() };
         }
@@ -104,7 +106,7 @@ export class ModelGateway {
   }
 
   /** Embeds texts with an embedding model, through the agent's limits, the breaker and micro-batching. */
-  async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string; request_id?: string } = {}): Promise<EmbeddingResult> {
+  async embed(modelId: string, inputs: unknown, context: CallContext & { agent_did?: string } = {}): Promise<EmbeddingResult> {
     const started = this.started ?? (await this.ready());
     const exchange = this.validate(started, () => validateEmbedding(modelId, inputs, context, started.validation));
     const reply = expect(await this.run(started, exchange), 'embeddings');
@@ -117,9 +119,9 @@ export class ModelGateway {
     };
   }
 
-  /** Every registered model with its availability now (snapshots). */
+  /** Every registered model with its availability now — credentials, provider health, circuit state (snapshots). */
   async listModels(): Promise<RegisteredModel[]> {
-    return (await this.ready()).runtime.registry.list();
+    return (await this.ready()).runtime.router.models();
   }
 
   /** Each provider's health, circuit state and live-traffic signals. */

@@ -28,7 +28,13 @@ export function validateRequest(
 ): Exchange {
   const parsed = parseInferenceRequest(input);
   const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
-  const request = { ...parsed, agent_did: caller.agent_did, tenant: caller.tenant, request_id: parsed.request_id ?? options.idGenerator() };
+  const request = {
+    ...parsed,
+    agent_did: caller.agent_did,
+    tenant: caller.tenant,
+    request_id: context.requestId ?? options.idGenerator(),
+    ...(parsed.request_id === undefined ? {} : { client_request_id: parsed.request_id }),
+  };
   const arrivalAt = options.clock.now();
   const deadlineMs = request.constraints.max_latency_ms;
   const promptTokens = estimatePromptTokens(request.logical_prompt);
@@ -60,15 +66,9 @@ export function validateRequest(
 export const EMBEDDING_LIMITS = { maxInputs: 2048, maxChars: 100_000 } as const;
 
 /** Validates an embeddings call into an exchange: a string or 1 to 2,048 non-empty strings (E4500 naming `input`). */
-export function validateEmbedding(
-  modelId: string,
-  input: unknown,
-  context: CallContext & { agent_did?: string; request_id?: string },
-  options: ValidationContext,
-): Exchange {
+export function validateEmbedding(modelId: string, input: unknown, context: CallContext & { agent_did?: string }, options: ValidationContext): Exchange {
   const texts = parseEmbeddingInputs(input);
   const request: InferenceRequestInput = {
-    ...(context.request_id === undefined ? {} : { request_id: context.request_id }),
     agent_did: context.caller?.agent_did ?? context.agent_did ?? 'did:l04:anonymous',
     logical_prompt: { messages: [{ role: 'user', content: texts.join('\n') }] },
     requirements: { max_output_tokens: 1 },

@@ -120,7 +120,11 @@ export class RateLimiter {
     };
     if (neverFits) {
       const message = `The request needs an estimated ${tokens} tokens, more than the agent's limit of ${tpm} tokens per minute; it can never be admitted`;
-      const error = new RateLimitError('E4401', message, { headers: rateLimitHeaders(info), details: { agent_did: agentDid, estimated_tokens: tokens, tpm } });
+      const error = new RateLimitError('E4401', message, {
+        retryable: false,
+        headers: rateLimitHeaders(info),
+        details: { agent_did: agentDid, estimated_tokens: tokens, tpm },
+      });
       return { allowed: false, error, info };
     }
     if (!result.allowed) {

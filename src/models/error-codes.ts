@@ -21,6 +21,12 @@ export const ERROR_CODES = {
   E4002: { type: 'unknown_provider_reference', httpStatus: 400, retryable: false, message: 'The model names a provider that is not configured' },
   E4003: { type: 'config_file_unreadable', httpStatus: 500, retryable: false, message: 'The configuration file cannot be read or parsed' },
   E4004: { type: 'unknown_provider_type', httpStatus: 500, retryable: false, message: 'No adapter exists for this provider type' },
+  E4005: {
+    type: 'unprotected_public_address',
+    httpStatus: 500,
+    retryable: false,
+    message: 'Without API keys the service binds only a loopback address, unless server.allow_unauthenticated is true',
+  },
   // E4100–E4199 routing
   E4100: { type: 'no_model_satisfies_requirements', httpStatus: 422, retryable: false, message: 'No model satisfies the requirements' },
   E4101: { type: 'all_candidates_unavailable', httpStatus: 503, retryable: true, message: 'Every model that could serve the request is unavailable right now' },
@@ -85,6 +91,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   /** Extra HTTP headers the error carries (rate-limit headers). */
   headers?: Record<string, string>;
+  /** Overrides the catalogue's `retryable` for this instance (a rate limit that can never pass). */
+  retryable?: boolean;
   cause?: unknown;
 }
 
@@ -106,7 +114,7 @@ export class GatewayError extends Error {
     this.code = code;
     this.type = spec.type;
     this.httpStatus = spec.httpStatus;
-    this.retryable = spec.retryable;
+    this.retryable = options.retryable ?? spec.retryable;
     this.details = options.details ?? {};
     this.param = options.param;
     this.retryAfterMs = options.retryAfterMs;
@@ -168,18 +176,32 @@ export interface HttpErrorResponse {
 }
 
 /**
+ * The HTTP headers of an error, whatever the body's shape: its own (rate-limit state), and what
+ * tells a client whether to retry. Official OpenAI and Anthropic SDKs read `x-should-retry` before
+ * anything else, and otherwise honour `retry-after-ms` / `retry-after`. A refusal that retrying
+ * cannot fix says `x-should-retry: false` and sends no `Retry-After` (a budget that resets at
+ * midnight would otherwise hold a client for hours); a retryable one says `true` and, when the
+ * gateway knows it, how long to wait.
+ */
+export function errorHeaders(error: GatewayError): Record<string, string> {
+  const headers: Record<string, string> = { ...error.headers, 'x-should-retry': String(error.retryable) };
+  if (error.retryable && error.retryAfterMs !== undefined && Number.isFinite(error.retryAfterMs)) {
+    const waitMs = Math.max(0, Math.ceil(error.retryAfterMs));
+    headers['retry-after'] = String(Math.max(1, Math.ceil(waitMs / 1000)));
+    headers['retry-after-ms'] = String(waitMs);
+  }
+  return headers;
+}
+
+/**
  * Turns any error into the OpenAI error shape. Internal errors keep their cause out of the body:
  * no stack trace or message of an unexpected error ever reaches a caller.
  */
 export function toOpenAIError(error: unknown): HttpErrorResponse {
   const gatewayError = toGatewayError(error);
-  const headers: Record<string, string> = { ...gatewayError.headers };
-  if (gatewayError.retryAfterMs !== undefined) {
-    headers['retry-after'] = String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000)));
-  }
   return {
     status: gatewayError.httpStatus,
-    headers,
+    headers: errorHeaders(gatewayError),
     body: {
       error: {
         message: gatewayError.message,

@@ -25,6 +25,12 @@ export interface CallContext {
   caller?: CallerIdentity;
   /** Aborts the request (client disconnect). */
   signal?: AbortSignal;
+  /**
+   * The gateway's id for this request, chosen by a trusted front end (the HTTP service sends it in
+   * `x-l04-request-id`); generated when absent. A `request_id` in the request body is the client's
+   * own id: kept as `client_request_id`, never used as the gateway's.
+   */
+  requestId?: string;
 }
 
 /**

@@ -24,6 +24,11 @@ export const ModelConfigSchema = z
     expected_latency_ms: z.number().int().positive().default(1000),
     /** Quality rank used as a tie-break (higher is better). */
     quality: z.number().min(0).max(100).default(50),
+    /**
+     * Whether `model: auto` may choose this model. Models of a mock provider default to false
+     * (they answer only requests that name them); every other model defaults to true.
+     */
+    auto: z.boolean().default(true),
   })
   .strict();
 export type ModelConfig = z.infer<typeof ModelConfigSchema>;

@@ -16,8 +16,11 @@ import type { RoutingDecision } from '../models/routing-config.js';
 /** What the chain is asked to produce. */
 export type Operation = 'chat' | 'embeddings';
 
-/** A validated request: its id and tenant are always known. */
-export type ValidatedRequest = InferenceRequest & { request_id: string; tenant: string };
+/**
+ * A validated request: its id (the gateway's own) and tenant are always known; the id the client
+ * sent, if any, is `client_request_id`.
+ */
+export type ValidatedRequest = InferenceRequest & { request_id: string; tenant: string; client_request_id?: string };
 
 /**
  * How a request ended, as every deferred listener sees it.

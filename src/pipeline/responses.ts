@@ -23,6 +23,7 @@ export function buildResponse(exchange: Exchange, model: RegisteredModel, result
       attempts: exchange.attempts,
       ...(exchange.decision === undefined ? {} : { routing: exchange.decision }),
       cache: { result: exchange.cache },
+      ...(exchange.request.client_request_id === undefined ? {} : { client_request_id: exchange.request.client_request_id }),
       ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }),
     },
   };
@@ -30,11 +31,19 @@ export function buildResponse(exchange: Exchange, model: RegisteredModel, result
 
 /** A cache hit re-stamped for `exchange`: its id, its latency, its rate-limit state, no cost, no attempts. */
 export function cachedResponse(hit: InferenceResponse, exchange: Exchange, now: number): InferenceResponse {
+  // The answer's first request is not this one: none of its ids carry over.
+  const { client_request_id: _first, ...metadata } = hit.metadata;
   return {
     ...hit,
     request_id: exchange.request.request_id,
     latency_ms: Math.max(0, now - exchange.arrivalAt),
     cached: true,
-    metadata: { ...hit.metadata, cost_cents: 0, attempts: [], ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }) },
+    metadata: {
+      ...metadata,
+      cost_cents: 0,
+      attempts: [],
+      ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }),
+      ...(exchange.request.client_request_id === undefined ? {} : { client_request_id: exchange.request.client_request_id }),
+    },
   };
 }

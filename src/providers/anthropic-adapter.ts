@@ -52,6 +52,11 @@ export class AnthropicAdapter implements ProviderAdapter {
   private readonly client: UpstreamClient;
   private readonly clock: Clock;
 
+  /** Why the provider cannot be called: no `api_key`. */
+  get unconfiguredReason(): string | undefined {
+    return this.config.api_key === '' ? 'not configured (no api_key)' : undefined;
+  }
+
   constructor(config: AnthropicProviderConfig, options: AnthropicAdapterOptions = {}) {
     this.id = config.id;
     this.config = config;

@@ -73,6 +73,8 @@ export interface ProviderAdapter {
   /** The provider id from config (`ollama`, `openai-eu`). */
   readonly id: string;
   readonly type: ProviderType;
+  /** Why the provider cannot be called at all (no credentials), or `undefined` when it can. */
+  readonly unconfiguredReason?: string | undefined;
   /** Generates a complete answer. Throws a `GatewayError` (E42xx/E46xx) on failure. */
   complete(call: ProviderCall): Promise<ProviderResult>;
   /**

@@ -50,7 +50,8 @@ export class OpenAIAdapter implements ProviderAdapter {
   private readonly maxTokensField: MaxTokensField;
   private readonly healthTimeoutMs: number;
   /** Set when the provider cannot be called at all (api.openai.com without a key). */
-  private readonly notConfigured: string | undefined;
+  /** `not configured (no api_key)` for api.openai.com without a key; other OpenAI-compatible servers need none. */
+  readonly unconfiguredReason: string | undefined;
 
   constructor(config: OpenAIProviderConfig, options: OpenAIAdapterOptions = {}) {
     this.id = config.id;
@@ -58,7 +59,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     const official = new URL(config.base_url).hostname === OFFICIAL_HOST;
     this.maxTokensField = options.maxTokensField ?? (official ? 'max_completion_tokens' : 'max_tokens');
     // Local compatible servers often need no key: without one, send no auth header at all.
-    this.notConfigured = official && config.api_key === '' ? 'not configured (no api_key)' : undefined;
+    this.unconfiguredReason = official && config.api_key === '' ? 'not configured (no api_key)' : undefined;
     this.healthTimeoutMs = Math.min(OPENAI_HEALTH_TIMEOUT_MS, config.timeout_ms);
     this.headers = {};
     if (config.api_key !== '') this.headers.authorization = `Bearer ${config.api_key}`;
@@ -131,7 +132,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       ...(timed ? { latency_ms: Math.max(0, this.clock.now() - started) } : {}),
       ...health,
     });
-    if (this.notConfigured !== undefined) return report({ status: 'unhealthy', message: this.notConfigured }, false);
+    if (this.unconfiguredReason !== undefined) return report({ status: 'unhealthy', message: this.unconfiguredReason }, false);
     try {
       const response = await this.send({
         method: 'GET',
@@ -176,7 +177,7 @@ export class OpenAIAdapter implements ProviderAdapter {
 
   /** Sends with the auth headers; fails fast with E4203 when not configured; maps error statuses. */
   private async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    if (this.notConfigured !== undefined) throw new ProviderError('E4203', `${this.id}: ${this.notConfigured}`, { details: { provider: this.id } });
+    if (this.unconfiguredReason !== undefined) throw new ProviderError('E4203', `${this.id}: ${this.unconfiguredReason}`, { details: { provider: this.id } });
     const response = await this.client.send(request.headers === undefined ? { ...request, headers: this.headers } : request);
     if (response.status >= 200 && response.status < 300) return response;
     const raw = await response.text();

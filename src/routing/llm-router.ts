@@ -13,7 +13,7 @@
  *
  * Synchronous and allocation-light: it runs on every request.
  */
-import { CircuitOpenError, RoutingError } from '../models/error-codes.js';
+import { CircuitOpenError, ProviderError, RoutingError } from '../models/error-codes.js';
 import type { Capability, InferenceRequest, LogicalPrompt } from '../models/inference-request.js';
 import { costCents } from '../models/model-config.js';
 import type { HealthStatus } from '../models/provider-config.js';
@@ -81,6 +81,19 @@ export class LLMRouter {
   }
 
   /**
+   * Every registered model as routing sees it now (snapshots): available only when the registry
+   * (operator, credentials, the provider's model list), the provider's health and its circuit all
+   * allow it, with the reason when not.
+   */
+  models(): RegisteredModel[] {
+    return this.options.registry.list().map((model) => {
+      const breaker = this.options.breakers.get(model.provider);
+      const exclusion = currentExclusion(model, this.options.health.status(model.provider), circuitView(breaker.state, breaker.probeInFlight), 0, ANY_LATENCY);
+      return exclusion === undefined || !model.available ? model : { ...model, available: false, unavailable_reason: exclusion.detail };
+    });
+  }
+
+  /**
    * `route`, plus the registered models of the decision in attempt order (for the fallback
    * executor). `inputTokens` is the prompt estimate when the caller has already made it.
    */
@@ -91,6 +104,10 @@ export class LLMRouter {
     const excluded: ExcludedCandidate[] = [];
     let unavailable: ExcludedCandidate[] | undefined; // models that could serve, but not right now
     for (const model of this.options.registry.list()) {
+      if (!model.auto) {
+        excluded.push({ model_id: model.id, reason: 'pinned_only', detail: 'answers only requests that name it (auto: false)' });
+        continue;
+      }
       const observedMs = this.options.health.observedLatencyMs(model.id);
       const cost = costCents(model, need.inputTokens, need.maxOutputTokens);
       const lasting = lastingExclusion(model, need, cost, observedMs);
@@ -151,12 +168,20 @@ export class LLMRouter {
    */
   private pinned(modelId: string, need: Need): RouteSelection {
     const model = this.options.registry.get(modelId);
-    const capability = capabilityExclusion(model, need);
+    const capability = capabilityExclusion(model, need) ?? minContextExclusion(model, need);
     if (capability !== undefined) {
       throw new RoutingError('E4100', `Model "${modelId}" cannot serve this request: ${capability.detail}`, {
         param: 'model',
         details: { model_id: modelId, excluded: [capability] },
       });
+    }
+    // A prompt that cannot fit is refused before any call, with the numbers, not sent to fail upstream.
+    if (need.inputTokens > model.context_length) {
+      throw new ProviderError(
+        'E4207',
+        `The prompt (about ${need.inputTokens} tokens) does not fit the context window of model "${modelId}" (${model.context_length} tokens)`,
+        { param: 'messages', details: { model_id: modelId, estimated_input_tokens: need.inputTokens, context_length: model.context_length } },
+      );
     }
     const status = this.options.health.status(model.provider);
     const breaker = this.options.breakers.get(model.provider);
@@ -258,12 +283,14 @@ function capabilityExclusion(model: RegisteredModel, need: Need): ExcludedCandid
  * Reasons that hold until the configuration or the request changes: capability, context, output
  * limit, cost, and a configured latency over the limit (unless traffic has shown the model faster).
  */
+function minContextExclusion(model: RegisteredModel, need: Need): ExcludedCandidate | undefined {
+  if (model.context_length >= need.minContextLength) return undefined;
+  return { model_id: model.id, reason: 'context', detail: `context window ${model.context_length} < min_context_length ${need.minContextLength}` };
+}
+
 function lastingExclusion(model: RegisteredModel, need: Need, cost: number, observedMs: number | undefined): ExcludedCandidate | undefined {
-  const capability = capabilityExclusion(model, need);
+  const capability = capabilityExclusion(model, need) ?? minContextExclusion(model, need);
   if (capability !== undefined) return capability;
-  if (model.context_length < need.minContextLength) {
-    return { model_id: model.id, reason: 'context', detail: `context window ${model.context_length} < min_context_length ${need.minContextLength}` };
-  }
   if (model.context_length < need.inputTokens + need.maxOutputTokens) {
     return {
       model_id: model.id,
@@ -297,6 +324,9 @@ function circuitView(state: CircuitStateName, probeInFlight: boolean | undefined
   if (state !== 'half_open') return state;
   return probeInFlight === false ? 'probe_due' : 'probing';
 }
+
+/** A need that accepts any latency: `models()` asks whether a model can serve at all. */
+const ANY_LATENCY = { maxLatencyMs: Infinity } as Need;
 
 /** Reasons that may pass by themselves: model not available, provider unhealthy, circuit open, observed latency. */
 function currentExclusion(model: RegisteredModel, status: HealthStatus, circuit: CircuitView, latencyMs: number, need: Need): ExcludedCandidate | undefined {

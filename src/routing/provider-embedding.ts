@@ -31,6 +31,7 @@ const UNLISTED_MODEL: Omit<RegisteredModel, 'id' | 'provider' | 'provider_model'
   output_cost_per_1k_cents: 0,
   expected_latency_ms: 1000,
   quality: 50,
+  auto: false,
   available: true,
 };
 

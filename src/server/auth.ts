@@ -113,7 +113,7 @@ export class ApiKeyAuthenticator {
   }
 }
 
-function unauthenticated(message: string): ValidationError {
+function unauthenticated(message: string): AuthError {
   return new AuthError('E4501', message, { headers: { 'www-authenticate': 'Bearer realm="l04"' } });
 }
 

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AuthError, CancelledError, GatewayError, toGatewayError, toOpenAIError, ValidationError } from '../models/error-codes.js';
+import { AuthError, CancelledError, ConfigurationError, GatewayError, toGatewayError, toOpenAIError, ValidationError } from '../models/error-codes.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
@@ -27,7 +27,10 @@ interface Route {
   handler: Handler;
   /** Needs a caller identity (every /v1 route). */
   authenticated: boolean;
+  /** Needs an admin key; without keys configured, a loopback caller. */
   admin?: boolean;
+  /** Shows other tenants' data to admins: without keys configured, loopback callers only. */
+  operator?: boolean;
 }
 
 const ROUTES: Record<string, Record<string, Route>> = {
@@ -36,8 +39,8 @@ const ROUTES: Record<string, Record<string, Route>> = {
   '/v1/models': { GET: { handler: handleModels, authenticated: true } },
   '/v1/inference': { POST: { handler: handleInference, authenticated: true } },
   '/v1/inference/batch': { POST: { handler: handleInferenceBatch, authenticated: true } },
-  '/v1/usage': { GET: { handler: handleUsage, authenticated: true } },
-  '/v1/admin/cache/purge': { POST: { handler: handleCachePurge, authenticated: true, admin: true } },
+  '/v1/usage': { GET: { handler: handleUsage, authenticated: true, operator: true } },
+  '/v1/admin/cache/purge': { POST: { handler: handleCachePurge, authenticated: true, admin: true, operator: true } },
   '/health': { GET: { handler: handleHealth, authenticated: false } },
   '/health/providers': { GET: { handler: handleProviderHealth, authenticated: false } },
   '/health/ready': { GET: { handler: handleReady, authenticated: false } },
@@ -84,11 +87,28 @@ export class GatewayServer {
     });
   }
 
-  /** Starts the gateway and listens; resolves with the bound address. */
+  /**
+   * Starts the gateway and listens; resolves with the bound address. Without API keys it refuses
+   * (E4005) to bind anything but a loopback address, unless `server.allow_unauthenticated` says so,
+   * and then warns loudly: every caller could name any agent and tenant.
+   */
   async listen(): Promise<{ host: string; port: number; url: string }> {
-    await this.gateway.start();
     const host = this.options.host ?? this.gateway.config.server.host;
     const port = this.options.port ?? this.gateway.config.server.port;
+    if (!this.authenticator.required && !isLoopbackHost(host)) {
+      if (!this.gateway.config.server.allow_unauthenticated) {
+        throw new ConfigurationError(
+          'E4005',
+          `No API keys are configured (auth.api_keys) and server.host is ${host}: anyone who reaches it could act as any agent or tenant. Configure keys, bind 127.0.0.1, or set server.allow_unauthenticated: true`,
+          { details: { host } },
+        );
+      }
+      this.options.logger?.warn(
+        { host, auth: 'none' },
+        'UNAUTHENTICATED on a non-loopback address: any caller can act as any agent or tenant (server.allow_unauthenticated is true); usage and admin routes answer loopback callers only',
+      );
+    }
+    await this.gateway.start();
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -168,7 +188,7 @@ export class GatewayServer {
     signal: AbortSignal,
   ): RouteContext {
     const gateway = this.gateway;
-    const callContext = { caller, signal };
+    const callContext = { caller, signal, requestId };
     let dispatched = false;
     const dispatch = <T>(call: () => T): T => {
       dispatched = true;
@@ -190,7 +210,7 @@ export class GatewayServer {
       complete: (input) => dispatch(() => gateway.complete(input, callContext)),
       stream: (input) => dispatch(() => gateway.stream(input, callContext)),
       completeBatch: (inputs) => dispatch(() => gateway.completeBatch(inputs, callContext)),
-      embed: (model, input) => dispatch(() => gateway.embed(model, input, { ...callContext, request_id: requestId })),
+      embed: (model, input) => dispatch(() => gateway.embed(model, input, callContext)),
     };
   }
 
@@ -204,9 +224,10 @@ export class GatewayServer {
 
   private authenticate(request: IncomingMessage, route: Route): RouteContext['caller'] {
     const principal = this.authenticator.authenticate(request.headers);
-    // Without API keys there is no operator to tell apart: admin routes answer loopback callers only.
-    if (route.admin === true && !this.authenticator.required && !isLoopback(request.socket.remoteAddress)) {
-      throw new AuthError('E4508', 'Admin routes need an admin API key, or a loopback caller when no keys are configured');
+    // Without API keys there is no operator to tell apart: routes that show other tenants' data or
+    // change shared state answer loopback callers only.
+    if (route.operator === true && !this.authenticator.required && !isLoopback(request.socket.remoteAddress)) {
+      throw new AuthError('E4508', 'This route needs an API key, or a loopback caller when no keys are configured');
     }
     return principal;
   }
@@ -214,4 +235,9 @@ export class GatewayServer {
 
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+/** Whether binding `host` exposes the service to this machine only. */
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

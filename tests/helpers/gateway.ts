@@ -13,7 +13,10 @@ export function mockConfig(overrides: Partial<GatewayConfigInput> = {}): Gateway
   return {
     state: { backend: 'memory' },
     providers: { mock: { type: 'mock' } },
-    models: { 'mock-1': { provider: 'mock', capabilities: ['text', 'tool_use', 'vision', 'json_mode', 'streaming', 'embeddings'], context_length: 32768 } },
+    // The mock stands in for a real model here, so `model: auto` may choose it.
+    models: {
+      'mock-1': { provider: 'mock', auto: true, capabilities: ['text', 'tool_use', 'vision', 'json_mode', 'streaming', 'embeddings'], context_length: 32768 },
+    },
     cache: { enabled: false },
     health: { enabled: false },
     logging: { level: 'silent' },

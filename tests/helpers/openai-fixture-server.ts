@@ -244,6 +244,7 @@ export function modelNamed(providerModel: string): ModelConfig {
     output_cost_per_1k_cents: 0,
     expected_latency_ms: 1000,
     quality: 50,
+    auto: true,
   };
 }
 

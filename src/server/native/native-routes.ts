@@ -11,7 +11,10 @@ import { readJsonBody, sendJson } from '../http-io.js';
 import { answerHeaders } from '../openai/chat-route.js';
 import type { RouteContext } from '../route-context.js';
 
-/** `POST /v1/inference`. The caller's identity replaces `agent_did`; a body `request_id` is kept. */
+/**
+ * `POST /v1/inference`. The caller's identity replaces `agent_did`; the gateway's id is the one in
+ * `x-l04-request-id`, and a body `request_id` is kept as the client's own (`client_request_id`).
+ */
 export async function handleInference(context: RouteContext): Promise<void> {
   const body = await readJsonBody(context.request, context.bodyLimitBytes);
   const input = withIdentity(body, context);
@@ -23,9 +26,7 @@ export async function handleInference(context: RouteContext): Promise<void> {
 export async function handleInferenceBatch(context: RouteContext): Promise<void> {
   const body = parseOrThrow(z.object({ requests: z.array(z.unknown()).min(1) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
   // An item that is not an object is passed on as it is: completeBatch reports it as that item's E4500.
-  const inputs = body.requests.map((item, index) =>
-    item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context, `${context.requestId}-${index}`) : item,
-  );
+  const inputs = body.requests.map((item) => (item !== null && typeof item === 'object' && !Array.isArray(item) ? withIdentity(item, context) : item));
   const results = await context.completeBatch(inputs as InferenceRequestInput[]);
   sendJson(context.response, 200, { object: 'list', data: results });
 }
@@ -132,9 +133,9 @@ function parseTime(value: string, name: string): number {
   return ms;
 }
 
-function withIdentity(body: unknown, context: RouteContext, requestId?: string): Record<string, unknown> {
+function withIdentity(body: unknown, context: RouteContext): Record<string, unknown> {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new ValidationError('E4500', 'Invalid request: expected a JSON object', { param: '(root)' });
   const record = body as Record<string, unknown>;
-  return { ...record, agent_did: context.caller.agent_did, request_id: record.request_id ?? requestId ?? context.requestId };
+  return { ...record, agent_did: context.caller.agent_did };
 }

@@ -18,7 +18,6 @@ import type { RouteContext } from '../route-context.js';
 export async function handleChatCompletions(context: RouteContext): Promise<void> {
   const body = await readJsonBody(context.request, context.bodyLimitBytes);
   const { request, stream, includeUsage } = toInferenceRequest(body, context.caller.agent_did, parseCacheControl(context.request.headers['cache-control']));
-  request.request_id = context.requestId;
   if (!stream) {
     const response = await context.complete(request);
     sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), answerHeaders(response));
