@@ -186,10 +186,12 @@ describe('OllamaAdapter.complete', () => {
     expect(error).toMatchObject({ code: 'E4204', retryable: true, retryAfterMs: 7_000 });
   });
 
-  it("keeps Ollama's error text in the message of a mapped error", async () => {
+  it("keeps Ollama's error text for the logs, and gives callers the gateway's own words with the status", async () => {
     fixture.scenario('model-not-found');
     const error = await failure(adapterFor(fixture.url).complete(callWith()));
-    expect(error.message).toContain('not found, try pulling it first');
+    expect(error.logDetail).toContain('not found, try pulling it first');
+    expect(error.message).not.toContain('try pulling');
+    expect(error.message).toContain('answered 404');
     expect(error.details['upstream_status']).toBe(404);
   });
 

@@ -75,7 +75,7 @@ describe('mapOpenAIError', () => {
     // LM Studio: the error as a bare string.
     expect(error(404, { error: 'Unexpected endpoint or method. (POST /v1/chat)' })).toMatchObject({
       code: 'E4206',
-      message: expect.stringContaining('Unexpected endpoint'),
+      logDetail: expect.stringContaining('Unexpected endpoint'),
     });
   });
 

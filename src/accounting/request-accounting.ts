@@ -99,7 +99,10 @@ export class RequestAccounting {
       if (response !== undefined) line.completion = response.content;
     }
     if (error === undefined) logger.info(line, 'request completed');
-    else logger.warn({ ...line, error_message: error.message, http_status: error.httpStatus }, 'request failed');
+    else {
+      const detail = error.logDetail === undefined ? {} : { upstream_detail: error.logDetail };
+      logger.warn({ ...line, error_message: error.message, http_status: error.httpStatus, ...detail }, 'request failed');
+    }
   }
 
   /** Counts a request refused before it reached the gateway's chain (bad body, unknown route, authentication). */

@@ -93,6 +93,11 @@ export interface GatewayErrorOptions {
   headers?: Record<string, string>;
   /** Overrides the catalogue's `retryable` for this instance (a rate limit that can never pass). */
   retryable?: boolean;
+  /**
+   * Text for the gateway's logs only, never sent to a caller: what an upstream said in its own
+   * words (redacted before it is set), which may name internals or fragments of credentials.
+   */
+  logDetail?: string;
   cause?: unknown;
 }
 
@@ -106,6 +111,8 @@ export class GatewayError extends Error {
   readonly param: string | undefined;
   readonly retryAfterMs: number | undefined;
   readonly headers: Record<string, string>;
+  /** For logs only; see `GatewayErrorOptions.logDetail`. */
+  readonly logDetail: string | undefined;
 
   constructor(code: ErrorCode, message?: string, options: GatewayErrorOptions = {}) {
     const spec: ErrorCodeSpec = ERROR_CODES[code];
@@ -119,6 +126,7 @@ export class GatewayError extends Error {
     this.param = options.param;
     this.retryAfterMs = options.retryAfterMs;
     this.headers = options.headers ?? {};
+    this.logDetail = options.logDetail;
   }
 
   /** The snake_case wire names, for logs and the native API. */

@@ -43,6 +43,8 @@ export type StreamPart =
   | { type: 'text-delta'; text: string }
   /** A fragment of tool call `index`; `id` and `name` arrive on its first fragment. */
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; argumentsDelta: string }
+  /** The provider's token counts so far, when it reports them before the end (Anthropic: the input, at the start). */
+  | { type: 'usage'; usage: TokenUsage }
   | { type: 'finish'; finishReason: FinishReason; rawFinishReason: string | undefined; usage: TokenUsage }
   | { type: 'error'; error: GatewayError };
 

@@ -44,6 +44,8 @@ export async function* relayStream(exchange: Exchange, stream: CommittedStream, 
 class StreamRelay {
   private text = '';
   private readonly toolCalls = new ToolCallAssembler();
+  /** The provider's counts before its end, when it sent any. */
+  private reported: TokenUsage | undefined;
 
   constructor(
     private readonly exchange: Exchange,
@@ -81,6 +83,9 @@ class StreamRelay {
         this.settle({ status: 'ok', response, usage: response.token_usage, costCents: response.metadata.cost_cents });
         return { type: 'finish', response };
       }
+      case 'usage':
+        this.reported = part.usage;
+        return undefined;
       case 'error':
         throw part.error;
       default: {
@@ -109,13 +114,17 @@ class StreamRelay {
     this.settle({ status, error, usage, costCents: costCents(this.stream.model, usage.input_tokens, usage.output_tokens) });
   }
 
-  /** The tokens a cut stream spent: the prompt estimate and the output relayed so far. */
+  /**
+   * The tokens a cut stream spent: the input as the provider counted it (else the prompt estimate),
+   * and the output relayed so far (the provider's count when it is higher).
+   */
   private delivered(): TokenUsage {
     const toolArguments = this.toolCalls
       .result()
       .map((call) => call.name + call.arguments)
       .join('');
-    return tokenUsage(this.exchange.promptTokens, estimateTextTokens(this.text + toolArguments));
+    const input = this.reported !== undefined && this.reported.input_tokens > 0 ? this.reported.input_tokens : this.exchange.promptTokens;
+    return tokenUsage(input, Math.max(this.reported?.output_tokens ?? 0, estimateTextTokens(this.text + toolArguments)));
   }
 
   private settle(outcome: Omit<Outcome, 'model' | 'timeToFirstTokenMs'>): void {

@@ -38,6 +38,7 @@ export async function spoolDir(): Promise<string> {
 /** One ledger row as the test reads it back (numbers as numbers). */
 export interface LedgerRow {
   request_id: string;
+  client_request_id?: string | null;
   agent_did: string;
   tenant: string;
   model_id: string;
@@ -53,7 +54,7 @@ export interface LedgerRow {
 /** Every row of the schema's ledger table, by request id. */
 export async function ledgerRows(admin: Pool, schema: string): Promise<Map<string, LedgerRow>> {
   const result = await admin.query<LedgerRow>(
-    `SELECT request_id, agent_did, tenant, model_id, provider, input_tokens::float8 AS input_tokens, output_tokens::float8 AS output_tokens,
+    `SELECT request_id, client_request_id, agent_did, tenant, model_id, provider, input_tokens::float8 AS input_tokens, output_tokens::float8 AS output_tokens,
             cost_cents::float8 AS cost_cents, cached, status, error_code
        FROM "${schema}".usage_records`,
   );

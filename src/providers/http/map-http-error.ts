@@ -2,7 +2,7 @@
  * Provider HTTP error statuses → E42xx, from the status and the structured error fields only
  * (never from message text). Adapters pass what they parsed of their provider's error body.
  */
-import { ProviderError } from '../../models/error-codes.js';
+import { ERROR_CODES, ProviderError } from '../../models/error-codes.js';
 import type { ErrorCode } from '../../models/error-codes.js';
 import { redactSecrets } from '../../util/redact.js';
 
@@ -19,7 +19,11 @@ export interface UpstreamErrorInfo {
   modelMissing?: boolean;
 }
 
-/** Maps an HTTP error status to a `ProviderError`. */
+/**
+ * Maps an HTTP error status to a `ProviderError`. Its message is the gateway's own, with the
+ * provider, the status and the structured error type; the upstream's text goes to `logDetail`
+ * (redacted), because it is written for the gateway's operator, not for the gateway's tenants.
+ */
 export function mapHttpError(
   provider: string,
   status: number,
@@ -29,10 +33,11 @@ export function mapHttpError(
   const code = codeFor(status, info);
   const upstreamMessage = info.message === undefined ? undefined : redactSecrets(info.message).slice(0, 500);
   const retryAfterMs = code === 'E4204' || code === 'E4205' ? parseRetryAfter(headers) : undefined;
-  const message = `${provider} answered ${status}${info.type === undefined ? '' : ` (${info.type})`}${upstreamMessage === undefined ? '' : `: ${upstreamMessage}`}`;
+  const message = `${ERROR_CODES[code].message} (${provider} answered ${status}${info.type === undefined ? '' : `, ${info.type}`})`;
   return new ProviderError(code, message, {
     details: { provider, upstream_status: status, upstream_type: info.type },
     retryAfterMs,
+    ...(upstreamMessage === undefined ? {} : { logDetail: upstreamMessage }),
   });
 }
 

@@ -2,6 +2,7 @@
  * Ollama answers → the gateway's shapes: tool calls with JSON-text arguments and stable ids,
  * usage from Ollama's own counts, finish reasons; and the NDJSON chat stream → `StreamPart`s.
  */
+import { redactSecrets } from '../../util/redact.js';
 import { ProviderError, toGatewayError } from '../../models/error-codes.js';
 import type { LogicalPrompt, ToolCall } from '../../models/inference-request.js';
 import { tokenUsage } from '../../models/inference-response.js';
@@ -69,7 +70,10 @@ export async function* convertOllamaChatStream(lines: AsyncIterable<unknown>, co
       if (failure.success) {
         yield {
           type: 'error',
-          error: new ProviderError('E4202', `${provider} failed mid-stream: ${failure.data.error.slice(0, 500)}`, { details: { provider } }),
+          error: new ProviderError('E4202', `${provider} failed mid-stream`, {
+            details: { provider },
+            logDetail: redactSecrets(failure.data.error).slice(0, 500),
+          }),
         };
         return;
       }

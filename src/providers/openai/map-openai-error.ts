@@ -47,7 +47,10 @@ function mapOpenAIErrorObject(provider: string, status: number, headers: Headers
   if (error?.message != null) info.message = error.message;
   const mapped = mapHttpError(provider, status, headers, info);
   if (status === 429 && isOneOf(QUOTA_CODES, code, type)) {
-    return new ProviderError('E4204', mapped.message, { details: { ...mapped.details, quota_exhausted: true } });
+    return new ProviderError('E4204', mapped.message, {
+      details: { ...mapped.details, quota_exhausted: true },
+      ...(mapped.logDetail === undefined ? {} : { logDetail: mapped.logDetail }),
+    });
   }
   return mapped;
 }
