@@ -32,10 +32,24 @@ const PROBES = ['How do I reset my password?', 'What is the boiling point of wat
 /** Checks `embedder` as described in the file comment; never throws. */
 export async function checkEmbedder(embedder: Embedder, options: EmbedderCheckOptions = {}): Promise<EmbedderCheck> {
   let vectors: number[][];
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  // The signal asks the embedder to stop; the timer gives the verdict even if it does not listen.
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      const error = new Error(`no answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+    timer.unref?.();
+  });
   try {
-    vectors = await embedder.embed([...PROBES], AbortSignal.timeout(options.timeoutMs ?? 10_000));
+    vectors = await Promise.race([embedder.embed([...PROBES], controller.signal), deadline]);
   } catch (error) {
     return { ok: false, reason: `it did not answer: ${error instanceof Error ? error.message : String(error)}` };
+  } finally {
+    clearTimeout(timer);
   }
   if (!Array.isArray(vectors) || vectors.length !== PROBES.length)
     return { ok: false, reason: `it returned ${vectors.length} vectors for ${PROBES.length} texts` };

@@ -89,7 +89,9 @@ export function canonicalRequestKey(request: InferenceRequest, scope: string): s
     kind: 'exact-v2',
     scope,
     parameters: outputParameters(request),
-    system: prompt.system === undefined ? undefined : normalizePromptText(prompt.system),
-    messages: prompt.messages.map(normalizedMessage),
+    // The question is normalised; the system prompt and earlier turns (an agent's fixed text,
+    // often long) are keyed as written, which keeps the key cheap on every request.
+    system: prompt.system,
+    messages: prompt.messages.map((message, index) => (index === prompt.messages.length - 1 ? normalizedMessage(message) : message)),
   });
 }

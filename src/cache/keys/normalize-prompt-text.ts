@@ -12,7 +12,7 @@
  * "IT" ≠ "it"). A prompt written all in capitals is folded whole.
  */
 import { isIdentifier, splitCode } from '../similarity/code-spans.js';
-import { ordinalDigits, parseNumberWords } from '../similarity/number-words.js';
+import { isNumberWord, NUMBER_WORD_STEMS, ordinalDigits, parseNumberWords } from '../similarity/number-words.js';
 import { foldTypography } from '../similarity/prompt-lexer.js';
 import { closedClassOf, IGNORED_WORDS } from '../similarity/word-classes.js';
 
@@ -37,9 +37,15 @@ function normalizeProse(text: string): string {
       const after = whole[offset + match.length] ?? '';
       return /\d/u.test(before) && /\d/u.test(after) ? match : `${before}${mark}`;
     });
-  const cased = spaced.replace(/[\p{L}\p{N}_]+/gu, (word) => (keepsCase(word, mixedCase) ? word : word.toLowerCase()));
-  return spelledNumbersAsDigits(cased);
+  // Most prose has no identifier and no capitalised word to keep: fold it whole.
+  const cased = MAY_KEEP_CASE.test(spaced)
+    ? spaced.replace(/[\p{L}\p{N}_]+/gu, (word) => (keepsCase(word, mixedCase) ? word : word.toLowerCase()))
+    : spaced.toLowerCase();
+  return NUMBER_WORD.test(cased) ? spelledNumbersAsDigits(cased) : cased;
 }
+
+const MAY_KEEP_CASE = /_|\p{Ll}\p{Lu}|\p{Lu}\p{Lu}/u;
+const NUMBER_WORD = new RegExp(`\\b(?:${NUMBER_WORD_STEMS.join('|')})`, 'u');
 
 function keepsCase(word: string, mixedCase: boolean): boolean {
   if (isIdentifier(word)) return true;
@@ -53,6 +59,7 @@ function spelledNumbersAsDigits(text: string): string {
   let out = '';
   let cursor = 0;
   for (let index = 0; index < words.length; index++) {
+    if (!isNumberWord(words[index]![0])) continue;
     // Only words joined by spaces or hyphens make one numeral.
     let run = index + 1;
     while (run < words.length && /^[ -]$/u.test(text.slice(words[run - 1]!.index + words[run - 1]![0].length, words[run]!.index))) run += 1;

@@ -1,15 +1,13 @@
 /**
  * The partition of a request: the set of entries its semantic layer may match. It holds everything
  * that must be identical for a reworded question to get the same answer — scope, model, every
- * output-changing parameter, the system prompt and the conversation before the last message
- * (their text normalised as for the exact key, so trivial variants share a partition). Only
+ * output-changing parameter, the system prompt and the conversation before the last message. Only
  * the last user message is compared by meaning (see `semanticText`); the embedder id separates
  * vector spaces inside a partition (see `SemanticCache`).
  */
 import type { InferenceRequest } from '../../models/inference-request.js';
 import { canonicalDigest } from './canonical-json.js';
-import { normalizedMessage, outputParameters } from './canonical-request-key.js';
-import { normalizePromptText } from './normalize-prompt-text.js';
+import { outputParameters } from './canonical-request-key.js';
 
 /** The partition key of `request` within `scope` (a `scopeKey`): 32 hex characters. */
 export function partitionKey(request: InferenceRequest, scope: string): string {
@@ -18,7 +16,7 @@ export function partitionKey(request: InferenceRequest, scope: string): string {
     kind: 'partition-v2',
     scope,
     parameters: outputParameters(request),
-    system: prompt.system === undefined ? undefined : normalizePromptText(prompt.system),
-    context: prompt.messages.slice(0, -1).map(normalizedMessage),
+    system: prompt.system,
+    context: prompt.messages.slice(0, -1),
   });
 }

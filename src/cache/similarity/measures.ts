@@ -72,13 +72,15 @@ export function unitAt(words: readonly string[], start: number): { unit: string;
 const MONTHS: readonly string[] = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
 const MONTH_ABBREVIATIONS: readonly string[] = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
+const MONTH_BY_NAME = new Map<string, number>([
+  ...MONTHS.map((name, index) => [name, index + 1] as const),
+  ...MONTH_ABBREVIATIONS.map((name, index) => [name, index + 1] as const),
+  ['sept', 9],
+]);
+
 /** The month number (1–12) named by a lower-case word ("march", "mar", "sept"), if any. */
 export function monthOf(word: string): number | undefined {
-  const full = MONTHS.indexOf(word);
-  if (full !== -1) return full + 1;
-  if (word === 'sept') return 9;
-  const short = MONTH_ABBREVIATIONS.indexOf(word);
-  return short === -1 ? undefined : short + 1;
+  return MONTH_BY_NAME.get(word);
 }
 
 /** Whether a lower-case word is a.m. or p.m.; undefined for any other word. */

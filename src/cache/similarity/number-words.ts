@@ -51,6 +51,11 @@ const ORDINAL_UNITS = ordinals(CARDINAL_UNITS);
 const ORDINAL_TENS = ordinals(CARDINAL_TENS);
 const ORDINAL_SCALES = ordinals(CARDINAL_SCALES);
 
+/** Every word a numeral can start with (for a quick test before parsing). */
+export const NUMBER_WORD_STEMS: readonly string[] = [
+  ...new Set([CARDINAL_UNITS, CARDINAL_TENS, CARDINAL_SCALES, ORDINAL_UNITS, ORDINAL_TENS, ORDINAL_SCALES].flatMap((table) => Object.keys(table))),
+].sort((a, b) => b.length - a.length);
+
 /** A numeral found in a word sequence. */
 export interface NumberWords {
   value: number;
@@ -59,9 +64,11 @@ export interface NumberWords {
   length: number;
 }
 
+const NUMBER_WORDS: ReadonlySet<string> = new Set(NUMBER_WORD_STEMS);
+
 /** Whether `word` can start a spelled-out numeral. */
 export function isNumberWord(word: string): boolean {
-  return word in CARDINAL_UNITS || word in CARDINAL_TENS || word in CARDINAL_SCALES || word in ORDINAL_UNITS || word in ORDINAL_TENS || word in ORDINAL_SCALES;
+  return NUMBER_WORDS.has(word);
 }
 
 /** The numeral spelled in lower-case `words` from `start`, if one starts there. */

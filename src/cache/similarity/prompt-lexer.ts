@@ -26,8 +26,19 @@ export function foldTypography(text: string): string {
     .replace(/[\u200b-\u200d\u2060\ufeff]/g, '');
 }
 
-const LEXEME =
-  /(\d{4}-\d{2}-\d{2})(?!\d)|(\d{1,2}:\d{2}(?::\d{2})?)(?!\d)|([a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+)|([\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)|(\d+(?:[.,]\d+)*|(?<![\p{L}\p{N}])\.\d+)|([\p{L}_][\p{L}\p{N}_]*(?:'[\p{L}]+)*(?:\.\p{L}[\p{L}\p{N}_]*)*)|(\S)/giu;
+// Dates, times, URLs, e-mail addresses, numbers, words (with apostrophes and inner dots:
+// "don't", "node.js", "e.g"), and any other character. URLs and addresses are tried only when the
+// text can hold one: trying them at every word costs more than the rest of the analysis.
+const DATE = String.raw`(\d{4}-\d{2}-\d{2})(?!\d)`;
+const TIME = String.raw`(\d{1,2}:\d{2}(?::\d{2})?)(?!\d)`;
+const URL = String.raw`([a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>]+)`;
+const EMAIL = String.raw`([\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+)`;
+const NUMBER = String.raw`(\d+(?:[.,]\d+)*|(?<![\p{L}\p{N}])\.\d+)`;
+const WORD = String.raw`([\p{L}_][\p{L}\p{N}_]*(?:'\p{L}+)*(?:\.\p{L}[\p{L}\p{N}_]*)*)`;
+const OTHER = String.raw`(\S)`;
+const NEVER = '($^)';
+const LEXEME_PLAIN = new RegExp([DATE, TIME, NEVER, NEVER, NUMBER, WORD, OTHER].join('|'), 'gu');
+const LEXEME_FULL = new RegExp([DATE, TIME, URL, EMAIL, NUMBER, WORD, OTHER].join('|'), 'gu');
 
 const SENTENCE_END = new Set(['.', '?', '!', ':', ';']);
 
@@ -51,7 +62,7 @@ function lexProse(text: string, out: Lexeme[]): void {
   let initial = true;
   let end = 0;
   let hyphenPending = false;
-  for (const match of text.matchAll(LEXEME)) {
+  for (const match of text.matchAll(text.includes('@') || text.includes('://') ? LEXEME_FULL : LEXEME_PLAIN)) {
     const attached = match.index === end && match.index > 0;
     const gap = text.slice(end, match.index);
     if (gap.includes('\n')) initial = true;

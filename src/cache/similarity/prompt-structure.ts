@@ -43,9 +43,18 @@ type Piece = Lexeme | Count | Quantity;
 
 const SCALE_WORDS: Readonly<Record<string, number>> = { hundred: 100, thousand: 1e3, million: 1e6, billion: 1e9, trillion: 1e12, dozen: 12 };
 
-/** The structure of `text`. */
-export function promptStructure(text: string): StructureToken[] {
-  return canonicalOrder(readFrames(classify(quantities(counts(lex(text))))));
+// The embedder and the verifier analyse the same text one after the other: remember the last few.
+const RECENT_LIMIT = 16;
+const recent = new Map<string, readonly StructureToken[]>();
+
+/** The structure of `text` (the returned array is shared: do not modify it). */
+export function promptStructure(text: string): readonly StructureToken[] {
+  const known = recent.get(text);
+  if (known !== undefined) return known;
+  const structure = canonicalOrder(readFrames(classify(quantities(counts(lex(text))))));
+  if (recent.size >= RECENT_LIMIT) recent.delete(recent.keys().next().value!);
+  recent.set(text, structure);
+  return structure;
 }
 
 /** Digits and spelled numerals become counts ("twenty-one" → 21, "10th" → 10 ordinal, "1.5 million"). */
