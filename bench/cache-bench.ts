@@ -152,7 +152,7 @@ const shape = /^(\d+)x(\d+)(?:\/(\d+))?$/.exec(process.env.L04_BENCH_LSH ?? '');
 /** `L04_BENCH_LSH=16x12/32` tries another LSH shape (tables x bits / candidate limit); default: SemanticCache's. */
 const TUNING =
   shape === null ? {} : { lsh: { tables: Number(shape[1]), bits: Number(shape[2]) }, ...(shape[3] === undefined ? {} : { candidateLimit: Number(shape[3]) }) };
-console.log(`semantic cache lookup latency (embedding excluded; local-v1 vectors, 512 dims, LSH ${process.env.L04_BENCH_LSH ?? 'default'})`);
+console.log(`semantic cache lookup latency (embedding excluded; local-v2 vectors, 512 dims, LSH ${process.env.L04_BENCH_LSH ?? 'default'})`);
 for (const [index, size] of sizes.entries()) await run('memory', new MemoryCacheStore(), size, 100 + index);
 const connection = new RedisConnection({
   url: process.env.L04_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',

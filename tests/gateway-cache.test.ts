@@ -4,6 +4,7 @@
  * by every instance on one Redis.
  */
 import { randomBytes } from 'node:crypto';
+import { internalRuntime } from '../src/gateway/model-gateway.js';
 import OpenAI from 'openai';
 import { describe, expect, it, vi } from 'vitest';
 import type { GatewayConfigInput } from '../src/config/config-schema.js';
@@ -159,7 +160,28 @@ describe('semantic cache through the service', () => {
     expect((await chat(url, 'keep me', { 'x-l04-tenant': 'globex' })).cache).toBe('exact');
   });
 
-  it('bypasses the cache, without failing the request, when the embedder fails', async () => {
+  it('bypasses the cache, without failing the request, when the embedder fails after start', async () => {
+    const embedderAdapter = new MockAdapter({ id: 'embed', latency_ms: 0, stream_chunks: 1 });
+    const mock = mockAdapter();
+    const config = cacheConfig({
+      providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
+      cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
+    });
+    const { gateway, url, logs } = await startTestServer(config, {
+      adapters: new Map([
+        ['mock', mock],
+        ['embed', embedderAdapter],
+      ]),
+    });
+    expect(await (await internalRuntime(gateway)).cache?.semanticReady()).toBe(true);
+    embedderAdapter.injectFailure({ kind: 'status', status: 500 });
+    const first = await chat(url, 'embedding will fail');
+    expect(first.status).toBe(200);
+    expect(first.cache).toBe('bypass');
+    expect(logs.records().some((record) => record.code === 'E4301')).toBe(true);
+  });
+
+  it('turns the semantic layer off with one warning when the embedder fails its start-up check', async () => {
     const embedderAdapter = new MockAdapter({ id: 'embed', latency_ms: 0, stream_chunks: 1 });
     embedderAdapter.injectFailure({ kind: 'status', status: 500 });
     const mock = mockAdapter();
@@ -167,16 +189,61 @@ describe('semantic cache through the service', () => {
       providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
       cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
     });
-    const { url, logs } = await startTestServer(config, {
+    const { gateway, url, logs } = await startTestServer(config, {
       adapters: new Map([
         ['mock', mock],
         ['embed', embedderAdapter],
       ]),
     });
-    const first = await chat(url, 'embedding will fail');
-    expect(first.status).toBe(200);
-    expect(first.cache).toBe('bypass');
-    expect(logs.records().some((record) => record.code === 'E4301')).toBe(true);
+    expect(await (await internalRuntime(gateway)).cache?.semanticReady()).toBe(false);
+    embedderAdapter.clearFailures();
+    const calls = embedderAdapter.embedCalls.length;
+    expect((await chat(url, 'How do I reset my password?')).cache).toBe('miss');
+    await settle();
+    expect((await chat(url, 'how do I reset my password')).cache).toBe('exact');
+    expect((await chat(url, 'How can I reset my password?')).cache).toBe('miss');
+    expect(embedderAdapter.embedCalls.length).toBe(calls);
+    const warnings = logs.records().filter((record) => String(record.msg).includes('failed its start-up check'));
+    expect(warnings).toHaveLength(1);
+    expect(logs.records().some((record) => record.code === 'E4301')).toBe(false);
+  });
+
+  it('answers case and punctuation variants exactly, and never a word swap or another question', async () => {
+    const adapter = mockAdapter();
+    const { url } = await startTestServer(cacheConfig(), { adapters: new Map([['mock', adapter]]) });
+    await chat(url, 'Why do dogs chase cats?');
+    await chat(url, 'When was Albert Einstein born?');
+    await settle();
+    expect((await chat(url, 'why do dogs chase cats')).cache).toBe('exact');
+    expect((await chat(url, 'WHY DO DOGS CHASE CATS ?')).cache).toBe('exact');
+    expect((await chat(url, 'Why do cats chase dogs?')).cache).toBe('miss');
+    expect((await chat(url, 'Where was Albert Einstein born?')).cache).toBe('miss');
+    expect(adapter.calls).toBe(4);
+  });
+});
+
+describe('cache keys carry what limits who may answer', () => {
+  const twoProviders = cacheConfig({
+    providers: { alpha: { type: 'mock' }, beta: { type: 'mock' } },
+    models: {
+      'alpha-1': { provider: 'alpha', auto: true, capabilities: ['text'], context_length: 32768, input_cost_per_1k_cents: 0.1 },
+      'beta-1': { provider: 'beta', auto: true, capabilities: ['text'], context_length: 32768, input_cost_per_1k_cents: 0.2 },
+    },
+  });
+
+  it('misses when the preferred provider changes, and hits when it does not', async () => {
+    const { client } = await startTestServer(twoProviders);
+    const ask = async (l04: Record<string, unknown>) => {
+      const body = { model: 'auto', messages: [{ role: 'user' as const, content: 'Summarise the quarterly report.' }], l04 };
+      const { response } = await client.chat.completions.create(body as OpenAI.Chat.ChatCompletionCreateParamsNonStreaming).withResponse();
+      return { cache: response.headers.get('x-l04-cache'), provider: response.headers.get('x-l04-provider') };
+    };
+    expect(await ask({ preferred_providers: ['alpha'] })).toEqual({ cache: 'miss', provider: 'alpha' });
+    await settle();
+    expect(await ask({ preferred_providers: ['alpha'] })).toEqual({ cache: 'exact', provider: 'alpha' });
+    expect(await ask({ preferred_providers: ['beta'] })).toEqual({ cache: 'miss', provider: 'beta' });
+    expect((await ask({ preferred_providers: ['alpha'], max_cost_cents: 5 })).cache).toBe('miss');
+    expect((await ask({ preferred_providers: ['alpha'], max_latency_ms: 5000 })).cache).toBe('miss');
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * The semantic cache: an exact layer keyed by the canonical request and a semantic layer
- * that matches a reworded last question by embedding cosine, guarded against near-misses. Lookups
+ * The semantic cache: an exact layer keyed by the canonical request (trivial variants share a key)
+ * and a semantic layer that matches a reworded last question by embedding cosine and a structure
+ * verifier that refuses near-misses (`structure-verifier.ts`). Lookups
  * and stores never throw: a failing embedder or store bypasses the cache for that request and is
  * reported through `onError` (E4300–E4303).
  */
@@ -17,7 +18,7 @@ import { scopeKey } from './keys/cache-scope.js';
 import { canonicalRequestKey } from './keys/canonical-request-key.js';
 import { partitionKey } from './keys/partition-key.js';
 import { semanticText } from './similarity/semantic-text.js';
-import { guardKey, guardKeysMatch, signatureOf } from './similarity/semantic-guard.js';
+import { signatureOf, verifierKey, verifierKeysMatch } from './similarity/structure-verifier.js';
 import { LshHasher } from './similarity/lsh-hasher.js';
 import { canonicalDigest } from './keys/canonical-json.js';
 import { cosineToQuantized, normalizeVector, quantizeVector } from './similarity/vector-codec.js';
@@ -28,7 +29,7 @@ import type { CachedAnswer } from './cached-answer.js';
 interface PromptEmbedding {
   embedderId: string;
   vector: Float32Array;
-  /** `guardKey` of the text. */
+  /** `verifierKey` of the text. */
   guard: string;
   buckets: string[];
 }
@@ -86,6 +87,8 @@ export class SemanticCache {
   private readonly bits: number;
   private readonly candidateLimit: number;
   private readonly hashers = new Map<number, LshHasher>();
+  /** The cosine a semantic hit needs with this embedder (`thresholdFor`). */
+  readonly threshold: number;
 
   constructor(options: SemanticCacheOptions) {
     this.cacheStore = options.store;
@@ -96,12 +99,19 @@ export class SemanticCache {
     this.tables = options.lsh?.tables ?? 12;
     this.bits = options.lsh?.bits ?? 10;
     this.candidateLimit = options.candidateLimit ?? 32;
+    this.threshold = thresholdFor(options.config, options.embedder);
     if (!Number.isInteger(this.candidateLimit) || this.candidateLimit < 1) {
       throw new Error(`SemanticCache candidateLimit should be a positive integer, got ${this.candidateLimit}`);
     }
     if (!Number.isInteger(this.tables) || this.tables < 1) throw new Error(`SemanticCache lsh.tables should be a positive integer, got ${this.tables}`);
     if (!Number.isInteger(this.bits) || this.bits < 1 || this.bits > 30)
       throw new Error(`SemanticCache lsh.bits should be an integer from 1 to 30, got ${this.bits}`);
+  }
+
+  /** Resolves once the embedder's start-up check is over: true when the semantic layer is on. */
+  async semanticReady(): Promise<boolean> {
+    if (!this.config.semantic || this.embedder === undefined) return false;
+    return (await this.embedder.ready) ?? this.embedder.usable !== false;
   }
 
   /**
@@ -155,7 +165,7 @@ export class SemanticCache {
       }
     }
     if (miss.embedding === undefined) return { hit: false, miss, reason: 'miss' };
-    const threshold = Math.max(this.config.similarity_threshold, request.cache?.min_similarity ?? 0);
+    const threshold = Math.max(this.threshold, request.cache?.min_similarity ?? 0);
     try {
       const nearest = await this.nearest(miss, miss.embedding, found.candidates, threshold, started);
       return nearest === undefined ? { hit: false, miss, reason: 'miss' } : this.hit(request, nearest.answer, 'semantic', nearest.similarity, started);
@@ -219,7 +229,7 @@ export class SemanticCache {
     const key = scopeKey(scope, this.config.scope);
     const prompt = request.logical_prompt;
     // Requests with tools are matched exactly only: a tool call answers one precise input.
-    const semantic = this.config.semantic && this.embedder !== undefined && (prompt.tools ?? []).length === 0;
+    const semantic = this.config.semantic && this.embedder !== undefined && this.embedder.usable !== false && (prompt.tools ?? []).length === 0;
     return {
       partition: partitionKey(request, key),
       exactKey: canonicalRequestKey(request, key),
@@ -232,7 +242,7 @@ export class SemanticCache {
 
   private async nearest(miss: CacheMiss, embedding: PromptEmbedding, candidates: CacheCandidate[], threshold: number, now: number) {
     const ranked = candidates
-      .filter((candidate) => candidate.embedderId === embedding.embedderId && guardKeysMatch(embedding.guard, candidate.guard))
+      .filter((candidate) => candidate.embedderId === embedding.embedderId && verifierKeysMatch(embedding.guard, candidate.guard))
       .map((candidate) => ({ candidate, similarity: Math.min(1, cosineToQuantized(embedding.vector, candidate.vector)) }))
       .filter((scored) => scored.similarity >= threshold)
       .sort((a, b) => b.similarity - a.similarity);
@@ -253,7 +263,7 @@ export class SemanticCache {
     if (vectors.length !== 1 || raw === undefined || raw.length === 0) throw new Error(`embedder ${embedder.id} returned ${vectors.length} vectors for 1 text`);
     const vector = normalizeVector(raw);
     if (vector === undefined) return undefined; // no words to compare: exact matching only
-    const guard = guardKey(text, embedder.lexical === true);
+    const guard = verifierKey(text, embedder.lexical === true);
     const prefix = `${canonicalDigest(embedder.id).slice(0, 8)}.${canonicalDigest(signatureOf(guard)).slice(0, 12)}`;
     const buckets = this.hasher(vector.length)
       .buckets(vector)
@@ -301,4 +311,15 @@ export class SemanticCache {
       // A failing error hook must not turn a bypass into a failure.
     }
   }
+}
+
+/**
+ * The similarity threshold for `embedder`: `cache.similarity_thresholds` under its id
+ * (`ollama/nomic-embed-text`), else its name (`nomic-embed-text`, `local`), else
+ * `cache.similarity_threshold`.
+ */
+export function thresholdFor(config: Pick<CacheConfig, 'similarity_threshold' | 'similarity_thresholds'>, embedder: Embedder | undefined): number {
+  const thresholds = config.similarity_thresholds;
+  if (embedder === undefined) return config.similarity_threshold;
+  return thresholds[embedder.id] ?? (embedder.name === undefined ? undefined : thresholds[embedder.name]) ?? config.similarity_threshold;
 }

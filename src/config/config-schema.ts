@@ -56,7 +56,8 @@ export const RoutingSectionSchema = z
 export const EmbedderConfigSchema = z.union([
   z.object({ provider: z.literal('auto') }).strict(),
   z.object({ provider: z.literal('local'), dimensions: z.number().int().min(64).max(4096).default(512) }).strict(),
-  z.object({ provider: z.string().min(1), model: z.string().min(1) }).strict(),
+  /** `dimensions`: the vector length the model must return (checked at start); learned at start when absent. */
+  z.object({ provider: z.string().min(1), model: z.string().min(1), dimensions: z.number().int().min(1).max(65_536).optional() }).strict(),
 ]);
 
 export const CacheConfigSchema = z
@@ -65,6 +66,8 @@ export const CacheConfigSchema = z
     scope: z.enum(['tenant', 'agent', 'global']).default('tenant'),
     ttl_s: z.number().int().positive().default(3600),
     similarity_threshold: z.number().min(0).max(1).default(0.85),
+    /** Per-embedder thresholds, by `local`, model name or `<provider>/<model>`; `similarity_threshold` for the rest. */
+    similarity_thresholds: z.record(z.string().min(1), z.number().min(0).max(1)).default({}),
     /** Semantic matching on or off (exact matching stays on). */
     semantic: z.boolean().default(true),
     /** Entries kept per partition before the oldest are evicted. */

@@ -33,6 +33,7 @@ import { EmbedBatcher } from '../routing/embed-batcher.js';
 import { SemanticCache } from '../cache/semantic-cache.js';
 import { LocalEmbedder } from '../cache/embedders/local-embedder.js';
 import { ProviderEmbedder } from '../cache/embedders/provider-embedder.js';
+import { CheckedEmbedder } from '../cache/embedders/embedder-check.js';
 import type { Embedder } from '../cache/embedders/embedder.js';
 import { SpendTracker } from '../limits/spend-tracker.js';
 import { MemoryUsageLedger } from '../accounting/usage-ledger.js';
@@ -178,7 +179,9 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const cache = config.cache.enabled
     ? new SemanticCache({
         store: redis === undefined ? new MemoryCacheStore() : new RedisCacheStore({ connection: redis }),
-        embedder: config.cache.semantic ? await buildEmbedder(config, adapters, logger, embed) : undefined,
+        embedder: config.cache.semantic
+          ? new CheckedEmbedder(await buildEmbedder(config, adapters, logger, embed), { warn: (details, message) => logger.warn(details, message) })
+          : undefined,
         config: config.cache,
         clock,
         // Lookups are counted by the cache step; this only logs what went wrong.
@@ -283,13 +286,19 @@ async function buildEmbedder(
   if ('model' in embedder)
     return new ProviderEmbedder({
       id: `${embedder.provider}/${embedder.model}`,
+      model: embedder.model,
+      dimensions: embedder.dimensions,
       embed: (texts, signal) => embed(embedder.provider, embedder.model, texts, signal),
     });
   const ollama = Object.entries(config.providers).find(([, provider]) => provider.type === 'ollama')?.[0];
   const health = ollama === undefined ? undefined : await adapters.get(ollama)?.healthCheck({ expectedModels: [AUTO_EMBEDDING_MODEL] });
   if (ollama !== undefined && health?.models?.[AUTO_EMBEDDING_MODEL] === true) {
     logger.info({ embedder: `${ollama}/${AUTO_EMBEDDING_MODEL}` }, 'semantic cache embeds with Ollama');
-    return new ProviderEmbedder({ id: `${ollama}/${AUTO_EMBEDDING_MODEL}`, embed: (texts, signal) => embed(ollama, AUTO_EMBEDDING_MODEL, texts, signal) });
+    return new ProviderEmbedder({
+      id: `${ollama}/${AUTO_EMBEDDING_MODEL}`,
+      model: AUTO_EMBEDDING_MODEL,
+      embed: (texts, signal) => embed(ollama, AUTO_EMBEDDING_MODEL, texts, signal),
+    });
   }
   logger.info({ embedder: 'local' }, `semantic cache embeds locally (lexical): ${AUTO_EMBEDDING_MODEL} is not available on Ollama`);
   return new LocalEmbedder();

@@ -1,14 +1,15 @@
 /**
- * A dependency-free, offline embedder: signed feature hashing of word unigrams, word bigrams and
- * character trigrams into a fixed number of dimensions, L2-normalised.
+ * An offline embedder: signed feature hashing of the prompt's structure tokens (`promptStructure`:
+ * stems, numbers in digits, closed-class words by role), bigrams of content words and character
+ * trigrams of stems into a fixed number of dimensions, L2-normalised.
  *
  * It is lexical, not semantic: it scores rewordings that share most of their words or word stems
  * ("how do I reset my password" / "how can I reset my password") as similar, and misses
- * paraphrases with different vocabulary ("car" / "automobile"). Misses are safe; the guard
- * (`guardSignature`) blocks the near-misses that lexical similarity cannot tell apart.
+ * paraphrases with different vocabulary ("car" / "automobile"). Misses are safe; the verifier
+ * (`verifierKey`) demands the whole structure for its hits, so it stays conservative.
  */
 import type { Embedder } from './embedder.js';
-import { FUNCTION_WORDS, stemOf, words as wordsOf } from '../similarity/content-words.js';
+import { promptStructure } from '../similarity/prompt-structure.js';
 
 /** Options of a `LocalEmbedder`. */
 export interface LocalEmbedderOptions {
@@ -19,7 +20,9 @@ export interface LocalEmbedderOptions {
 /** Hashed word and character n-grams; see the file comment for what it can and cannot match. */
 export class LocalEmbedder implements Embedder {
   readonly id: string;
-  /** Lexical: `SemanticCache` also requires matching content words for its hits. */
+  /** Per-embedder thresholds are configured under `local`. */
+  readonly name = 'local';
+  /** Lexical: `SemanticCache` also requires the same content words, in the same roles, for its hits. */
   readonly lexical = true;
   /** In process and cheap: embedded before the exact lookup (see `Embedder.inProcess`). */
   readonly inProcess = true;
@@ -31,7 +34,7 @@ export class LocalEmbedder implements Embedder {
       throw new Error(`LocalEmbedder dimensions should be an integer from 16 to 65536, got ${dimensions}`);
     }
     this.dimensions = dimensions;
-    this.id = dimensions === 512 ? 'local-v1' : `local-v1-${dimensions}`;
+    this.id = dimensions === 512 ? 'local-v2' : `local-v2-${dimensions}`;
   }
 
   /** Embeds each text; synchronous work, returned as a promise to fit the `Embedder` seam. */
@@ -42,19 +45,15 @@ export class LocalEmbedder implements Embedder {
   /** Embeds one text into a unit vector (all zeros for text without words). */
   embedOne(text: string): number[] {
     const vector = new Float64Array(this.dimensions);
-    const words = wordsOf(text);
     let previous: string | undefined;
-    for (const word of words) {
-      const stem = stemOf(word);
-      const functional = FUNCTION_WORDS.has(word) || FUNCTION_WORDS.has(stem);
-      this.add(vector, `w:${stem}`, functional ? 0.35 : 1);
-      const grams = charTrigrams(stem);
-      const gramWeight = (functional ? 0.15 : 0.6) / Math.sqrt(grams.length);
-      for (const gram of grams) this.add(vector, `c:${gram}`, gramWeight);
-      if (!functional) {
-        if (previous !== undefined) this.add(vector, `b:${previous} ${stem}`, 0.5);
-        previous = stem;
-      }
+    for (const token of promptStructure(text)) {
+      const content = token.role === 'content' || token.role === 'quantity';
+      this.add(vector, `w:${token.key}`, content ? 1 : 0.35);
+      if (token.role !== 'content') continue;
+      const grams = charTrigrams(token.key);
+      for (const gram of grams) this.add(vector, `c:${gram}`, 0.6 / Math.sqrt(grams.length));
+      if (previous !== undefined) this.add(vector, `b:${previous} ${token.key}`, 0.5);
+      previous = token.key;
     }
     let norm = 0;
     for (const value of vector) norm += value * value;

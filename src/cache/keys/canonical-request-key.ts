@@ -1,17 +1,23 @@
 /**
  * The exact-match key: a digest of the canonical request — scope, requested model (or `auto` plus
- * the requirements that route it), the whole logical prompt and every parameter that changes the
- * output. Key order never matters (canonical JSON).
+ * everything that decides which model may answer it), the whole logical prompt with its text
+ * normalised (`normalizePromptText`: trivial variants share a key) and every parameter that
+ * changes the output. Key order never matters (canonical JSON).
  */
-import type { InferenceRequest, LogicalPrompt } from '../../models/inference-request.js';
+import type { InferenceRequest, LogicalPrompt, Message } from '../../models/inference-request.js';
 import { canonicalDigest } from './canonical-json.js';
+import { normalizePromptText } from './normalize-prompt-text.js';
 
-/** Everything except the prompt text that decides what a model answers. */
+/** Everything except the prompt text that decides what a model answers, and which model answers. */
 export interface OutputParameters {
   model: string;
   /** Only for `auto`: what routing selects by. */
   capabilities?: string[];
   min_context_length?: number;
+  /** Only for `auto`: the providers routing prefers, in order, and the request's cost and latency limits. */
+  preferred_providers?: string[];
+  max_cost_cents?: number;
+  max_latency_ms?: number;
   max_output_tokens: number;
   temperature?: number;
   top_p?: number;
@@ -22,14 +28,23 @@ export interface OutputParameters {
   response_format?: LogicalPrompt['response_format'];
 }
 
-/** The output-changing parameters of `request`, normalised (sets sorted, defaults explicit). */
+/**
+ * The output-changing parameters of `request`, normalised (sets sorted, defaults explicit). A
+ * pinned model is the only one that may answer, so only `auto` keys carry what limits the choice
+ * among models: an answer routed under other preferences or limits is another model's answer.
+ */
 export function outputParameters(request: InferenceRequest): OutputParameters {
   const prompt = request.logical_prompt;
   const pinned = request.model_id !== undefined;
+  const constraints = request.constraints;
   return {
     model: request.model_id ?? 'auto',
     capabilities: pinned ? undefined : [...new Set(request.requirements.capabilities)].sort(),
     min_context_length: pinned ? undefined : request.requirements.min_context_length,
+    // Preference order decides the model, so the list keeps its order.
+    preferred_providers: pinned ? undefined : [...new Set(constraints.preferred_providers)],
+    max_cost_cents: pinned ? undefined : constraints.max_cost_cents,
+    max_latency_ms: pinned ? undefined : constraints.max_latency_ms,
     max_output_tokens: request.requirements.max_output_tokens,
     temperature: prompt.temperature,
     top_p: prompt.top_p,
@@ -42,14 +57,41 @@ export function outputParameters(request: InferenceRequest): OutputParameters {
   };
 }
 
+/**
+ * A message with its prose normalised for keying. Tool results and tool calls are data, kept as
+ * they are; images are kept as they are.
+ */
+export function normalizedMessage(message: Message): Message {
+  switch (message.role) {
+    case 'user':
+      return {
+        ...message,
+        content:
+          typeof message.content === 'string'
+            ? normalizePromptText(message.content)
+            : message.content.map((part) => (part.type === 'text' ? { ...part, text: normalizePromptText(part.text) } : part)),
+      };
+    case 'assistant':
+      return { ...message, content: normalizePromptText(message.content) };
+    case 'tool':
+      return message;
+    default: {
+      const unreachable: never = message;
+      throw new Error(`unknown message role ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
 /** The exact-layer key of `request` within `scope` (a `scopeKey`): 32 hex characters. */
 export function canonicalRequestKey(request: InferenceRequest, scope: string): string {
   const prompt = request.logical_prompt;
   return canonicalDigest({
-    kind: 'exact-v1',
+    kind: 'exact-v2',
     scope,
     parameters: outputParameters(request),
+    // The question is normalised; the system prompt and earlier turns (an agent's fixed text,
+    // often long) are keyed as written, which keeps the key cheap on every request.
     system: prompt.system,
-    messages: prompt.messages,
+    messages: prompt.messages.map((message, index) => (index === prompt.messages.length - 1 ? normalizedMessage(message) : message)),
   });
 }

@@ -13,7 +13,7 @@ import { outputParameters } from './canonical-request-key.js';
 export function partitionKey(request: InferenceRequest, scope: string): string {
   const prompt = request.logical_prompt;
   return canonicalDigest({
-    kind: 'partition-v1',
+    kind: 'partition-v2',
     scope,
     parameters: outputParameters(request),
     system: prompt.system,

@@ -1,10 +1,16 @@
 /**
  * The text the semantic layer embeds: the last message of the prompt when it is a user message
- * made of text only. The system prompt and earlier turns are not embedded — they are part of the
+ * made of text only, up to `MAX_SEMANTIC_CHARS`. The system prompt and earlier turns are not embedded — they are part of the
  * partition key and must match exactly — because a long shared system prompt or history would
  * otherwise dominate the embedding and make different questions look alike.
  */
 import type { LogicalPrompt } from '../../models/inference-request.js';
+
+/**
+ * Longest last message compared by meaning, in characters. A question repeats in other words; a
+ * pasted document does not, and analysing one on every request would cost milliseconds.
+ */
+export const MAX_SEMANTIC_CHARS = 2_000;
 
 /** The last user message's text, or `undefined` when the prompt can only be matched exactly. */
 export function semanticText(prompt: LogicalPrompt): string | undefined {
@@ -19,5 +25,5 @@ export function semanticText(prompt: LogicalPrompt): string | undefined {
     text = last.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
   }
   text = text.trim();
-  return text.length === 0 ? undefined : text;
+  return text.length === 0 || text.length > MAX_SEMANTIC_CHARS ? undefined : text;
 }
