@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
 import { canonicalRequestKey } from '../src/cache/keys/canonical-request-key.js';
-import { promptStructure } from '../src/cache/similarity/prompt-structure.js';
+import { promptStructure } from '../src/cache/analysis/prompt-structure.js';
 import { signatureOf, verifierAllows, verifierKey } from '../src/cache/similarity/structure-verifier.js';
 import { cosineSimilarity } from '../src/cache/similarity/vector-codec.js';
-import { wordKey } from '../src/cache/similarity/word-key.js';
+import { wordKey } from '../src/cache/analysis/word-key.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 
 const lexical = (a: string, b: string) => verifierAllows(a, b, true);

@@ -9,7 +9,7 @@
  * (`verifierKey`) demands the whole structure for its hits, so it stays conservative.
  */
 import type { Embedder } from './embedder.js';
-import { promptStructure } from '../similarity/prompt-structure.js';
+import { promptStructure } from '../analysis/prompt-structure.js';
 
 /** Options of a `LocalEmbedder`. */
 export interface LocalEmbedderOptions {

@@ -11,10 +11,10 @@
  * `MAX_SIZE`) and, in mixed-case text, capitals that spell a function word ("the US" ≠ "the us",
  * "IT" ≠ "it"). A prompt written all in capitals is folded whole.
  */
-import { isIdentifier, splitCode } from '../similarity/code-spans.js';
-import { isNumberWord, NUMBER_WORD_STEMS, ordinalDigits, parseNumberWords } from '../similarity/number-words.js';
-import { foldTypography } from '../similarity/prompt-lexer.js';
-import { closedClassOf, IGNORED_WORDS } from '../similarity/word-classes.js';
+import { isIdentifier, splitCode } from '../analysis/code-spans.js';
+import { isNumberWord, NUMBER_WORD_STEMS, ordinalDigits, parseNumberWords } from '../analysis/number-words.js';
+import { foldTypography } from '../analysis/prompt-lexer.js';
+import { closedClassOf, IGNORED_WORDS } from '../analysis/word-classes.js';
 
 /** `text` normalised for the exact key (see the file comment). */
 export function normalizePromptText(text: string): string {

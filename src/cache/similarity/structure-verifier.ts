@@ -18,8 +18,8 @@
  * auxiliaries, negators, quantifiers and quantities) is part of the LSH bucket key, so a
  * candidate with another signature is never even fetched.
  */
-import { promptStructure } from './prompt-structure.js';
-import type { StructureRole, StructureToken } from './prompt-structure.js';
+import { promptStructure } from '../analysis/prompt-structure.js';
+import type { StructureRole, StructureToken } from '../analysis/prompt-structure.js';
 
 const ROLE_CODES: Readonly<Record<StructureRole, string>> = { content: 'c', quantity: 'q', wh: 'w', aux: 'a', neg: 'n', quant: 'u', function: 'f' };
 const SIGNATURE_CODES = new Set(['q', 'w', 'a', 'n', 'u']);
