@@ -6,7 +6,7 @@ import { estimatePromptTokens } from '../util/token-estimate.js';
 import type { Clock, IdGenerator } from '../util/clock.js';
 import type { InferenceRequest } from '../models/inference-request.js';
 import type { AttemptRecord, InferenceResponse } from '../models/inference-response.js';
-import { costCents } from '../models/model-config.js';
+import { usageCostCents } from '../models/model-config.js';
 import type { RoutingDecision } from '../models/routing-config.js';
 import type { ProviderResult } from '../providers/base.js';
 import type { CacheResult, CallContext, CallerIdentity } from '../models/gateway-events.js';
@@ -84,13 +84,14 @@ export function buildResponse(call: PreparedCall, model: RegisteredModel, result
     provider: model.provider,
     content: result.content,
     ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls } : {}),
+    ...(result.reasoning === undefined || result.reasoning.length === 0 ? {} : { reasoning: result.reasoning }),
     finish_reason: result.finishReason,
     ...(result.rawFinishReason === undefined ? {} : { raw_finish_reason: result.rawFinishReason }),
     token_usage: result.usage,
     latency_ms: Math.max(0, context.now - call.arrivalAt),
     cached: false,
     metadata: {
-      cost_cents: costCents(model, result.usage.input_tokens, result.usage.output_tokens),
+      cost_cents: usageCostCents(model, result.usage),
       attempts: context.attempts,
       ...(context.decision === undefined ? {} : { routing: context.decision }),
       cache: { result: context.cache },

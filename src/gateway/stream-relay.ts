@@ -16,6 +16,7 @@ import type { GatewayRuntime } from './build-runtime.js';
 import type { AgentAdmission } from '../limits/rate-limiter.js';
 import type { CacheLookup } from '../cache/semantic-cache.js';
 import { ToolCallAssembler } from './tool-call-assembler.js';
+import { ReasoningAssembler } from './reasoning-assembler.js';
 
 /** How a streamed request ended, for accounting. */
 export interface StreamOutcome {
@@ -51,6 +52,11 @@ export async function* replayCached(options: RelayBase & { hit: Extract<CacheLoo
     cache: hit.hit,
     similarity: hit.similarity,
   };
+  for (const part of response.reasoning ?? []) {
+    yield part.type === 'reasoning'
+      ? { type: 'reasoning-delta', text: part.text, ...(part.signature === undefined ? {} : { signature: part.signature }) }
+      : { type: 'reasoning-delta', text: '', redacted: part.data };
+  }
   for (let offset = 0; offset < response.content.length; offset += REPLAY_CHUNK_CHARS) {
     yield { type: 'text-delta', text: response.content.slice(offset, offset + REPLAY_CHUNK_CHARS) };
   }
@@ -73,6 +79,7 @@ export async function* relayCommitted(
   const firstAt = runtime.clock.now();
   let text = '';
   const toolCalls = new ToolCallAssembler();
+  const reasoning = new ReasoningAssembler();
   let ended = false;
   const end = (outcome: Omit<StreamOutcome, 'cache' | 'attempts' | 'providerMs' | 'timeToFirstTokenMs'>): void => {
     ended = true;
@@ -102,9 +109,13 @@ export async function* relayCommitted(
             arguments_delta: part.argumentsDelta,
           };
           break;
+        case 'reasoning-delta':
+          reasoning.add(part.text, part.signature, part.redacted);
+          yield part;
+          break;
         case 'finish': {
           stream.settle(undefined, part.usage.total_tokens);
-          const response = complete(options, text, toolCalls, part.finishReason, part.rawFinishReason, part.usage);
+          const response = complete(options, text, toolCalls, part.finishReason, part.rawFinishReason, part.usage, reasoning);
           void admission.reservation.settle(response.token_usage.total_tokens);
           if (options.miss !== undefined) void runtime.cache?.store(options.miss, response);
           end({ response });
@@ -159,11 +170,13 @@ function complete(
   finishReason: FinishReason,
   rawFinishReason: string | undefined,
   usage: TokenUsage,
+  reasoning: ReasoningAssembler,
 ): InferenceResponse {
+  const blocks = reasoning.result();
   return buildResponse(
     options.call,
     options.stream.model,
-    { content: text, toolCalls: toolCalls.result(), finishReason, rawFinishReason, usage },
+    { content: text, toolCalls: toolCalls.result(), ...(blocks === undefined ? {} : { reasoning: blocks }), finishReason, rawFinishReason, usage },
     {
       attempts: options.stream.attempts,
       decision: options.decision,

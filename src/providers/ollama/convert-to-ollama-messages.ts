@@ -3,6 +3,7 @@
  * calls with object arguments, tool results by tool name), tools, `format` and `options`.
  */
 import { ProviderError, ValidationError } from '../../models/error-codes.js';
+import { contentText, systemText } from '../../models/inference-request.js';
 import type { ContentPart, LogicalPrompt, Message, ToolDefinition } from '../../models/inference-request.js';
 import { estimatePromptTokens } from '../../util/token-estimate.js';
 import type { ProviderCall } from '../base.js';
@@ -45,7 +46,8 @@ export function convertToOllamaChatRequest(call: ProviderCall, options: OllamaRe
 /** The prompt's messages in Ollama's shape; the system prompt becomes the first message. */
 export function convertToOllamaMessages(prompt: LogicalPrompt, provider: string): OllamaMessage[] {
   const messages: OllamaMessage[] = [];
-  if (prompt.system !== undefined && prompt.system !== '') messages.push({ role: 'system', content: prompt.system });
+  const system = systemText(prompt);
+  if (system !== '') messages.push({ role: 'system', content: system });
   const toolNames = new Map<string, string>();
   prompt.messages.forEach((message, index) => {
     messages.push(convertMessage(message, index, toolNames, provider));
@@ -73,7 +75,15 @@ function convertMessage(message: Message, index: number, toolNames: Map<string, 
     case 'tool': {
       // Ollama matches results to calls by tool name (it has no call ids); send it when known.
       const toolName = toolNames.get(message.tool_call_id);
-      return toolName === undefined ? { role: 'tool', content: message.content } : { role: 'tool', content: message.content, tool_name: toolName };
+      const converted: OllamaMessage = { role: 'tool', content: contentText(message.content) };
+      if (toolName !== undefined) converted.tool_name = toolName;
+      if (typeof message.content !== 'string') {
+        const images = message.content.flatMap((part, partIndex) =>
+          part.type === 'image' ? [imageToBase64(part.url, `logical_prompt.messages[${index}].content[${partIndex}].url`, provider)] : [],
+        );
+        if (images.length > 0) converted.images = images;
+      }
+      return converted;
     }
     default:
       return assertNever(message);

@@ -86,6 +86,9 @@ async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStre
           }),
         );
         break;
+      case 'reasoning-delta':
+        // Chat Completions has no reasoning field; the reasoning stays in the native answer only.
+        break;
       case 'finish':
         await write(response, chunk({}, openAIFinishReason(event.response.finish_reason)));
         if (includeUsage)
