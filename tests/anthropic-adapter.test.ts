@@ -264,8 +264,6 @@ describe('AnthropicAdapter.complete', () => {
     expect(error.message).toContain('not configured');
     expect(fixture.requests).toHaveLength(0);
   });
-
-
 });
 
 describe('AnthropicAdapter.stream', () => {
@@ -455,6 +453,8 @@ describe('AnthropicAdapter capabilities', () => {
     expect(error.code).toBe('E4209');
     expect(fixture.requests).toHaveLength(0);
     expect(adapter.supportsCapability('embeddings')).toBe(false);
-    expect(['text', 'vision', 'tool_use', 'long_context', 'streaming', 'json_mode'].every((capability) => adapter.supportsCapability(capability as 'text'))).toBe(true);
+    expect(
+      ['text', 'vision', 'tool_use', 'long_context', 'streaming', 'json_mode'].every((capability) => adapter.supportsCapability(capability as 'text')),
+    ).toBe(true);
   });
 });

@@ -138,9 +138,9 @@ describe('convertToAnthropicRequest', () => {
   });
 
   it('sets stream only when streaming', () => {
-    expect(convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).body.stream).toBe(
-      true,
-    );
+    expect(
+      convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).body.stream,
+    ).toBe(true);
     expect(convert({})).not.toHaveProperty('stream');
   });
 
@@ -237,7 +237,14 @@ describe('convertToAnthropicRequest', () => {
       stream: false,
     });
     expect(small.body).not.toHaveProperty('thinking');
-    expect(convertToAnthropicRequest({ model: 'c', prompt: { messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'low' }, maxOutputTokens: 9000, stream: false }).body.thinking).toEqual({
+    expect(
+      convertToAnthropicRequest({
+        model: 'c',
+        prompt: { messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'low' },
+        maxOutputTokens: 9000,
+        stream: false,
+      }).body.thinking,
+    ).toEqual({
       type: 'enabled',
       budget_tokens: 2048,
     });

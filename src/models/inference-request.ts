@@ -64,7 +64,11 @@ export type ContentPart = z.infer<typeof ContentPartSchema>;
  */
 export const ReasoningPartSchema = z.discriminatedUnion('type', [
   z
-    .object({ type: z.literal('reasoning'), text: z.string().max(REQUEST_LIMITS.maxTextChars), signature: z.string().max(REQUEST_LIMITS.maxTextChars).optional() })
+    .object({
+      type: z.literal('reasoning'),
+      text: z.string().max(REQUEST_LIMITS.maxTextChars),
+      signature: z.string().max(REQUEST_LIMITS.maxTextChars).optional(),
+    })
     .strict(),
   z.object({ type: z.literal('redacted_reasoning'), data: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict(),
 ]);
@@ -163,6 +167,8 @@ export const LogicalPromptSchema = z
   })
   .strict();
 export type LogicalPrompt = z.infer<typeof LogicalPromptSchema>;
+/** A prompt as callers write it (defaults may be omitted). */
+export type LogicalPromptInput = z.input<typeof LogicalPromptSchema>;
 
 /** What the model must be able to do. Defaults are the brief's. */
 export const ModelRequirementsSchema = z

@@ -184,7 +184,8 @@ function toResult(message: AnthropicMessage, jsonTool: string | undefined): Prov
       const signature = 'signature' in block && typeof block.signature === 'string' ? block.signature : undefined;
       reasoning.push({ type: 'reasoning', text: block.thinking, ...(signature === undefined ? {} : { signature }) });
     }
-    if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string') reasoning.push({ type: 'redacted_reasoning', data: block.data });
+    if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string')
+      reasoning.push({ type: 'redacted_reasoning', data: block.data });
     if (block.type === 'tool_use' && 'id' in block && typeof block.id === 'string' && 'name' in block && typeof block.name === 'string') {
       const input = JSON.stringify(('input' in block ? block.input : undefined) ?? {});
       if (jsonTool !== undefined && block.name === jsonTool) {

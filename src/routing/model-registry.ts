@@ -19,6 +19,8 @@ export interface RegisteredModel extends ModelConfig {
 /** Register, unregister, get and list models. */
 export class ModelRegistry {
   private readonly models = new Map<string, RegisteredModel>();
+  /** Alias → model id. */
+  private readonly aliases = new Map<string, string>();
   private readonly providers: Set<string>;
 
   /** `providers` are the configured provider ids; a model naming another is rejected (E4002). */
@@ -47,24 +49,33 @@ export class ModelRegistry {
         details: { model_id: model.id, provider: model.provider },
       });
     }
+    const taken = [model.id, ...(model.aliases ?? [])].find((name) => this.aliases.has(name) || (name !== model.id && this.models.has(name)));
+    if (taken !== undefined) {
+      throw new ConfigurationError('E4001', `"${taken}" already names a registered model or alias`, { details: { model_id: model.id, name: taken } });
+    }
     const registered: RegisteredModel = { ...model, available: true };
     this.models.set(model.id, registered);
+    for (const alias of model.aliases ?? []) this.aliases.set(alias, model.id);
     return registered;
   }
 
-  /** Removes a model; returns whether it existed. */
+  /** Removes a model and its aliases; returns whether it existed. */
   unregister(modelId: string): boolean {
+    for (const alias of this.models.get(modelId)?.aliases ?? []) this.aliases.delete(alias);
     return this.models.delete(modelId);
   }
 
-  /** The model, or `undefined`. */
+  /** The model with this id or alias, or `undefined`. */
   find(modelId: string): RegisteredModel | undefined {
-    return this.models.get(modelId);
+    const model = this.models.get(modelId);
+    if (model !== undefined) return model;
+    const target = this.aliases.get(modelId);
+    return target === undefined ? undefined : this.models.get(target);
   }
 
-  /** The model; throws E4102 when unknown. */
+  /** The model with this id or alias; throws E4102 when unknown. */
   get(modelId: string): RegisteredModel {
-    const model = this.models.get(modelId);
+    const model = this.find(modelId);
     if (model === undefined) throw new RoutingError('E4102', `Unknown model "${modelId}"`, { param: 'model', details: { model_id: modelId } });
     return model;
   }

@@ -16,7 +16,11 @@ import { ApiKeyAuthenticator } from './auth.js';
 import { handleChatCompletions } from './openai/chat-route.js';
 import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
 import { sendError } from './http-io.js';
-import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native/native-routes.js';
+import type { ErrorShape } from './http-io.js';
+import { handleCountTokens, handleMessages } from './anthropic/messages-route.js';
+import { errorShapeOf, handleModel, handleModelList } from './anthropic/models-route.js';
+import { handleResponses } from './responses/responses-route.js';
+import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
@@ -28,12 +32,19 @@ interface Route {
   /** Needs a caller identity (every /v1 route). */
   authenticated: boolean;
   admin?: boolean;
+  /** Shape of the route's errors (OpenAI's by default), or how to choose it from the request. */
+  errors?: ErrorShape | ((request: IncomingMessage) => ErrorShape);
 }
 
 const ROUTES: Record<string, Record<string, Route>> = {
   '/v1/chat/completions': { POST: { handler: handleChatCompletions, authenticated: true } },
   '/v1/embeddings': { POST: { handler: handleEmbeddings, authenticated: true } },
-  '/v1/models': { GET: { handler: handleModels, authenticated: true } },
+  '/v1/models': { GET: { handler: handleModelList, authenticated: true, errors: errorShapeOf } },
+  // A trailing `/*` matches the rest of the path (model ids may hold `/`).
+  '/v1/models/*': { GET: { handler: handleModel, authenticated: true, errors: errorShapeOf } },
+  '/v1/messages': { POST: { handler: handleMessages, authenticated: true, errors: 'anthropic' } },
+  '/v1/messages/count_tokens': { POST: { handler: handleCountTokens, authenticated: true, errors: 'anthropic' } },
+  '/v1/responses': { POST: { handler: handleResponses, authenticated: true } },
   '/v1/inference': { POST: { handler: handleInference, authenticated: true } },
   '/v1/inference/batch': { POST: { handler: handleInferenceBatch, authenticated: true } },
   '/v1/usage': { GET: { handler: handleUsage, authenticated: true } },
@@ -131,6 +142,7 @@ export class GatewayServer {
     response.setHeader('x-l04-request-id', requestId);
     this.inFlight++;
     const controller = new AbortController();
+    let route: Route | undefined;
     response.once('close', () => {
       if (!response.writableFinished) controller.abort(new ValidationError('E4507', 'The client closed the connection'));
     });
@@ -138,11 +150,11 @@ export class GatewayServer {
       if (this.draining) throw new GatewayError('E4509');
       const target = request.url ?? '/';
       const queryAt = target.indexOf('?');
-      const route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
+      route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
       // Only routes that read a query string pay for a full URL parse.
       const url = queryAt === -1 ? ROOT_URL : new URL(target, 'http://gateway');
       const caller = route.authenticated
-        ? this.authenticate(request, route)
+        ? this.authenticate(request, route as Route)
         : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
       const context: RouteContext = {
         gateway: this.gateway,
@@ -160,7 +172,8 @@ export class GatewayServer {
       const gatewayError = toGatewayError(error);
       this.gateway.recordRefusal(gatewayError, (Date.now() - startedAt) / 1000);
       if (gatewayError.code === 'E4900') this.options.logger?.error({ err: error, request_id: requestId }, 'unexpected error');
-      if (!response.writableEnded) sendError(response, gatewayError);
+      const shape = typeof route?.errors === 'function' ? route.errors(request) : (route?.errors ?? 'openai');
+      if (!response.writableEnded) sendError(response, gatewayError, {}, shape);
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) this.idle?.();
@@ -168,7 +181,8 @@ export class GatewayServer {
   }
 
   private resolve(method: string, path: string): Route {
-    const routes = ROUTES[path.length > 1 ? path.replace(/\/+$/, '') : path];
+    const exact = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    const routes = ROUTES[exact] ?? wildcardRoutes(exact);
     if (routes === undefined) throw new ValidationError('E4505', `No route ${path}`);
     const route = routes[method];
     if (route === undefined) throw new ValidationError('E4506', `${method} is not allowed on ${path}; use ${Object.keys(routes).join(', ')}`);
@@ -183,6 +197,16 @@ export class GatewayServer {
     }
     return principal;
   }
+}
+
+/** The routes of the longest `<prefix>/*` entry that covers `path` (only looked up when no exact route matches). */
+function wildcardRoutes(path: string): Record<string, Route> | undefined {
+  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+    if (slash === path.length - 1) continue;
+    const routes = ROUTES[`${path.slice(0, slash)}/*`];
+    if (routes !== undefined) return routes;
+  }
+  return undefined;
 }
 
 function isLoopback(address: string | undefined): boolean {

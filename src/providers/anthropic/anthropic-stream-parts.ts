@@ -74,7 +74,8 @@ export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEv
           if (block.type === 'thinking' && 'thinking' in block && typeof block.thinking === 'string' && block.thinking !== '') {
             yield { type: 'reasoning-delta', text: block.thinking };
           }
-          if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string') yield { type: 'reasoning-delta', text: '', redacted: block.data };
+          if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string')
+            yield { type: 'reasoning-delta', text: '', redacted: block.data };
           if (block.type === 'tool_use' && jsonTool !== undefined && 'name' in block && block.name === jsonTool) {
             jsonBlocks.add(event.index);
             break;

@@ -66,11 +66,13 @@ export const ANTHROPIC_MIN_THINKING_BUDGET = 1024;
 const EFFORT_BUDGETS: Record<ReasoningEffort, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 };
 /** Keys of `provider_options.anthropic` that are headers, not body fields. */
 const HEADER_KEYS = ['anthropic-beta', 'anthropic-version'] as const;
+/** Key of `provider_options.anthropic` holding Anthropic's own tools (web search, code execution…), appended to `tools`. */
+export const SERVER_TOOLS_KEY = 'server_tools';
 
 /** Builds the request. Throws E4500 for an unconvertible prompt. */
 export function convertToAnthropicRequest(input: AnthropicRequestInput): AnthropicRequest {
   const { prompt } = input;
-  const { body: extraBody, headers } = splitOptions(prompt.provider_options);
+  const { body: extraBody, headers, serverTools } = splitOptions(prompt.provider_options);
   const request: AnthropicMessagesRequest = {
     ...extraBody,
     model: input.model,
@@ -91,8 +93,9 @@ export function convertToAnthropicRequest(input: AnthropicRequestInput): Anthrop
     tools.push(jsonTool);
     toolChoice = { type: 'tool', name: jsonTool.name };
   }
-  if (tools.length > 0) request.tools = tools;
-  if (prompt.parallel_tool_calls === false && tools.length > 0) toolChoice = { ...(toolChoice ?? { type: 'auto' }), disable_parallel_tool_use: true };
+  if (tools.length > 0 || serverTools.length > 0) request.tools = [...tools, ...(serverTools as AnthropicToolParam[])];
+  if (prompt.parallel_tool_calls === false && request.tools !== undefined)
+    toolChoice = { ...(toolChoice ?? { type: 'auto' }), disable_parallel_tool_use: true };
   if (toolChoice !== undefined) request.tool_choice = toolChoice;
   if (prompt.stop !== undefined && prompt.stop.length > 0) request.stop_sequences = prompt.stop;
   if (prompt.temperature !== undefined) request.temperature = Math.min(prompt.temperature, ANTHROPIC_MAX_TEMPERATURE);
@@ -134,8 +137,10 @@ function jsonToolOf(prompt: LogicalPrompt, tools: AnthropicToolParam[]): Anthrop
   };
 }
 
-function splitOptions(options: ProviderOptions | undefined): { body: Record<string, unknown>; headers: Record<string, string> } {
+function splitOptions(options: ProviderOptions | undefined): { body: Record<string, unknown>; headers: Record<string, string>; serverTools: unknown[] } {
   const body = { ...anthropicOptions(options) };
+  const serverTools = Array.isArray(body[SERVER_TOOLS_KEY]) ? (body[SERVER_TOOLS_KEY] as unknown[]) : [];
+  delete body[SERVER_TOOLS_KEY];
   const headers: Record<string, string> = {};
   for (const key of HEADER_KEYS) {
     const value = body[key];
@@ -143,7 +148,7 @@ function splitOptions(options: ProviderOptions | undefined): { body: Record<stri
     if (typeof value === 'string' && value !== '') headers[key] = value;
     else if (Array.isArray(value) && value.every((item) => typeof item === 'string') && value.length > 0) headers[key] = value.join(',');
   }
-  return { body, headers };
+  return { body, headers, serverTools };
 }
 
 function anthropicOptions(options: ProviderOptions | undefined): Record<string, unknown> {
@@ -153,7 +158,9 @@ function anthropicOptions(options: ProviderOptions | undefined): Record<string, 
 function convertSystem(system: LogicalPrompt['system']): string | AnthropicTextBlockParam[] | undefined {
   if (system === undefined) return undefined;
   if (typeof system === 'string') return system === '' ? undefined : system;
-  const blocks = system.filter((part) => part.text !== '').map((part): AnthropicTextBlockParam => ({ ...anthropicOptions(part.provider_options), type: 'text', text: part.text }));
+  const blocks = system
+    .filter((part) => part.text !== '')
+    .map((part): AnthropicTextBlockParam => ({ ...anthropicOptions(part.provider_options), type: 'text', text: part.text }));
   return blocks.length === 0 ? undefined : blocks;
 }
 
@@ -200,7 +207,9 @@ function convertMessage(message: Message, path: string): AnthropicContentBlockPa
       const content =
         typeof message.content === 'string'
           ? message.content
-          : message.content.flatMap((part, index) => convertPart(part, `${path}.content[${index}]`) as Array<AnthropicTextBlockParam | AnthropicImageBlockParam>);
+          : message.content.flatMap(
+              (part, index) => convertPart(part, `${path}.content[${index}]`) as Array<AnthropicTextBlockParam | AnthropicImageBlockParam>,
+            );
       return [
         {
           ...anthropicOptions(message.provider_options),
