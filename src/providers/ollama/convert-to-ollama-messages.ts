@@ -173,6 +173,9 @@ export function convertToOllamaOptions(call: ProviderCall): OllamaOptions {
   const options: OllamaOptions = { num_predict: call.maxOutputTokens };
   if (prompt.temperature !== undefined) options.temperature = prompt.temperature;
   if (prompt.top_p !== undefined) options.top_p = prompt.top_p;
+  if (prompt.top_k !== undefined) options.top_k = prompt.top_k;
+  if (prompt.presence_penalty !== undefined) options.presence_penalty = prompt.presence_penalty;
+  if (prompt.frequency_penalty !== undefined) options.frequency_penalty = prompt.frequency_penalty;
   if (prompt.seed !== undefined) options.seed = prompt.seed;
   if (prompt.stop !== undefined && prompt.stop.length > 0) options.stop = prompt.stop;
   const numCtx = contextWindowFor(call);
