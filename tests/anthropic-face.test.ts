@@ -114,8 +114,8 @@ describe('POST /v1/messages (JSON)', () => {
     );
   });
 
-  it('prices prompt-cache reads and writes at their configured prices', async () => {
-    const { client } = await setup();
+  it('prices prompt-cache reads and writes at their configured prices, and counts them in the metrics', async () => {
+    const { client, gateway } = await setup();
     const message = await client.messages.create({
       model: 'claude-thinking',
       max_tokens: 4_000,
@@ -125,6 +125,10 @@ describe('POST /v1/messages (JSON)', () => {
     const l04 = (message as unknown as { l04: { cost_cents: number } }).l04;
     // 412 uncached × 0.3 + 2048 written × 0.375 + 10240 read × 0.03 + 96 out × 1.5, per 1,000 tokens.
     expect(l04.cost_cents).toBeCloseTo((412 * 0.3 + 2048 * 0.375 + 10240 * 0.03 + 96 * 1.5) / 1000, 10);
+    const metrics = (await gateway.metrics()).body;
+    expect(metrics).toContain('l04_tokens_total{model="claude-thinking",provider="anthropic",direction="cache_read"} 10240');
+    expect(metrics).toContain('l04_tokens_total{model="claude-thinking",provider="anthropic",direction="cache_write"} 2048');
+    expect(metrics).toContain('l04_tokens_total{model="claude-thinking",provider="anthropic",direction="input"} 12700');
   });
 
   it('drops Anthropic-only features for another provider and names them in x-l04-ignored-params', async () => {

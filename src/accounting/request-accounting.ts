@@ -4,7 +4,7 @@
  * Prompts and completions are logged only when `logging.log_content` is on.
  */
 import type { GatewayError } from '../models/error-codes.js';
-import type { AttemptRecord, InferenceResponse } from '../models/inference-response.js';
+import type { AttemptRecord, InferenceResponse, TokenUsage } from '../models/inference-response.js';
 import type { InferenceRequest } from '../models/inference-request.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { errorSource } from '../observability/metrics.js';
@@ -80,7 +80,7 @@ export class RequestAccounting {
     metrics.observeOverhead(Math.max(0, latencyMs - outcome.providerMs) / 1000);
     if (outcome.timeToFirstTokenMs !== undefined) metrics.observeTimeToFirstToken(labels, outcome.timeToFirstTokenMs / 1000);
     if (billed) {
-      metrics.addTokens(labels, usage.input_tokens, usage.output_tokens);
+      metrics.addTokens(labels, usage.input_tokens, usage.output_tokens, { read: usage.cache_read_input_tokens, write: usage.cache_creation_input_tokens });
       if (cost > 0) metrics.addCost(labels, cost);
     }
     if (cost > 0) void spend.add(outcome.caller, cost);
@@ -113,6 +113,8 @@ export class RequestAccounting {
       cache: outcome.cache,
       input_tokens: usage.input_tokens,
       output_tokens: usage.output_tokens,
+      ...(usage.cache_read_input_tokens === undefined ? {} : { cache_read_input_tokens: usage.cache_read_input_tokens }),
+      ...(usage.cache_creation_input_tokens === undefined ? {} : { cache_creation_input_tokens: usage.cache_creation_input_tokens }),
       cost_cents: cost,
       latency_ms: latencyMs,
       code: error?.code,
@@ -126,7 +128,7 @@ export class RequestAccounting {
   }
 }
 
-const NO_USAGE = { input_tokens: 0, output_tokens: 0, total_tokens: 0 } as const;
+const NO_USAGE: TokenUsage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
 
 function lastAttempted(attempts: AttemptRecord[]): AttemptRecord | undefined {
   for (let index = attempts.length - 1; index >= 0; index--) {
