@@ -284,6 +284,20 @@ describe('POST /v1/messages (SSE)', () => {
     expect(events.filter((event) => event === 'event: ping').length).toBeGreaterThan(1);
     expect(events.at(-1)).toBe('event: message_stop');
   });
+
+  it('reports a failure after an early commit as an error event', async () => {
+    const { url } = await setup({ server: { sse_ping_interval_ms: 20 }, providers: { mock: { type: 'mock', latency_ms: 150 } } });
+    const answer = await fetch(`${url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock-1', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'x [[mock:fail:529]]' }] }),
+    });
+    expect(answer.status).toBe(200);
+    const text = await answer.text();
+    expect(text.startsWith('event: message_start')).toBe(true);
+    expect(text).toContain('event: error\ndata: {"type":"error","error":{"type":"overloaded_error"');
+    expect(text).not.toContain('message_stop');
+  });
 });
 
 describe('Anthropic errors and count_tokens', () => {

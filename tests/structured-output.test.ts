@@ -7,7 +7,7 @@
  */
 import { createOpenAI } from '@ai-sdk/openai';
 import { ChatOpenAI } from '@langchain/openai';
-import { generateObject } from 'ai';
+import { generateObject, streamText } from 'ai';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { startFacesGateway } from './helpers/faces.js';
@@ -44,6 +44,19 @@ describe("the AI SDK's generateObject", () => {
     const result = await generateObject({ model: gateway('mock-1'), schema: Order, prompt: 'An order, please.', maxRetries: 0 });
     expect(Order.parse(result.object)).toEqual(result.object);
     expect(result.object.items).toHaveLength(2);
+  });
+});
+
+describe("the AI SDK's default OpenAI provider (Responses)", () => {
+  it.each(['claude', 'llama', 'gpt', 'mock-1'])('streams text from %s', async (model) => {
+    const { url } = await startFacesGateway();
+    const gateway = createOpenAI({ baseURL: `${url}/v1`, apiKey: 'unused-key' });
+    const result = streamText({ model: gateway(model), system: 'Be brief.', prompt: 'Why is the sky blue?', maxRetries: 0 });
+    let text = '';
+    for await (const delta of result.textStream) text += delta;
+    expect(text.length).toBeGreaterThan(10);
+    expect(await result.finishReason).toBe('stop');
+    expect((await result.usage).outputTokens).toBeGreaterThan(0);
   });
 });
 
