@@ -64,6 +64,25 @@ describe('POST /v1/responses', () => {
     expect(sent.messages[2]?.content).toEqual([{ type: 'tool_result', tool_use_id: 'toolu_01A09q90qw90lq917835lq9', content: '15 C' }]);
   });
 
+  it.each(['claude-json', 'llama'])('streams a JSON-schema answer from %s as output text', async (model) => {
+    const { client } = await startFacesGateway();
+    const schema = {
+      type: 'object',
+      properties: { city: { type: 'string' }, country: { type: 'string' }, population: { type: 'number' } },
+      required: ['city', 'country', 'population'],
+      additionalProperties: false,
+    };
+    const stream = await client.responses.create({
+      model,
+      input: 'The capital of France?',
+      stream: true,
+      text: { format: { type: 'json_schema', name: 'city', schema, strict: true } },
+    });
+    let text = '';
+    for await (const event of stream) if (event.type === 'response.output_text.delta') text += event.delta;
+    expect(JSON.parse(text)).toEqual({ city: 'Paris', country: 'France', population: 2102650 });
+  });
+
   it('refuses previous_response_id and item references with a clear 400 E4512', async () => {
     const { client, url } = await startFacesGateway();
     const error = await client.responses.create({ model: 'mock-1', input: 'hi', previous_response_id: 'resp_123' }).catch((caught: unknown) => caught);

@@ -154,7 +154,7 @@ export class GatewayServer {
       // Only routes that read a query string pay for a full URL parse.
       const url = queryAt === -1 ? ROOT_URL : new URL(target, 'http://gateway');
       const caller = route.authenticated
-        ? this.authenticate(request, route as Route)
+        ? this.authenticate(request, route)
         : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
       const context: RouteContext = {
         gateway: this.gateway,
