@@ -66,6 +66,8 @@ describe('POST /v1/messages (JSON)', () => {
           input_schema: { type: 'object', properties: { command: { type: 'string' } } },
           cache_control: { type: 'ephemeral' },
         },
+        // One of Anthropic's own tools: it has a type and no input schema.
+        { type: 'web_search_20250305', name: 'web_search', max_uses: 5 },
       ],
       thinking: { type: 'enabled', budget_tokens: 31_999 },
       context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
@@ -83,7 +85,7 @@ describe('POST /v1/messages (JSON)', () => {
       max_tokens: 32_000,
       system: body.system,
       messages: body.messages,
-      tools: [{ ...body.tools[0] }],
+      tools: body.tools,
       thinking: body.thinking,
       context_management: body.context_management,
       metadata: body.metadata,
