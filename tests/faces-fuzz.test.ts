@@ -64,7 +64,7 @@ function mutate(value: Record<string, unknown>, random: () => number): Record<st
   let node: unknown = value;
   for (let depth = 0; depth < 4; depth++) {
     const container = node as Record<string, unknown> | unknown[];
-    const keys = Array.isArray(container) ? container.map((_, index) => index) : Object.keys(container);
+    const keys: Array<string | number> = Array.isArray(container) ? container.map((_, index) => index) : Object.keys(container);
     if (keys.length === 0) break;
     const key = pick(keys);
     const child = (container as Record<string | number, unknown>)[key];
@@ -72,7 +72,7 @@ function mutate(value: Record<string, unknown>, random: () => number): Record<st
       node = child;
       continue;
     }
-    if (random() < 0.15 && !Array.isArray(container)) delete (container as Record<string, unknown>)[key as string];
+    if (random() < 0.15 && !Array.isArray(container)) delete (container as Record<string, unknown>)[String(key)];
     else (container as Record<string | number, unknown>)[key] = pick(ODD_VALUES);
     break;
   }
