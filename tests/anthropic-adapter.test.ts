@@ -115,7 +115,7 @@ describe('AnthropicAdapter.complete', () => {
       { id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_weather', arguments: '{"location":"San Francisco, CA","unit":"celsius"}' },
     ]);
     expect(result.finishReason).toBe('tool_calls');
-    expect(result.usage).toEqual({ input_tokens: 512, output_tokens: 82, total_tokens: 594 });
+    expect(result.usage).toEqual({ input_tokens: 512, output_tokens: 82, total_tokens: 594, cache_read_input_tokens: 128 });
   });
 
   it('sends a whole conversation the way the Messages API requires', async () => {
@@ -262,13 +262,6 @@ describe('AnthropicAdapter.complete', () => {
     const error = await failure(adapter.complete(call('text')));
     expect(error.code).toBe('E4203');
     expect(error.message).toContain('not configured');
-    expect(fixture.requests).toHaveLength(0);
-  });
-
-  it('declines a JSON response format with E4209 before any network call', async () => {
-    const { adapter, fixture } = await setup();
-    const error = await failure(adapter.complete(call('text', { response_format: { type: 'json_object' } })));
-    expect([error.code, error.param]).toEqual(['E4209', 'response_format']);
     expect(fixture.requests).toHaveLength(0);
   });
 });
@@ -454,13 +447,14 @@ describe('AnthropicAdapter.healthCheck', () => {
 });
 
 describe('AnthropicAdapter capabilities', () => {
-  it('has no embeddings API and no JSON mode', async () => {
+  it('has no embeddings API; JSON mode is served by a forced tool', async () => {
     const { adapter, fixture } = await setup();
     const error = await failure(adapter.embed({ model: 'any', inputs: ['a'], signal: new AbortController().signal, deadlineAt: Date.now() + 1_000 }));
     expect(error.code).toBe('E4209');
     expect(fixture.requests).toHaveLength(0);
     expect(adapter.supportsCapability('embeddings')).toBe(false);
-    expect(adapter.supportsCapability('json_mode')).toBe(false);
-    expect(['text', 'vision', 'tool_use', 'long_context', 'streaming'].every((capability) => adapter.supportsCapability(capability as 'text'))).toBe(true);
+    expect(
+      ['text', 'vision', 'tool_use', 'long_context', 'streaming', 'json_mode'].every((capability) => adapter.supportsCapability(capability as 'text')),
+    ).toBe(true);
   });
 });

@@ -15,7 +15,7 @@ function convert(prompt: Partial<LogicalPrompt>) {
     prompt: { messages: [{ role: 'user', content: 'hi' }], ...prompt },
     maxOutputTokens: 100,
     stream: false,
-  });
+  }).body;
 }
 
 function thrown(action: () => unknown): GatewayError {
@@ -138,16 +138,121 @@ describe('convertToAnthropicRequest', () => {
   });
 
   it('sets stream only when streaming', () => {
-    expect(convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).stream).toBe(
-      true,
-    );
+    expect(
+      convertToAnthropicRequest({ model: 'm', prompt: { messages: [{ role: 'user', content: 'x' }] }, maxOutputTokens: 5, stream: true }).body.stream,
+    ).toBe(true);
     expect(convert({})).not.toHaveProperty('stream');
   });
 
-  it('declines JSON response formats with E4209 and accepts text', () => {
-    expect(thrown(() => convert({ response_format: { type: 'json_object' } })).code).toBe('E4209');
-    expect(thrown(() => convert({ response_format: { type: 'json_schema', json_schema: { name: 's', schema: {} } } })).code).toBe('E4209');
+  it('serves JSON response formats with a forced tool whose input schema is the requested one', () => {
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
+    const built = convertToAnthropicRequest({
+      model: 'claude',
+      prompt: { messages: [{ role: 'user', content: 'hi' }], response_format: { type: 'json_schema', json_schema: { name: 'place', schema } } },
+      maxOutputTokens: 100,
+      stream: false,
+    });
+    expect(built.jsonTool).toBe('json_response');
+    expect(built.body.tools).toEqual([expect.objectContaining({ name: 'json_response', input_schema: schema })]);
+    expect(built.body.tool_choice).toEqual({ type: 'tool', name: 'json_response' });
+    const open = convert({ response_format: { type: 'json_object' } });
+    expect(open.tools?.[0]?.input_schema).toEqual({ type: 'object', additionalProperties: true });
     expect(convert({ response_format: { type: 'text' } }).messages).toHaveLength(1);
+  });
+
+  it('names the JSON tool so that it never clashes with a tool of the caller', () => {
+    const body = convert({
+      tools: [{ name: 'json_response', parameters: { type: 'object' } }],
+      response_format: { type: 'json_schema', json_schema: { name: 's', schema: { type: 'object' } } },
+    });
+    expect(body.tools?.map((tool) => tool.name)).toEqual(['json_response', '_json_response']);
+    expect(body.tool_choice).toEqual({ type: 'tool', name: '_json_response' });
+  });
+
+  it('sends reasoning back as signed thinking blocks first, and leaves out unsigned reasoning', () => {
+    const body = convert({
+      messages: [
+        { role: 'user', content: 'q' },
+        {
+          role: 'assistant',
+          content: 'a',
+          reasoning: [
+            { type: 'reasoning', text: 'think', signature: 'sig-1' },
+            { type: 'redacted_reasoning', data: 'opaque' },
+            { type: 'reasoning', text: 'unsigned' },
+          ],
+          tool_calls: [{ id: 't1', name: 'f', arguments: '{}' }],
+        },
+        { role: 'tool', tool_call_id: 't1', content: 'done', is_error: true },
+      ],
+    });
+    expect(body.messages[1]?.content).toEqual([
+      { type: 'thinking', thinking: 'think', signature: 'sig-1' },
+      { type: 'redacted_thinking', data: 'opaque' },
+      { type: 'text', text: 'a' },
+      { type: 'tool_use', id: 't1', name: 'f', input: {} },
+    ]);
+    expect(body.messages[2]?.content).toEqual([{ type: 'tool_result', tool_use_id: 't1', content: 'done', is_error: true }]);
+  });
+
+  it('merges provider_options.anthropic into the objects they sit on and turns beta and version into headers', () => {
+    const built = convertToAnthropicRequest({
+      model: 'claude',
+      prompt: {
+        system: [{ type: 'text', text: 'sys', provider_options: { anthropic: { cache_control: { type: 'ephemeral' } } } }],
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', provider_options: { anthropic: { cache_control: { type: 'ephemeral' } } } }] }],
+        tools: [{ name: 'f', parameters: { type: 'object' }, provider_options: { anthropic: { defer_loading: true, name: 'ignored' } } }],
+        provider_options: {
+          anthropic: {
+            thinking: { type: 'enabled', budget_tokens: 31999 },
+            context_management: { edits: [] },
+            model: 'not-this-one',
+            'anthropic-beta': ['a-1', 'b-2'],
+            'anthropic-version': '2023-06-01',
+          },
+        },
+        top_k: 5,
+        user: 'u-1',
+      },
+      maxOutputTokens: 4096,
+      stream: true,
+    });
+    expect(built.headers).toEqual({ 'anthropic-beta': 'a-1,b-2', 'anthropic-version': '2023-06-01' });
+    expect(built.body.model).toBe('claude');
+    expect(built.body.system).toEqual([{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral' } }]);
+    expect(built.body.messages[0]?.content).toEqual([{ type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } }]);
+    expect(built.body.tools).toEqual([{ name: 'f', defer_loading: true, input_schema: { type: 'object' } }]);
+    expect(built.body.context_management).toEqual({ edits: [] });
+    // The budget must stay under max_tokens.
+    expect(built.body.thinking).toEqual({ type: 'enabled', budget_tokens: 4095 });
+    expect([built.body.top_k, built.body.metadata]).toEqual([5, { user_id: 'u-1' }]);
+    expect(built.body).not.toHaveProperty('anthropic-beta');
+  });
+
+  it('leaves thinking out when max_tokens is below the smallest budget, and maps reasoning_effort to a budget', () => {
+    const small = convertToAnthropicRequest({
+      model: 'claude',
+      prompt: { messages: [{ role: 'user', content: 'hi' }], provider_options: { anthropic: { thinking: { type: 'enabled', budget_tokens: 2000 } } } },
+      maxOutputTokens: 500,
+      stream: false,
+    });
+    expect(small.body).not.toHaveProperty('thinking');
+    expect(
+      convertToAnthropicRequest({
+        model: 'c',
+        prompt: { messages: [{ role: 'user', content: 'x' }], reasoning_effort: 'low' },
+        maxOutputTokens: 9000,
+        stream: false,
+      }).body.thinking,
+    ).toEqual({
+      type: 'enabled',
+      budget_tokens: 2048,
+    });
+  });
+
+  it('maps parallel_tool_calls false to disable_parallel_tool_use', () => {
+    const body = convert({ tools: [{ name: 'f', parameters: { type: 'object' } }], tool_choice: 'required', parallel_tool_calls: false });
+    expect(body.tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true });
   });
 
   it('rejects tool call arguments that are not a JSON object with E4500', () => {
@@ -262,11 +367,16 @@ describe('toAnthropicStreamParts', () => {
       stop,
     ]);
     expect(parts).toEqual([
-      { type: 'finish', finishReason: 'stop', rawFinishReason: 'end_turn', usage: { input_tokens: 37, output_tokens: 7, total_tokens: 44 } },
+      {
+        type: 'finish',
+        finishReason: 'stop',
+        rawFinishReason: 'end_turn',
+        usage: { input_tokens: 37, output_tokens: 7, total_tokens: 44, cache_creation_input_tokens: 5, cache_read_input_tokens: 20 },
+      },
     ]);
   });
 
-  it('skips unknown events, thinking blocks and their deltas', async () => {
+  it('skips unknown events and turns thinking blocks into reasoning deltas with their signature', async () => {
     const parts = await translate([
       start,
       ['future_event', { type: 'future_event', x: 1 }],
@@ -279,8 +389,12 @@ describe('toAnthropicStreamParts', () => {
       ['message_delta', { type: 'message_delta', delta: { stop_reason: 'refusal' }, usage: { output_tokens: 3 } }],
       stop,
     ]);
-    expect(parts.map((part) => part.type)).toEqual(['text-delta', 'finish']);
-    expect(parts[1]).toMatchObject({ finishReason: 'content_filter', rawFinishReason: 'refusal' });
+    expect(parts.slice(0, 3)).toEqual([
+      { type: 'reasoning-delta', text: 'hmm' },
+      { type: 'reasoning-delta', text: '', signature: 'sig' },
+      { type: 'text-delta', text: 'ok' },
+    ]);
+    expect(parts[3]).toMatchObject({ type: 'finish', finishReason: 'content_filter', rawFinishReason: 'refusal' });
   });
 
   it('numbers tool calls in order of appearance, apart from text blocks', async () => {

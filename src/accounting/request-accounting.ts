@@ -55,7 +55,7 @@ export class RequestAccounting {
     const limited = error === undefined ? undefined : RATE_LIMITED[error.code];
     if (limited !== undefined) metrics.rateLimited(...limited);
     if (usage !== undefined) {
-      metrics.addTokens(labels, usage.input_tokens, usage.output_tokens);
+      metrics.addTokens(labels, usage.input_tokens, usage.output_tokens, { read: usage.cache_read_input_tokens, write: usage.cache_creation_input_tokens });
       if (cost > 0) metrics.addCost(labels, cost);
     }
     if (cost > 0) void spend.add(exchange.caller, cost);
@@ -90,6 +90,8 @@ export class RequestAccounting {
       status: outcome.status,
       input_tokens: usage?.input_tokens ?? 0,
       output_tokens: usage?.output_tokens ?? 0,
+      ...(usage?.cache_read_input_tokens === undefined ? {} : { cache_read_input_tokens: usage.cache_read_input_tokens }),
+      ...(usage?.cache_creation_input_tokens === undefined ? {} : { cache_creation_input_tokens: usage.cache_creation_input_tokens }),
       cost_cents: cost,
       latency_ms: latencyMs,
       code: error?.code,

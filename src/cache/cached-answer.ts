@@ -4,7 +4,7 @@
  * way out: a store is shared state, and a malformed entry must be a miss (E4302), not a crash.
  */
 import { z } from 'zod';
-import { ToolCallSchema } from '../models/inference-request.js';
+import { ReasoningPartSchema, ToolCallSchema } from '../models/inference-request.js';
 import type { FinishReason, InferenceResponse } from '../models/inference-response.js';
 
 const CachedAnswerSchema = z.object({
@@ -13,6 +13,8 @@ const CachedAnswerSchema = z.object({
   provider: z.string(),
   content: z.string(),
   tool_calls: z.array(ToolCallSchema).optional(),
+  /** Reasoning blocks (with their signatures) of the original answer. */
+  reasoning: z.array(ReasoningPartSchema).optional(),
   finish_reason: z.enum(['stop', 'length', 'tool_calls', 'content_filter', 'other']),
   raw_finish_reason: z.string().optional(),
   token_usage: z.object({ input_tokens: z.number(), output_tokens: z.number(), total_tokens: z.number() }),
@@ -49,6 +51,7 @@ export function encodeCachedAnswer(response: InferenceResponse, cachedAt: number
     provider: response.provider,
     content: response.content,
     tool_calls: response.tool_calls === undefined || response.tool_calls.length === 0 ? undefined : response.tool_calls,
+    reasoning: response.reasoning === undefined || response.reasoning.length === 0 ? undefined : response.reasoning,
     finish_reason: response.finish_reason,
     raw_finish_reason: response.raw_finish_reason,
     token_usage: response.token_usage,
@@ -89,6 +92,7 @@ export function responseFromCache(answer: CachedAnswer, context: CacheHitContext
     provider: answer.provider,
     content: answer.content,
     ...(answer.tool_calls === undefined ? {} : { tool_calls: answer.tool_calls }),
+    ...(answer.reasoning === undefined ? {} : { reasoning: answer.reasoning }),
     finish_reason: answer.finish_reason,
     ...(answer.raw_finish_reason === undefined ? {} : { raw_finish_reason: answer.raw_finish_reason }),
     token_usage: { ...answer.token_usage },

@@ -19,6 +19,11 @@ export const ServerConfigSchema = z
       .int()
       .positive()
       .default(4 * 1024 * 1024),
+    /**
+     * Anthropic streams: how long the face waits for the first token before it commits the stream
+     * and sends `ping` events, and the longest silence between events after that, in milliseconds.
+     */
+    sse_ping_interval_ms: z.number().int().positive().default(10_000),
     /** How long shutdown waits for in-flight requests, in milliseconds. */
     shutdown_grace_ms: z.number().int().nonnegative().default(5_000),
     /**

@@ -63,10 +63,19 @@ function crossCheck(raw: unknown): FieldIssue[] {
   const root = asRecord(raw);
   const providers = new Set(Object.keys(asRecord(root.providers)));
   const known = (): string => [...providers].join(', ') || 'none';
-  for (const [id, model] of Object.entries(asRecord(root.models))) {
+  const models = asRecord(root.models);
+  const names = new Map<string, string>(Object.keys(models).map((id) => [id, `model "${id}"`]));
+  for (const [id, model] of Object.entries(models)) {
     const provider = asRecord(model).provider;
     if (typeof provider === 'string' && !providers.has(provider))
       issues.push({ path: `models.${id}.provider`, message: `unknown provider "${provider}" (configured: ${known()})` });
+    const aliases = asRecord(model).aliases;
+    (Array.isArray(aliases) ? aliases : []).forEach((alias: unknown, index) => {
+      if (typeof alias !== 'string') return;
+      const taken = names.get(alias);
+      if (taken !== undefined) issues.push({ path: `models.${id}.aliases[${index}]`, message: `"${alias}" already names ${taken}` });
+      names.set(alias, `an alias of model "${id}"`);
+    });
   }
   const cache = asRecord(root.cache);
   const embedder = asRecord(cache.embedder).provider;

@@ -70,6 +70,12 @@ export const ERROR_CODES = {
   E4509: { type: 'shutting_down', httpStatus: 503, retryable: true, message: 'The gateway is shutting down' },
   E4510: { type: 'deadline_exceeded_in_flight', httpStatus: 504, retryable: false, message: 'The request deadline passed while it was being served' },
   E4511: { type: 'usage_ledger_unavailable', httpStatus: 503, retryable: true, message: 'The usage ledger cannot be read right now' },
+  E4512: {
+    type: 'stored_state_unsupported',
+    httpStatus: 400,
+    retryable: false,
+    message: 'The gateway keeps no conversation state: send the whole conversation instead of referring to a stored response or item',
+  },
   // E4600–E4699 response processing
   E4600: { type: 'malformed_provider_response', httpStatus: 502, retryable: true, message: 'The provider answered with a malformed response' },
   // E4700–E4799 circuit breaker

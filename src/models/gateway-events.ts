@@ -43,5 +43,10 @@ export type GatewayStreamEvent =
   | { type: 'start'; request_id: string; model_id: string; provider: string; cache: CacheResult; similarity?: number }
   | { type: 'text-delta'; text: string }
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; arguments_delta: string }
+  /**
+   * A piece of the model's reasoning: `text`, then the block's `signature` once it is complete; a
+   * reasoning delta after a signature starts a new block. `redacted` carries a whole redacted block.
+   */
+  | { type: 'reasoning-delta'; text: string; signature?: string; redacted?: string }
   | { type: 'finish'; response: InferenceResponse }
   | { type: 'error'; error: GatewayError };

@@ -17,15 +17,62 @@ export const REQUEST_LIMITS = {
   maxTextChars: 4_000_000,
   maxStopSequences: 8,
   maxJsonDepth: 32,
+  maxToolDescriptionChars: 100_000,
 } as const;
 
-const TextPartSchema = z.object({ type: z.literal('text'), text: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict();
+/**
+ * Options only one provider's adapter reads, keyed by provider type; every other adapter ignores
+ * them. `anthropic` holds extra fields of the Anthropic object they sit on (`cache_control` on a
+ * block or tool; `thinking`, `context_management`, `metadata`… on the prompt), sent to Anthropic
+ * upstreams as they are. Bounded like every other JSON the caller sends.
+ */
+export const ProviderOptionsSchema = z
+  .object({
+    anthropic: z
+      .record(z.string(), z.unknown())
+      .refine((value) => jsonDepth(value) <= REQUEST_LIMITS.maxJsonDepth, { message: `nesting deeper than ${REQUEST_LIMITS.maxJsonDepth} levels` })
+      .optional(),
+    openai: z
+      .record(z.string(), z.unknown())
+      .refine((value) => jsonDepth(value) <= REQUEST_LIMITS.maxJsonDepth, { message: `nesting deeper than ${REQUEST_LIMITS.maxJsonDepth} levels` })
+      .optional(),
+  })
+  .strict();
+export type ProviderOptions = z.infer<typeof ProviderOptionsSchema>;
+
+const TextPartSchema = z
+  .object({ type: z.literal('text'), text: z.string().max(REQUEST_LIMITS.maxTextChars), provider_options: ProviderOptionsSchema.optional() })
+  .strict();
+/** A text part. */
+export type TextPart = z.infer<typeof TextPartSchema>;
 /** An image, as an `https:`/`http:` URL or a `data:` URL carrying base64 bytes. */
 const ImagePartSchema = z
-  .object({ type: z.literal('image'), url: z.string().min(1).max(REQUEST_LIMITS.maxTextChars), detail: z.enum(['auto', 'low', 'high']).optional() })
+  .object({
+    type: z.literal('image'),
+    url: z.string().min(1).max(REQUEST_LIMITS.maxTextChars),
+    detail: z.enum(['auto', 'low', 'high']).optional(),
+    provider_options: ProviderOptionsSchema.optional(),
+  })
   .strict();
 export const ContentPartSchema = z.discriminatedUnion('type', [TextPartSchema, ImagePartSchema]);
 export type ContentPart = z.infer<typeof ContentPartSchema>;
+
+/**
+ * The model's reasoning in an answer or an earlier assistant turn: readable text with the
+ * provider's `signature` (Anthropic's thinking blocks need it back verbatim), or `redacted`
+ * reasoning carried as opaque `data`.
+ */
+export const ReasoningPartSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('reasoning'),
+      text: z.string().max(REQUEST_LIMITS.maxTextChars),
+      signature: z.string().max(REQUEST_LIMITS.maxTextChars).optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('redacted_reasoning'), data: z.string().max(REQUEST_LIMITS.maxTextChars) }).strict(),
+]);
+export type ReasoningPart = z.infer<typeof ReasoningPartSchema>;
 
 /** A tool call made by the model; `arguments` is the JSON text the model produced. */
 export const ToolCallSchema = z
@@ -41,10 +88,19 @@ const AssistantMessageSchema = z
     role: z.literal('assistant'),
     content: z.string().max(REQUEST_LIMITS.maxTextChars).default(''),
     tool_calls: z.array(ToolCallSchema).max(REQUEST_LIMITS.maxTools).optional(),
+    /** Reasoning the model produced before this turn's text and tool calls, in order. */
+    reasoning: z.array(ReasoningPartSchema).max(64).optional(),
   })
   .strict();
 const ToolMessageSchema = z
-  .object({ role: z.literal('tool'), tool_call_id: z.string().min(1).max(256), content: z.string().max(REQUEST_LIMITS.maxTextChars) })
+  .object({
+    role: z.literal('tool'),
+    tool_call_id: z.string().min(1).max(256),
+    content: z.union([z.string().max(REQUEST_LIMITS.maxTextChars), z.array(ContentPartSchema).min(1).max(64)]),
+    /** The tool failed; `content` says how. */
+    is_error: z.boolean().optional(),
+    provider_options: ProviderOptionsSchema.optional(),
+  })
   .strict();
 export const MessageSchema = z.discriminatedUnion('role', [UserMessageSchema, AssistantMessageSchema, ToolMessageSchema]);
 export type Message = z.infer<typeof MessageSchema>;
@@ -57,8 +113,9 @@ export const BoundedJsonObjectSchema = z.record(z.string(), z.unknown()).refine(
 export const ToolDefinitionSchema = z
   .object({
     name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'tool names are 1-64 letters, digits, _ or -'),
-    description: z.string().max(8192).optional(),
+    description: z.string().max(REQUEST_LIMITS.maxToolDescriptionChars).optional(),
     parameters: BoundedJsonObjectSchema.default({ type: 'object', properties: {} }),
+    provider_options: ProviderOptionsSchema.optional(),
   })
   .strict();
 export type ToolDefinition = z.infer<typeof ToolDefinitionSchema>;
@@ -80,10 +137,15 @@ export const ResponseFormatSchema = z.discriminatedUnion('type', [
 ]);
 export type ResponseFormat = z.infer<typeof ResponseFormatSchema>;
 
+/** How hard a reasoning model thinks before answering. */
+export const ReasoningEffortSchema = z.enum(['minimal', 'low', 'medium', 'high']);
+export type ReasoningEffort = z.infer<typeof ReasoningEffortSchema>;
+
 /** The provider-neutral prompt. */
 export const LogicalPromptSchema = z
   .object({
-    system: z.string().max(REQUEST_LIMITS.maxTextChars).optional(),
+    /** The system prompt: text, or text parts (which may carry provider options such as a cache breakpoint). */
+    system: z.union([z.string().max(REQUEST_LIMITS.maxTextChars), z.array(TextPartSchema).max(64)]).optional(),
     messages: z.array(MessageSchema).min(1, 'at least one message is required').max(REQUEST_LIMITS.maxMessages),
     tools: z.array(ToolDefinitionSchema).max(REQUEST_LIMITS.maxTools).optional(),
     tool_choice: ToolChoiceSchema.optional(),
@@ -92,9 +154,21 @@ export const LogicalPromptSchema = z
     top_p: z.number().min(0).max(1).optional(),
     stop: z.array(z.string().min(1).max(256)).max(REQUEST_LIMITS.maxStopSequences).optional(),
     seed: z.number().int().optional(),
+    /** Sample from the k most likely tokens only (Anthropic, Ollama). */
+    top_k: z.number().int().positive().max(1_000_000).optional(),
+    presence_penalty: z.number().min(-2).max(2).optional(),
+    frequency_penalty: z.number().min(-2).max(2).optional(),
+    /** An end-user id the provider may use for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`). */
+    user: z.string().min(1).max(1024).optional(),
+    /** Whether the model may call several tools in one turn (default: the provider's, which is yes). */
+    parallel_tool_calls: z.boolean().optional(),
+    reasoning_effort: ReasoningEffortSchema.optional(),
+    provider_options: ProviderOptionsSchema.optional(),
   })
   .strict();
 export type LogicalPrompt = z.infer<typeof LogicalPromptSchema>;
+/** A prompt as callers write it (defaults may be omitted). */
+export type LogicalPromptInput = z.input<typeof LogicalPromptSchema>;
 
 /** What the model must be able to do. */
 export const ModelRequirementsSchema = z
@@ -162,6 +236,21 @@ export const InferenceRequestSchema = z
 export type InferenceRequestInput = z.input<typeof InferenceRequestSchema>;
 /** A validated request, defaults applied. `request_id` is always set once the gateway accepts it. */
 export type InferenceRequest = z.infer<typeof InferenceRequestSchema>;
+
+/** The system prompt as one text (parts joined by blank lines); `''` when there is none. */
+export function systemText(prompt: Pick<LogicalPrompt, 'system'>): string {
+  const system = prompt.system;
+  if (system === undefined) return '';
+  return typeof system === 'string' ? system : system.map((part) => part.text).join('\n\n');
+}
+
+/** The text of message content (images left out). */
+export function contentText(content: string | ContentPart[]): string {
+  if (typeof content === 'string') return content;
+  let text = '';
+  for (const part of content) if (part.type === 'text') text += part.text;
+  return text;
+}
 
 /** Validates a native request; throws E4500 naming the offending field. */
 export function parseInferenceRequest(input: unknown): InferenceRequest {

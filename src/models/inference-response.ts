@@ -1,13 +1,18 @@
 /** InferenceResponse and TokenUsage (brief §4): what the gateway answers, whichever provider served it. */
-import type { ToolCall } from './inference-request.js';
+import type { ReasoningPart, ToolCall } from './inference-request.js';
 import type { RoutingDecision } from './routing-config.js';
 import type { ErrorCode } from './error-codes.js';
 
 /** Tokens counted by the provider (or estimated where it reports none; see `estimated`). */
 export interface TokenUsage {
+  /** Every prompt token, cached ones included (the cache counts below are parts of it). */
   input_tokens: number;
   output_tokens: number;
   total_tokens: number;
+  /** Prompt tokens written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`). */
+  cache_creation_input_tokens?: number;
+  /** Prompt tokens read from the provider's prompt cache (Anthropic `cache_read_input_tokens`, OpenAI `cached_tokens`). */
+  cache_read_input_tokens?: number;
 }
 
 /** Unified finish reasons; the provider's own value is kept in `raw_finish_reason`. */
@@ -50,6 +55,8 @@ export interface InferenceResponse {
   provider: string;
   content: string;
   tool_calls?: ToolCall[];
+  /** The model's reasoning, when the provider returns it (Anthropic thinking blocks with their signatures). */
+  reasoning?: ReasoningPart[];
   finish_reason: FinishReason;
   raw_finish_reason?: string;
   token_usage: TokenUsage;
@@ -59,7 +66,10 @@ export interface InferenceResponse {
   metadata: ResponseMetadata;
 }
 
-/** Builds a `TokenUsage`, total included. */
-export function tokenUsage(input: number, output: number): TokenUsage {
-  return { input_tokens: input, output_tokens: output, total_tokens: input + output };
+/** Builds a `TokenUsage`, total included; cache counts are kept when non-zero. */
+export function tokenUsage(input: number, output: number, cache: { creation?: number; read?: number } = {}): TokenUsage {
+  const usage: TokenUsage = { input_tokens: input, output_tokens: output, total_tokens: input + output };
+  if (cache.creation !== undefined && cache.creation > 0) usage.cache_creation_input_tokens = cache.creation;
+  if (cache.read !== undefined && cache.read > 0) usage.cache_read_input_tokens = cache.read;
+  return usage;
 }

@@ -102,7 +102,14 @@ export class GatewayMetrics {
   private readonly requestChildren = new Map<string, RequestChildren>();
   private readonly modelChildren = new Map<
     string,
-    { firstToken: Histogram.Internal<string>; input: Counter.Internal; output: Counter.Internal; cost: Counter.Internal }
+    {
+      firstToken: Histogram.Internal<string>;
+      input: Counter.Internal;
+      output: Counter.Internal;
+      cacheRead: Counter.Internal;
+      cacheWrite: Counter.Internal;
+      cost: Counter.Internal;
+    }
   >();
   private readonly simpleChildren = new Map<string, Counter.Internal>();
 
@@ -144,7 +151,7 @@ export class GatewayMetrics {
     });
     this.tokens = new Counter({
       name: name('tokens_total'),
-      help: 'Tokens processed, by direction (input or output)',
+      help: 'Tokens processed, by direction (input or output; cache_read and cache_write are the parts of input served from or written to a provider prompt cache)',
       labelNames: ['model', 'provider', 'direction'],
       registers,
     });
@@ -205,11 +212,13 @@ export class GatewayMetrics {
     if (Number.isFinite(seconds) && seconds >= 0) this.overhead.observe(seconds);
   }
 
-  /** Adds input and output tokens of one request. */
-  addTokens(labels: ModelLabels, input: number, output: number): void {
+  /** Adds input and output tokens of one request, and the prompt-cache parts of its input. */
+  addTokens(labels: ModelLabels, input: number, output: number, cache: { read?: number; write?: number } = {}): void {
     const children = this.modelChild(labels);
     if (Number.isFinite(input) && input > 0) children.input.inc(input);
     if (Number.isFinite(output) && output > 0) children.output.inc(output);
+    if (cache.read !== undefined && Number.isFinite(cache.read) && cache.read > 0) children.cacheRead.inc(cache.read);
+    if (cache.write !== undefined && Number.isFinite(cache.write) && cache.write > 0) children.cacheWrite.inc(cache.write);
   }
 
   /** Adds the cost of one request, in cents. */
@@ -251,6 +260,8 @@ export class GatewayMetrics {
     firstToken: Histogram.Internal<string>;
     input: Counter.Internal;
     output: Counter.Internal;
+    cacheRead: Counter.Internal;
+    cacheWrite: Counter.Internal;
     cost: Counter.Internal;
   } {
     const model = this.bounded('model', labels.model);
@@ -262,6 +273,8 @@ export class GatewayMetrics {
         firstToken: this.firstToken.labels(model, provider),
         input: this.tokens.labels(model, provider, 'input'),
         output: this.tokens.labels(model, provider, 'output'),
+        cacheRead: this.tokens.labels(model, provider, 'cache_read'),
+        cacheWrite: this.tokens.labels(model, provider, 'cache_write'),
         cost: this.cost.labels(model, provider),
       };
       this.modelChildren.set(key, children);

@@ -5,7 +5,7 @@ import type { InferenceResponse } from '../models/inference-response.js';
 /** Characters per replayed text chunk. */
 const REPLAY_CHUNK_CHARS = 64;
 
-/** `start`, the content in chunks, each tool call whole, then `finish`. */
+/** `start`, the reasoning blocks, the content in chunks, each tool call whole, then `finish`. */
 export function* replayResponse(response: InferenceResponse, cache: CacheResult, similarity: number | undefined): Generator<GatewayStreamEvent> {
   yield {
     type: 'start',
@@ -15,6 +15,11 @@ export function* replayResponse(response: InferenceResponse, cache: CacheResult,
     cache,
     ...(similarity === undefined ? {} : { similarity }),
   };
+  for (const part of response.reasoning ?? []) {
+    yield part.type === 'reasoning'
+      ? { type: 'reasoning-delta', text: part.text, ...(part.signature === undefined ? {} : { signature: part.signature }) }
+      : { type: 'reasoning-delta', text: '', redacted: part.data };
+  }
   for (let offset = 0; offset < response.content.length; offset += REPLAY_CHUNK_CHARS) {
     yield { type: 'text-delta', text: response.content.slice(offset, offset + REPLAY_CHUNK_CHARS) };
   }

@@ -8,7 +8,7 @@ import type { GatewayError } from '../models/error-codes.js';
 import type { GatewayStreamEvent } from '../models/gateway-events.js';
 import type { InferenceResponse, TokenUsage } from '../models/inference-response.js';
 import type { RegisteredModel } from '../models/model-config.js';
-import { costCents } from '../models/model-config.js';
+import { usageCostCents } from '../models/model-config.js';
 import type { Exchange, Outcome } from './exchange.js';
 
 /** The chain's answer. */
@@ -24,7 +24,7 @@ export type Reply =
 export function completedOutcome(reply: Exclude<Reply, { type: 'stream' }>, exchange: Exchange): Outcome {
   if (reply.type === 'embeddings') {
     const { model, usage } = reply;
-    return { status: 'ok', model: { id: model.id, provider: model.provider }, usage, costCents: costCents(model, usage.input_tokens, usage.output_tokens) };
+    return { status: 'ok', model: { id: model.id, provider: model.provider }, usage, costCents: usageCostCents(model, usage) };
   }
   const { response } = reply;
   const model = { id: response.model_id, provider: response.provider };

@@ -1,7 +1,7 @@
 /** The `InferenceResponse` of a provider answer or of a cache hit, stamped for one exchange. */
 import type { InferenceResponse } from '../models/inference-response.js';
 import type { RegisteredModel } from '../models/model-config.js';
-import { costCents } from '../models/model-config.js';
+import { usageCostCents } from '../models/model-config.js';
 import type { ProviderResult } from '../providers/base.js';
 import type { Exchange } from './exchange.js';
 
@@ -13,13 +13,14 @@ export function buildResponse(exchange: Exchange, model: RegisteredModel, result
     provider: model.provider,
     content: result.content,
     ...(result.toolCalls.length > 0 ? { tool_calls: result.toolCalls } : {}),
+    ...(result.reasoning === undefined || result.reasoning.length === 0 ? {} : { reasoning: result.reasoning }),
     finish_reason: result.finishReason,
     ...(result.rawFinishReason === undefined ? {} : { raw_finish_reason: result.rawFinishReason }),
     token_usage: result.usage,
     latency_ms: Math.max(0, now - exchange.arrivalAt),
     cached: false,
     metadata: {
-      cost_cents: costCents(model, result.usage.input_tokens, result.usage.output_tokens),
+      cost_cents: usageCostCents(model, result.usage),
       attempts: exchange.attempts,
       ...(exchange.decision === undefined ? {} : { routing: exchange.decision }),
       cache: { result: exchange.cache },

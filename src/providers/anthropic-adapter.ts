@@ -5,17 +5,19 @@
  * error mapping, stream translation).
  *
  * Decisions worth knowing:
- * - JSON mode: Anthropic has none. `supportsCapability('json_mode')` is false and a call with a
- *   JSON `response_format` is declined with E4209 before any network traffic (no emulation).
+ * - JSON mode: served by a forced tool (see `convertToAnthropicRequest`); the tool's input is the
+ *   answer's text (streamed as text deltas) and the finish reason is `stop`.
+ * - Thinking blocks come back as `reasoning` parts with their signatures.
  * - Embeddings: Anthropic has no embeddings API; `embed` throws E4209.
  * - No API key: every call fails fast with E4203 without a network call; the health check reports
  *   `unhealthy` "not configured (no api_key)".
- * - Input usage counts cached prompt tokens too (`input_tokens` + cache creation + cache read).
+ * - Input usage counts cached prompt tokens too (`input_tokens` + cache creation + cache read), and
+ *   the cache counts are kept apart for pricing.
  */
 import type { Dispatcher } from 'undici';
 import { ProviderError, ResponseError } from '../models/error-codes.js';
 import type { GatewayError } from '../models/error-codes.js';
-import type { Capability, ToolCall } from '../models/inference-request.js';
+import type { Capability, ReasoningPart, ToolCall } from '../models/inference-request.js';
 import { tokenUsage } from '../models/inference-response.js';
 import type { AnthropicProviderConfig, ProviderHealth } from '../models/provider-config.js';
 import { systemClock } from '../util/clock.js';
@@ -42,7 +44,7 @@ export interface AnthropicAdapterOptions {
 /** Whole-request bound of a health check, in milliseconds (a shorter configured `timeout_ms` wins). */
 export const ANTHROPIC_HEALTH_TIMEOUT_MS = 2_000;
 
-const CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['text', 'vision', 'tool_use', 'long_context', 'streaming']);
+const CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>(['text', 'vision', 'tool_use', 'long_context', 'streaming', 'json_mode']);
 
 /** Anthropic Messages API adapter. */
 export class AnthropicAdapter implements ProviderAdapter {
@@ -66,17 +68,17 @@ export class AnthropicAdapter implements ProviderAdapter {
 
   /** Sends a non-streamed `/v1/messages` call. Throws E4203 (no key, 401/403), E4204, E4205, E4600… */
   async complete(call: ProviderCall): Promise<ProviderResult> {
-    const response = await this.post(call, false);
+    const { response, jsonTool } = await this.post(call, false);
     const body = await response.json();
     const parsed = AnthropicMessageSchema.safeParse(body);
     if (!parsed.success) throw this.malformed('an answer that does not match the Messages API schema');
-    return toResult(parsed.data);
+    return toResult(parsed.data, jsonTool);
   }
 
   /** Streams a `/v1/messages` call (SSE). Failures before the first event throw from the first `next()`. */
   async *stream(call: ProviderCall): AsyncGenerator<StreamPart> {
-    const response = await this.post(call, true);
-    yield* toAnthropicStreamParts(parseSse(response.chunks()), this.id);
+    const { response, jsonTool } = await this.post(call, true);
+    yield* toAnthropicStreamParts(parseSse(response.chunks()), this.id, jsonTool);
   }
 
   /** Always throws E4209: Anthropic has no embeddings API. */
@@ -132,7 +134,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     }
   }
 
-  /** Everything but `json_mode` and `embeddings`. */
+  /** Everything but `embeddings`. */
   supportsCapability(capability: Capability): boolean {
     return CAPABILITIES.has(capability);
   }
@@ -143,18 +145,19 @@ export class AnthropicAdapter implements ProviderAdapter {
   }
 
   /** Sends the call; resolves with a 200 response or throws the mapped error. */
-  private async post(call: ProviderCall, stream: boolean): Promise<UpstreamResponse> {
+  private async post(call: ProviderCall, stream: boolean): Promise<{ response: UpstreamResponse; jsonTool: string | undefined }> {
     if (this.config.api_key === '') throw this.notConfigured();
-    const body = convertToAnthropicRequest({ model: call.model.provider_model, prompt: call.prompt, maxOutputTokens: call.maxOutputTokens, stream });
+    const request = convertToAnthropicRequest({ model: call.model.provider_model, prompt: call.prompt, maxOutputTokens: call.maxOutputTokens, stream });
     const response = await this.client.send({
       method: 'POST',
       path: '/v1/messages',
-      headers: { ...this.headers(), ...(stream ? { accept: 'text/event-stream' } : {}) },
-      body,
+      // The caller's anthropic-version and anthropic-beta (from provider_options) replace the configured version.
+      headers: { ...this.headers(), ...request.headers, ...(stream ? { accept: 'text/event-stream' } : {}) },
+      body: request.body,
       signal: call.signal,
       deadlineAt: call.deadlineAt,
     });
-    if (response.status === 200) return response;
+    if (response.status === 200) return { response, jsonTool: request.jsonTool };
     throw mapAnthropicError(this.id, response.status, response.headers, await response.text());
   }
 
@@ -171,24 +174,43 @@ export class AnthropicAdapter implements ProviderAdapter {
   }
 }
 
-/** A parsed answer → the gateway's result: text blocks joined, tool_use blocks as tool calls. */
-function toResult(message: AnthropicMessage): ProviderResult {
+/**
+ * A parsed answer → the gateway's result: text blocks joined, tool_use blocks as tool calls
+ * (the forced JSON tool's input as the text), thinking blocks as reasoning.
+ */
+function toResult(message: AnthropicMessage, jsonTool: string | undefined): ProviderResult {
   let content = '';
   const toolCalls: ToolCall[] = [];
+  const reasoning: ReasoningPart[] = [];
+  let answeredInJson = false;
   for (const block of message.content) {
     if (block.type === 'text' && 'text' in block && typeof block.text === 'string') content += block.text;
+    if (block.type === 'thinking' && 'thinking' in block && typeof block.thinking === 'string') {
+      const signature = 'signature' in block && typeof block.signature === 'string' ? block.signature : undefined;
+      reasoning.push({ type: 'reasoning', text: block.thinking, ...(signature === undefined ? {} : { signature }) });
+    }
+    if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string')
+      reasoning.push({ type: 'redacted_reasoning', data: block.data });
     if (block.type === 'tool_use' && 'id' in block && typeof block.id === 'string' && 'name' in block && typeof block.name === 'string') {
-      toolCalls.push({ id: block.id, name: block.name, arguments: JSON.stringify(('input' in block ? block.input : undefined) ?? {}) });
+      const input = JSON.stringify(('input' in block ? block.input : undefined) ?? {});
+      if (jsonTool !== undefined && block.name === jsonTool) {
+        // The forced tool's input is the answer; text the model wrote beside it is not part of the JSON.
+        content = input;
+        answeredInJson = true;
+      } else toolCalls.push({ id: block.id, name: block.name, arguments: input });
     }
   }
   const usage = message.usage;
-  const inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
+  const creation = usage.cache_creation_input_tokens ?? 0;
+  const read = usage.cache_read_input_tokens ?? 0;
+  const finishReason = answeredInJson && message.stop_reason === 'tool_use' ? 'stop' : mapAnthropicFinishReason(message.stop_reason);
   return {
     content,
     toolCalls,
-    finishReason: mapAnthropicFinishReason(message.stop_reason),
+    ...(reasoning.length === 0 ? {} : { reasoning }),
+    finishReason,
     rawFinishReason: message.stop_reason ?? undefined,
-    usage: tokenUsage(inputTokens, usage.output_tokens),
+    usage: tokenUsage(usage.input_tokens + creation + read, usage.output_tokens, { creation, read }),
   };
 }
 

@@ -3,7 +3,7 @@
  * provider's wire protocol, and nothing else: it never retries, sleeps, caches or counts. Timeouts,
  * breakers, queues and fallbacks are applied around it by the services.
  */
-import type { Capability, LogicalPrompt, ToolCall } from '../models/inference-request.js';
+import type { Capability, LogicalPrompt, ReasoningPart, ToolCall } from '../models/inference-request.js';
 import type { FinishReason, TokenUsage } from '../models/inference-response.js';
 import type { ModelConfig } from '../models/model-config.js';
 import type { GatewayError } from '../models/error-codes.js';
@@ -30,6 +30,8 @@ export interface ProviderCall {
 export interface ProviderResult {
   content: string;
   toolCalls: ToolCall[];
+  /** Reasoning blocks, in order, when the provider returns them. */
+  reasoning?: ReasoningPart[];
   finishReason: FinishReason;
   rawFinishReason: string | undefined;
   usage: TokenUsage;
@@ -45,6 +47,8 @@ export type StreamPart =
   | { type: 'tool-call-delta'; index: number; id?: string; name?: string; argumentsDelta: string }
   /** The provider's token counts so far, when it reports them before the end (Anthropic: the input, at the start). */
   | { type: 'usage'; usage: TokenUsage }
+  /** Reasoning text, then the block's `signature` when it closes; `redacted` is a whole redacted block. */
+  | { type: 'reasoning-delta'; text: string; signature?: string; redacted?: string }
   | { type: 'finish'; finishReason: FinishReason; rawFinishReason: string | undefined; usage: TokenUsage }
   | { type: 'error'; error: GatewayError };
 

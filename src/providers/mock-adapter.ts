@@ -14,6 +14,7 @@ import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { estimatePromptTokens, estimateTextTokens, lastUserText } from '../util/token-estimate.js';
 import { abortReason } from './http/upstream-client.js';
+import { exampleFromSchema } from './mock/example-from-schema.js';
 import type { EmbedCall, EmbedResult, ProviderAdapter, ProviderCall, ProviderResult, StreamPart } from './base.js';
 
 /** A fault the mock produces on its next calls. */
@@ -166,7 +167,7 @@ export class MockAdapter implements ProviderAdapter {
   }
 }
 
-/** The mock's answer: an echo of the last user message, or a tool call / JSON when asked for. */
+/** The mock's answer: an echo of the last user message, or a tool call / JSON (valid against a requested schema) when asked for. */
 function answer(call: ProviderCall): ProviderResult {
   const question = lastUserText(call.prompt)
     .replace(/\[\[mock:[^\]]*\]\]/g, '')
@@ -187,8 +188,14 @@ function answer(call: ProviderCall): ProviderResult {
       };
     }
   }
-  const format = call.prompt.response_format?.type;
-  let content = format === 'json_object' || format === 'json_schema' ? JSON.stringify({ answer: question }) : `Mock answer: ${question}`;
+  const format = call.prompt.response_format;
+  // A requested JSON schema is honoured: the answer is a value valid against it.
+  let content =
+    format?.type === 'json_schema'
+      ? JSON.stringify(exampleFromSchema(format.json_schema.schema, question))
+      : format?.type === 'json_object'
+        ? JSON.stringify({ answer: question })
+        : `Mock answer: ${question}`;
   let finishReason: ProviderResult['finishReason'] = 'stop';
   const maxChars = call.maxOutputTokens * 4;
   if (content.length > maxChars) {

@@ -84,7 +84,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       usage:
         usage == null
           ? tokenUsage(estimatePromptTokens(call.prompt), estimateTextTokens(content + toolCalls.map((toolCall) => toolCall.arguments).join('')))
-          : tokenUsage(usage.prompt_tokens, usage.completion_tokens),
+          : tokenUsage(usage.prompt_tokens, usage.completion_tokens, { read: usage.prompt_tokens_details?.cached_tokens ?? 0 }),
     };
   }
 

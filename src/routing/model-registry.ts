@@ -22,6 +22,8 @@ export class ModelRegistry {
   private readonly models = new Map<string, Readonly<ModelConfig>>();
   /** Models an operator marked unavailable, with the reason. */
   private readonly disabled = new Map<string, string>();
+  /** Alias → model id. */
+  private readonly aliases = new Map<string, string>();
   private readonly providers: Set<string>;
   private readonly missingReason: MissingModelLookup;
 
@@ -52,24 +54,31 @@ export class ModelRegistry {
         details: { model_id: model.id, provider: model.provider },
       });
     }
+    const taken = [model.id, ...(model.aliases ?? [])].find((name) => this.aliases.has(name) || (name !== model.id && this.models.has(name)));
+    if (taken !== undefined) {
+      throw new ConfigurationError('E4001', `"${taken}" already names a registered model or alias`, { details: { model_id: model.id, name: taken } });
+    }
     Object.freeze(model.capabilities);
+    if (model.aliases !== undefined) Object.freeze(model.aliases);
     this.models.set(model.id, Object.freeze(model));
+    for (const alias of model.aliases ?? []) this.aliases.set(alias, model.id);
     return this.snapshot(model);
   }
 
-  /** Removes a model; returns whether it existed. */
+  /** Removes a model and its aliases; returns whether it existed. */
   unregister(modelId: string): boolean {
+    for (const alias of this.models.get(modelId)?.aliases ?? []) this.aliases.delete(alias);
     this.disabled.delete(modelId);
     return this.models.delete(modelId);
   }
 
-  /** The model, or `undefined`. */
+  /** The model with this id or alias, or `undefined`. */
   find(modelId: string): RegisteredModel | undefined {
-    const model = this.models.get(modelId);
+    const model = this.models.get(modelId) ?? this.models.get(this.aliases.get(modelId) ?? '');
     return model === undefined ? undefined : this.snapshot(model);
   }
 
-  /** The model; throws E4102 when unknown. */
+  /** The model with this id or alias; throws E4102 when unknown. */
   get(modelId: string): RegisteredModel {
     const model = this.find(modelId);
     if (model === undefined) throw new RoutingError('E4102', `Unknown model "${modelId}"`, { param: 'model', details: { model_id: modelId } });

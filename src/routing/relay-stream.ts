@@ -9,13 +9,14 @@ import { CancelledError, GatewayError, toGatewayError } from '../models/error-co
 import type { GatewayStreamEvent } from '../models/gateway-events.js';
 import type { TokenUsage } from '../models/inference-response.js';
 import { tokenUsage } from '../models/inference-response.js';
-import { costCents } from '../models/model-config.js';
+import { usageCostCents } from '../models/model-config.js';
 import type { StreamPart } from '../providers/base.js';
 import type { Exchange, Outcome } from '../pipeline/exchange.js';
 import { buildResponse } from '../pipeline/responses.js';
 import type { Clock } from '../util/clock.js';
 import { estimateTextTokens } from '../util/token-estimate.js';
 import type { CommittedStream } from './fallback-executor.js';
+import { ReasoningAssembler } from './reasoning-assembler.js';
 import { ToolCallAssembler } from './tool-call-assembler.js';
 
 /** Relays `stream` for `exchange`; see the file comment. */
@@ -44,6 +45,7 @@ export async function* relayStream(exchange: Exchange, stream: CommittedStream, 
 class StreamRelay {
   private text = '';
   private readonly toolCalls = new ToolCallAssembler();
+  private readonly reasoning = new ReasoningAssembler();
   /** The provider's counts before its end, when it sent any. */
   private reported: TokenUsage | undefined;
 
@@ -83,6 +85,9 @@ class StreamRelay {
         this.settle({ status: 'ok', response, usage: response.token_usage, costCents: response.metadata.cost_cents });
         return { type: 'finish', response };
       }
+      case 'reasoning-delta':
+        this.reasoning.add(part.text, part.signature, part.redacted);
+        return part;
       case 'usage':
         this.reported = part.usage;
         return undefined;
@@ -111,7 +116,7 @@ class StreamRelay {
     const usage = this.delivered();
     this.stream.settle(status === 'cancelled' ? 'cancelled' : error, usage.total_tokens);
     this.exchange.providerMs += this.stream.providerMs + (this.clock.now() - this.stream.committedAt);
-    this.settle({ status, error, usage, costCents: costCents(this.stream.model, usage.input_tokens, usage.output_tokens) });
+    this.settle({ status, error, usage, costCents: usageCostCents(this.stream.model, usage) });
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CancelledError, toOpenAIError, ValidationError } from '../models/error-codes.js';
+import { toAnthropicError } from './anthropic/anthropic-errors.js';
 
 // RFC 8259 §8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused, not replaced with U+FFFD.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -60,9 +61,12 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-/** Sends any error in the OpenAI shape with its E-code (internal errors without their details). */
-export function sendError(response: ServerResponse, error: unknown, headers: Record<string, string> = {}): void {
-  const rendered = toOpenAIError(error);
+/** The wire shape of a route's errors: OpenAI's (every route by default) or Anthropic's. */
+export type ErrorShape = 'openai' | 'anthropic';
+
+/** Sends any error in the route's shape with its E-code (internal errors without their details). */
+export function sendError(response: ServerResponse, error: unknown, headers: Record<string, string> = {}, shape: ErrorShape = 'openai'): void {
+  const rendered = shape === 'anthropic' ? toAnthropicError(error) : toOpenAIError(error);
   if (response.headersSent) {
     response.destroy();
     return;

@@ -16,7 +16,11 @@ import { ApiKeyAuthenticator } from './auth.js';
 import { handleChatCompletions } from './openai/chat-route.js';
 import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
 import { sendError } from './http-io.js';
-import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native/native-routes.js';
+import type { ErrorShape } from './http-io.js';
+import { handleCountTokens, handleMessages } from './anthropic/messages-route.js';
+import { errorShapeOf, handleModel, handleModelList } from './anthropic/models-route.js';
+import { handleResponses } from './responses/responses-route.js';
+import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
@@ -31,12 +35,19 @@ interface Route {
   admin?: boolean;
   /** Shows other tenants' data to admins: without keys configured, loopback callers only. */
   operator?: boolean;
+  /** Shape of the route's errors (OpenAI's by default), or how to choose it from the request. */
+  errors?: ErrorShape | ((request: IncomingMessage) => ErrorShape);
 }
 
 const ROUTES: Record<string, Record<string, Route>> = {
   '/v1/chat/completions': { POST: { handler: handleChatCompletions, authenticated: true } },
   '/v1/embeddings': { POST: { handler: handleEmbeddings, authenticated: true } },
-  '/v1/models': { GET: { handler: handleModels, authenticated: true } },
+  '/v1/models': { GET: { handler: handleModelList, authenticated: true, errors: errorShapeOf } },
+  // A trailing `/*` matches the rest of the path (model ids may hold `/`).
+  '/v1/models/*': { GET: { handler: handleModel, authenticated: true, errors: errorShapeOf } },
+  '/v1/messages': { POST: { handler: handleMessages, authenticated: true, errors: 'anthropic' } },
+  '/v1/messages/count_tokens': { POST: { handler: handleCountTokens, authenticated: true, errors: 'anthropic' } },
+  '/v1/responses': { POST: { handler: handleResponses, authenticated: true } },
   '/v1/inference': { POST: { handler: handleInference, authenticated: true } },
   '/v1/inference/batch': { POST: { handler: handleInferenceBatch, authenticated: true } },
   '/v1/usage': { GET: { handler: handleUsage, authenticated: true, operator: true } },
@@ -152,6 +163,7 @@ export class GatewayServer {
     this.inFlight++;
     const controller = new AbortController();
     let context: RouteContext | undefined;
+    let route: Route | undefined;
     response.once('close', () => {
       if (!response.writableFinished) controller.abort(new CancelledError('E4507', 'The client closed the connection'));
     });
@@ -159,7 +171,7 @@ export class GatewayServer {
       if (this.draining) throw new GatewayError('E4509');
       const target = request.url ?? '/';
       const queryAt = target.indexOf('?');
-      const route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
+      route = this.resolve(request.method ?? 'GET', queryAt === -1 ? target : target.slice(0, queryAt));
       // Only routes that read a query string pay for a full URL parse.
       const url = queryAt === -1 ? ROOT_URL : new URL(target, 'http://gateway');
       const caller = route.authenticated
@@ -172,7 +184,8 @@ export class GatewayServer {
       // Requests handed to the gateway are accounted there; count only what was refused before.
       if (context?.dispatched !== true) this.gateway.recordRefusal(gatewayError, (Date.now() - startedAt) / 1000);
       if (gatewayError.code === 'E4900') this.options.logger?.error({ err: error, request_id: requestId }, 'unexpected error');
-      if (!response.writableEnded) sendError(response, gatewayError);
+      const shape = typeof route?.errors === 'function' ? route.errors(request) : (route?.errors ?? 'openai');
+      if (!response.writableEnded) sendError(response, gatewayError, {}, shape);
     } finally {
       this.inFlight--;
       if (this.inFlight === 0) this.idle?.();
@@ -215,7 +228,8 @@ export class GatewayServer {
   }
 
   private resolve(method: string, path: string): Route {
-    const routes = ROUTES[path.length > 1 ? path.replace(/\/+$/, '') : path];
+    const exact = path.length > 1 ? path.replace(/\/+$/, '') : path;
+    const routes = ROUTES[exact] ?? wildcardRoutes(exact);
     if (routes === undefined) throw new ValidationError('E4505', `No route ${path}`);
     const route = routes[method];
     if (route === undefined) throw new ValidationError('E4506', `${method} is not allowed on ${path}; use ${Object.keys(routes).join(', ')}`);
@@ -231,6 +245,16 @@ export class GatewayServer {
     }
     return principal;
   }
+}
+
+/** The routes of the longest `<prefix>/*` entry that covers `path` (only looked up when no exact route matches). */
+function wildcardRoutes(path: string): Record<string, Route> | undefined {
+  for (let slash = path.lastIndexOf('/'); slash > 0; slash = path.lastIndexOf('/', slash - 1)) {
+    if (slash === path.length - 1) continue;
+    const routes = ROUTES[`${path.slice(0, slash)}/*`];
+    if (routes !== undefined) return routes;
+  }
+  return undefined;
 }
 
 function isLoopback(address: string | undefined): boolean {

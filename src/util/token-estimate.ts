@@ -3,6 +3,7 @@
  * characters a token for English text; images count as a fixed block. Settled to the provider's
  * real counts afterwards.
  */
+import { systemText } from '../models/inference-request.js';
 import type { LogicalPrompt } from '../models/inference-request.js';
 
 /** Tokens charged for one image part before the provider reports real usage. */
@@ -16,13 +17,14 @@ export function estimateTextTokens(text: string): number {
 
 /** Estimated input tokens of a whole prompt: system, messages, tool definitions. */
 export function estimatePromptTokens(prompt: LogicalPrompt): number {
-  let tokens = prompt.system === undefined ? 0 : estimateTextTokens(prompt.system) + MESSAGE_OVERHEAD_TOKENS;
+  let tokens = prompt.system === undefined ? 0 : estimateTextTokens(systemText(prompt)) + MESSAGE_OVERHEAD_TOKENS;
   for (const message of prompt.messages) {
     tokens += MESSAGE_OVERHEAD_TOKENS;
     if (typeof message.content === 'string') tokens += estimateTextTokens(message.content);
     else for (const part of message.content) tokens += part.type === 'text' ? estimateTextTokens(part.text) : IMAGE_TOKEN_ESTIMATE;
-    if (message.role === 'assistant' && message.tool_calls !== undefined) {
-      for (const call of message.tool_calls) tokens += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
+    if (message.role === 'assistant') {
+      for (const call of message.tool_calls ?? []) tokens += estimateTextTokens(call.name) + estimateTextTokens(call.arguments);
+      for (const part of message.reasoning ?? []) tokens += estimateTextTokens(part.type === 'reasoning' ? part.text : part.data);
     }
   }
   if (prompt.tools !== undefined) tokens += estimateTextTokens(JSON.stringify(prompt.tools));

@@ -33,6 +33,10 @@ export const ANTHROPIC_FIXTURE_SCENARIOS = [
   'vision',
   /** message-max-tokens.json (stop_reason max_tokens) / stream-text.sse */
   'max-tokens',
+  /** message-thinking.json (signed thinking, redacted thinking, text; prompt-cache usage) / stream-thinking.sse; 400 unless `thinking` is enabled */
+  'thinking',
+  /** message-json-tool.json / stream-json-tool.sse: the forced `json_response` tool; 400 unless the request forces that tool */
+  'json-tool',
   'error-400',
   'error-401',
   'error-403',
@@ -120,6 +124,8 @@ const JSON_ANSWERS: Partial<Record<AnthropicFixtureScenario, string>> = {
   'tool-use': 'message-tool-use.json',
   vision: 'message-vision.json',
   'max-tokens': 'message-max-tokens.json',
+  thinking: 'message-thinking.json',
+  'json-tool': 'message-json-tool.json',
 };
 
 const SSE_ANSWERS: Partial<Record<AnthropicFixtureScenario, string>> = {
@@ -127,6 +133,8 @@ const SSE_ANSWERS: Partial<Record<AnthropicFixtureScenario, string>> = {
   'tool-use': 'stream-tool-use.sse',
   vision: 'stream-text.sse',
   'max-tokens': 'stream-text.sse',
+  thinking: 'stream-thinking.sse',
+  'json-tool': 'stream-json-tool.sse',
   'stream-overloaded': 'stream-overloaded.sse',
   malformed: 'stream-malformed.sse',
   'malformed-shape': 'stream-malformed.sse',
@@ -281,6 +289,31 @@ function validateMessagesBody(body: unknown, scenario: AnthropicFixtureScenario)
     if (message.role === previous) return 'messages: roles must alternate between "user" and "assistant"';
     previous = message.role;
     if (typeof message.content !== 'string' && !Array.isArray(message.content)) return `messages.${index}.content: Field required`;
+  }
+  if (scenario === 'thinking' && !(isRecord(body.thinking) && body.thinking.type === 'enabled' && typeof body.thinking.budget_tokens === 'number')) {
+    return 'thinking: the thinking scenario needs thinking enabled with a budget';
+  }
+  if (isRecord(body.thinking) && typeof body.thinking.budget_tokens === 'number' && body.thinking.budget_tokens >= body.max_tokens) {
+    return 'max_tokens: must be greater than thinking.budget_tokens';
+  }
+  if (scenario === 'json-tool') {
+    const choice = body.tool_choice;
+    const tools = Array.isArray(body.tools) ? body.tools : [];
+    if (
+      !isRecord(choice) ||
+      choice.type !== 'tool' ||
+      choice.name !== 'json_response' ||
+      !tools.some((tool) => isRecord(tool) && tool.name === 'json_response')
+    ) {
+      return 'json-tool: the request does not force the json_response tool';
+    }
+  }
+  for (const [index, message] of body.messages.entries()) {
+    const content = isRecord(message) && Array.isArray(message.content) ? message.content : [];
+    for (const block of content) {
+      if (isRecord(block) && block.type === 'thinking' && (typeof block.signature !== 'string' || block.signature === ''))
+        return `messages.${index}: thinking block without signature`;
+    }
   }
   if (scenario === 'vision') {
     const last = [...body.messages].reverse().find((message) => isRecord(message) && message.role === 'user');

@@ -7,7 +7,8 @@
  * whose `model` is `scenario/<name>` (e.g. `scenario/hang`) gets that scenario whatever the
  * default, so one server can serve a healthy model and a failing one side by side. In `ok`,
  * `/api/chat` answers with the tool-call fixture when the request offers tools, the vision
- * fixture when a message carries images, and the plain answer otherwise (JSON or NDJSON after
+ * fixture when a message carries images, a JSON object (`chat-format*.`) when `format` holds a
+ * JSON schema, and the plain answer otherwise (JSON or NDJSON after
  * `stream`); `/api/embed` returns as many vectors as inputs (the fixture's rows, cycled).
  */
 import { readFileSync } from 'node:fs';
@@ -202,6 +203,8 @@ function chatFixture(request: Record<string, unknown>, stream: boolean, scenario
   if (scenario === 'truncated') return stream ? 'chat-stream-truncated.ndjson' : 'chat-malformed.txt';
   if (scenario === 'stream-error') return 'chat-stream-error.ndjson';
   if (scenario === 'length') return stream ? 'chat-stream-length.ndjson' : 'chat-length.json';
+  // Structured outputs: `format` holding a JSON schema gets an answer in that shape.
+  if (isRecord(request['format'])) return stream ? 'chat-format-stream.ndjson' : 'chat-format.json';
   const tools = request['tools'];
   if (Array.isArray(tools) && tools.length > 0) return stream ? 'chat-tools-stream.ndjson' : 'chat-tools.json';
   const messages = Array.isArray(request['messages']) ? request['messages'] : [];

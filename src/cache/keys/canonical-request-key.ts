@@ -26,6 +26,12 @@ export interface OutputParameters {
   tools?: LogicalPrompt['tools'];
   tool_choice?: LogicalPrompt['tool_choice'];
   response_format?: LogicalPrompt['response_format'];
+  top_k?: number;
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  parallel_tool_calls?: boolean;
+  reasoning_effort?: LogicalPrompt['reasoning_effort'];
+  provider_options?: LogicalPrompt['provider_options'];
 }
 
 /**
@@ -54,6 +60,13 @@ export function outputParameters(request: InferenceRequest): OutputParameters {
     tools: prompt.tools,
     tool_choice: prompt.tool_choice,
     response_format: prompt.response_format,
+    top_k: prompt.top_k,
+    presence_penalty: prompt.presence_penalty,
+    frequency_penalty: prompt.frequency_penalty,
+    parallel_tool_calls: prompt.parallel_tool_calls,
+    reasoning_effort: prompt.reasoning_effort,
+    // Provider options change answers (a thinking budget, a beta); headers among them do too.
+    provider_options: prompt.provider_options,
   };
 }
 

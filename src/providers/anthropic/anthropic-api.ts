@@ -12,8 +12,14 @@ import { z } from 'zod';
 
 // ---------------------------------------------------------------- request (sent; typed, not parsed)
 
+/**
+ * Fields of a request object the gateway does not model itself (`cache_control`, `citations`,
+ * `defer_loading`…), passed through from the caller's `provider_options.anthropic`.
+ */
+export type AnthropicExtraFields = Record<string, unknown>;
+
 /** A text block of a request message. */
-export interface AnthropicTextBlockParam {
+export interface AnthropicTextBlockParam extends AnthropicExtraFields {
   type: 'text';
   text: string;
 }
@@ -24,13 +30,13 @@ export const ANTHROPIC_IMAGE_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gi
 export type AnthropicImageMediaType = (typeof ANTHROPIC_IMAGE_MEDIA_TYPES)[number];
 
 /** An image block: base64 bytes (from a `data:` URL) or a URL Anthropic fetches itself. */
-export interface AnthropicImageBlockParam {
+export interface AnthropicImageBlockParam extends AnthropicExtraFields {
   type: 'image';
   source: { type: 'base64'; media_type: AnthropicImageMediaType; data: string } | { type: 'url'; url: string };
 }
 
 /** A tool call the assistant made earlier in the conversation. */
-export interface AnthropicToolUseBlockParam {
+export interface AnthropicToolUseBlockParam extends AnthropicExtraFields {
   type: 'tool_use';
   id: string;
   name: string;
@@ -38,14 +44,34 @@ export interface AnthropicToolUseBlockParam {
 }
 
 /** The result of a tool call, sent in a user message. */
-export interface AnthropicToolResultBlockParam {
+export interface AnthropicToolResultBlockParam extends AnthropicExtraFields {
   type: 'tool_result';
   tool_use_id: string;
-  content: string;
+  content: string | Array<AnthropicTextBlockParam | AnthropicImageBlockParam>;
+  is_error?: boolean;
+}
+
+/** Reasoning of an earlier assistant turn, sent back verbatim (the signature is checked). */
+export interface AnthropicThinkingBlockParam {
+  type: 'thinking';
+  thinking: string;
+  signature: string;
+}
+
+/** Redacted reasoning of an earlier assistant turn. */
+export interface AnthropicRedactedThinkingBlockParam {
+  type: 'redacted_thinking';
+  data: string;
 }
 
 /** Any block the adapter sends. */
-export type AnthropicContentBlockParam = AnthropicTextBlockParam | AnthropicImageBlockParam | AnthropicToolUseBlockParam | AnthropicToolResultBlockParam;
+export type AnthropicContentBlockParam =
+  | AnthropicTextBlockParam
+  | AnthropicImageBlockParam
+  | AnthropicToolUseBlockParam
+  | AnthropicToolResultBlockParam
+  | AnthropicThinkingBlockParam
+  | AnthropicRedactedThinkingBlockParam;
 
 /** One message; roles alternate, tool results travel as `user`. */
 export interface AnthropicMessageParam {
@@ -54,26 +80,31 @@ export interface AnthropicMessageParam {
 }
 
 /** A client tool definition. */
-export interface AnthropicToolParam {
+export interface AnthropicToolParam extends AnthropicExtraFields {
   name: string;
   description?: string;
   input_schema: Record<string, unknown>;
 }
 
 /** How the model may use tools. */
-export type AnthropicToolChoice = { type: 'auto' } | { type: 'any' } | { type: 'tool'; name: string } | { type: 'none' };
+export type AnthropicToolChoice = ({ type: 'auto' } | { type: 'any' } | { type: 'tool'; name: string } | { type: 'none' }) & {
+  disable_parallel_tool_use?: boolean;
+};
 
-/** The body of `POST /v1/messages`. */
-export interface AnthropicMessagesRequest {
+/** The body of `POST /v1/messages`; caller-supplied Anthropic fields (`thinking`, `context_management`…) ride along. */
+export interface AnthropicMessagesRequest extends AnthropicExtraFields {
   model: string;
   max_tokens: number;
   messages: AnthropicMessageParam[];
-  system?: string;
+  system?: string | AnthropicTextBlockParam[];
   tools?: AnthropicToolParam[];
   tool_choice?: AnthropicToolChoice;
   stop_sequences?: string[];
   temperature?: number;
   top_p?: number;
+  top_k?: number;
+  metadata?: Record<string, unknown>;
+  thinking?: Record<string, unknown>;
   stream?: boolean;
 }
 
@@ -92,14 +123,18 @@ export type AnthropicUsage = z.infer<typeof AnthropicUsageSchema>;
 
 const TextBlockSchema = z.object({ type: z.literal('text'), text: z.string() }).loose();
 const ToolUseBlockSchema = z.object({ type: z.literal('tool_use'), id: z.string().min(1), name: z.string().min(1), input: z.unknown() }).loose();
-/** Blocks the gateway does not translate (thinking, server tool results): kept out of the answer. */
+/** Reasoning; in a stream it starts empty and fills through `thinking_delta` and `signature_delta`. */
+const ThinkingBlockSchema = z.object({ type: z.literal('thinking'), thinking: z.string(), signature: z.string().nullish() }).loose();
+const RedactedThinkingBlockSchema = z.object({ type: z.literal('redacted_thinking'), data: z.string() }).loose();
+const KNOWN_BLOCK_TYPES: ReadonlySet<string> = new Set(['text', 'tool_use', 'thinking', 'redacted_thinking']);
+/** Blocks the gateway does not translate (server tool uses and results): kept out of the answer. */
 const OtherBlockSchema = z
   .object({ type: z.string() })
   .loose()
-  .refine((block) => block.type !== 'text' && block.type !== 'tool_use', { message: 'malformed text or tool_use block' });
+  .refine((block) => !KNOWN_BLOCK_TYPES.has(block.type), { message: 'malformed content block' });
 
 /** A content block of an answer (or the start of one in a stream). */
-export const AnthropicContentBlockSchema = z.union([TextBlockSchema, ToolUseBlockSchema, OtherBlockSchema]);
+export const AnthropicContentBlockSchema = z.union([TextBlockSchema, ToolUseBlockSchema, ThinkingBlockSchema, RedactedThinkingBlockSchema, OtherBlockSchema]);
 export type AnthropicContentBlock = z.infer<typeof AnthropicContentBlockSchema>;
 
 /** A complete answer (`type: "message"`). */
@@ -139,17 +174,20 @@ const ContentBlockStartEventSchema = z
 
 const TextDeltaSchema = z.object({ type: z.literal('text_delta'), text: z.string() }).loose();
 const InputJsonDeltaSchema = z.object({ type: z.literal('input_json_delta'), partial_json: z.string() }).loose();
-/** thinking_delta, signature_delta, citations_delta: not translated. */
+const ThinkingDeltaSchema = z.object({ type: z.literal('thinking_delta'), thinking: z.string() }).loose();
+const SignatureDeltaSchema = z.object({ type: z.literal('signature_delta'), signature: z.string() }).loose();
+const KNOWN_DELTA_TYPES: ReadonlySet<string> = new Set(['text_delta', 'input_json_delta', 'thinking_delta', 'signature_delta']);
+/** citations_delta and newer kinds: not translated. */
 const OtherDeltaSchema = z
   .object({ type: z.string() })
   .loose()
-  .refine((delta) => delta.type !== 'text_delta' && delta.type !== 'input_json_delta', { message: 'malformed delta' });
+  .refine((delta) => !KNOWN_DELTA_TYPES.has(delta.type), { message: 'malformed delta' });
 
 const ContentBlockDeltaEventSchema = z
   .object({
     type: z.literal('content_block_delta'),
     index: z.number().int().nonnegative(),
-    delta: z.union([TextDeltaSchema, InputJsonDeltaSchema, OtherDeltaSchema]),
+    delta: z.union([TextDeltaSchema, InputJsonDeltaSchema, ThinkingDeltaSchema, SignatureDeltaSchema, OtherDeltaSchema]),
   })
   .loose();
 

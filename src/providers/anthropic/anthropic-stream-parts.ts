@@ -39,17 +39,22 @@ class UsageTally {
     if (typeof usage.output_tokens === 'number') this.output = usage.output_tokens;
   }
 
-  /** Input counts every prompt token, cached or not (Anthropic reports them apart). */
+  /** Input counts every prompt token, cached or not (Anthropic reports them apart); the cache counts are kept too. */
   total(): TokenUsage {
-    return tokenUsage(this.input + this.cacheCreation + this.cacheRead, this.output);
+    return tokenUsage(this.input + this.cacheCreation + this.cacheRead, this.output, { creation: this.cacheCreation, read: this.cacheRead });
   }
 }
 
-/** Translates parsed SSE events of one `/v1/messages` stream into stream parts. */
-export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEvent>, provider: string): AsyncGenerator<StreamPart> {
+/**
+ * Translates parsed SSE events of one `/v1/messages` stream into stream parts. `jsonTool` names the
+ * forced JSON-mode tool, whose argument deltas are the answer's text (and whose `tool_use` stop is `stop`).
+ */
+export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEvent>, provider: string, jsonTool?: string): AsyncGenerator<StreamPart> {
   const usage = new UsageTally();
   /** Content block index → tool call ordinal, and how much argument text each call received. */
   const tools = new Map<number, { index: number; argumentChars: number }>();
+  /** Content block indexes of the forced JSON tool (its input is streamed as text). */
+  const jsonBlocks = new Set<number>();
   let stopReason: string | undefined;
   let finished = false;
   try {
@@ -66,6 +71,15 @@ export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEv
         case 'content_block_start': {
           const block = event.content_block;
           if (block.type === 'text' && 'text' in block && typeof block.text === 'string' && block.text !== '') yield { type: 'text-delta', text: block.text };
+          if (block.type === 'thinking' && 'thinking' in block && typeof block.thinking === 'string' && block.thinking !== '') {
+            yield { type: 'reasoning-delta', text: block.thinking };
+          }
+          if (block.type === 'redacted_thinking' && 'data' in block && typeof block.data === 'string')
+            yield { type: 'reasoning-delta', text: '', redacted: block.data };
+          if (block.type === 'tool_use' && jsonTool !== undefined && 'name' in block && block.name === jsonTool) {
+            jsonBlocks.add(event.index);
+            break;
+          }
           if (block.type === 'tool_use' && 'id' in block && typeof block.id === 'string' && 'name' in block && typeof block.name === 'string') {
             const tool = { index: tools.size, argumentChars: 0 };
             tools.set(event.index, tool);
@@ -81,6 +95,12 @@ export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEv
           const delta = event.delta;
           if (delta.type === 'text_delta' && 'text' in delta && typeof delta.text === 'string') {
             if (delta.text !== '') yield { type: 'text-delta', text: delta.text };
+          } else if (delta.type === 'thinking_delta' && 'thinking' in delta && typeof delta.thinking === 'string') {
+            if (delta.thinking !== '') yield { type: 'reasoning-delta', text: delta.thinking };
+          } else if (delta.type === 'signature_delta' && 'signature' in delta && typeof delta.signature === 'string') {
+            yield { type: 'reasoning-delta', text: '', signature: delta.signature };
+          } else if (delta.type === 'input_json_delta' && jsonBlocks.has(event.index) && 'partial_json' in delta && typeof delta.partial_json === 'string') {
+            if (delta.partial_json !== '') yield { type: 'text-delta', text: delta.partial_json };
           } else if (delta.type === 'input_json_delta' && 'partial_json' in delta && typeof delta.partial_json === 'string') {
             const tool = tools.get(event.index);
             if (tool === undefined) throw malformed(provider, `input_json_delta for block ${event.index}, which is not a tool_use block`);
@@ -105,7 +125,12 @@ export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEv
           break;
         case 'message_stop':
           finished = true;
-          yield { type: 'finish', finishReason: mapAnthropicFinishReason(stopReason), rawFinishReason: stopReason, usage: usage.total() };
+          yield {
+            type: 'finish',
+            finishReason: jsonBlocks.size > 0 && stopReason === 'tool_use' ? 'stop' : mapAnthropicFinishReason(stopReason),
+            rawFinishReason: stopReason,
+            usage: usage.total(),
+          };
           break;
         case 'error':
           yield { type: 'error', error: mapAnthropicStreamError(provider, event) };

@@ -3,6 +3,7 @@
  * calls with object arguments, tool results by tool name), tools, `format` and `options`.
  */
 import { ProviderError, ValidationError } from '../../models/error-codes.js';
+import { contentText, systemText } from '../../models/inference-request.js';
 import type { ContentPart, LogicalPrompt, Message, ToolDefinition } from '../../models/inference-request.js';
 import { estimatePromptTokens } from '../../util/token-estimate.js';
 import type { ProviderCall } from '../base.js';
@@ -45,7 +46,8 @@ export function convertToOllamaChatRequest(call: ProviderCall, options: OllamaRe
 /** The prompt's messages in Ollama's shape; the system prompt becomes the first message. */
 export function convertToOllamaMessages(prompt: LogicalPrompt, provider: string): OllamaMessage[] {
   const messages: OllamaMessage[] = [];
-  if (prompt.system !== undefined && prompt.system !== '') messages.push({ role: 'system', content: prompt.system });
+  const system = systemText(prompt);
+  if (system !== '') messages.push({ role: 'system', content: system });
   const toolNames = new Map<string, string>();
   prompt.messages.forEach((message, index) => {
     messages.push(convertMessage(message, index, toolNames, provider));
@@ -73,7 +75,15 @@ function convertMessage(message: Message, index: number, toolNames: Map<string, 
     case 'tool': {
       // Ollama matches results to calls by tool name (it has no call ids); send it when known.
       const toolName = toolNames.get(message.tool_call_id);
-      return toolName === undefined ? { role: 'tool', content: message.content } : { role: 'tool', content: message.content, tool_name: toolName };
+      const converted: OllamaMessage = { role: 'tool', content: contentText(message.content) };
+      if (toolName !== undefined) converted.tool_name = toolName;
+      if (typeof message.content !== 'string') {
+        const images = message.content.flatMap((part, partIndex) =>
+          part.type === 'image' ? [imageToBase64(part.url, `logical_prompt.messages[${index}].content[${partIndex}].url`, provider)] : [],
+        );
+        if (images.length > 0) converted.images = images;
+      }
+      return converted;
     }
     default:
       return assertNever(message);
@@ -163,6 +173,9 @@ export function convertToOllamaOptions(call: ProviderCall): OllamaOptions {
   const options: OllamaOptions = { num_predict: call.maxOutputTokens };
   if (prompt.temperature !== undefined) options.temperature = prompt.temperature;
   if (prompt.top_p !== undefined) options.top_p = prompt.top_p;
+  if (prompt.top_k !== undefined) options.top_k = prompt.top_k;
+  if (prompt.presence_penalty !== undefined) options.presence_penalty = prompt.presence_penalty;
+  if (prompt.frequency_penalty !== undefined) options.frequency_penalty = prompt.frequency_penalty;
   if (prompt.seed !== undefined) options.seed = prompt.seed;
   if (prompt.stop !== undefined && prompt.stop.length > 0) options.stop = prompt.stop;
   const numCtx = contextWindowFor(call);

@@ -9,6 +9,9 @@ import { z } from 'zod';
 export const OllamaOptionsSchema = z.object({
   temperature: z.number().optional(),
   top_p: z.number().optional(),
+  top_k: z.number().int().optional(),
+  presence_penalty: z.number().optional(),
+  frequency_penalty: z.number().optional(),
   seed: z.number().int().optional(),
   stop: z.array(z.string()).optional(),
   /** Output token cap. */

@@ -18,8 +18,9 @@ export interface BuildOpenAIChatRequestOptions {
 }
 
 /**
- * Builds the request: messages, output cap, sampling (`temperature`, `top_p`, `seed`, `stop`), tools,
- * `tool_choice`, `response_format` (JSON mode and JSON schema passed through) and, when streaming,
+ * Builds the request: messages, output cap, sampling (`temperature`, `top_p`, `seed`, `stop`,
+ * `presence_penalty`, `frequency_penalty`), `user`, `reasoning_effort`, tools, `tool_choice`,
+ * `parallel_tool_calls`, `provider_options.openai` fields as they are, `response_format` (JSON mode and JSON schema passed through) and, when streaming,
  * `stream_options.include_usage` so that the last chunk carries the provider's token counts.
  */
 export function buildOpenAIChatRequest(
@@ -27,12 +28,21 @@ export function buildOpenAIChatRequest(
   options: BuildOpenAIChatRequestOptions,
 ): OpenAIChatRequest {
   const prompt = call.prompt;
-  const request: OpenAIChatRequest = { model: call.model.provider_model, messages: convertToOpenAIMessages(prompt) };
+  // Caller-supplied OpenAI fields first, so that the gateway's own fields always win.
+  const request: OpenAIChatRequest = {
+    ...(prompt.provider_options?.openai ?? {}),
+    model: call.model.provider_model,
+    messages: convertToOpenAIMessages(prompt),
+  };
   request[options.maxTokensField] = call.maxOutputTokens;
   if (prompt.temperature !== undefined) request.temperature = prompt.temperature;
   if (prompt.top_p !== undefined) request.top_p = prompt.top_p;
   if (prompt.seed !== undefined) request.seed = prompt.seed;
   if (prompt.stop !== undefined && prompt.stop.length > 0) request.stop = prompt.stop;
+  if (prompt.presence_penalty !== undefined) request.presence_penalty = prompt.presence_penalty;
+  if (prompt.frequency_penalty !== undefined) request.frequency_penalty = prompt.frequency_penalty;
+  if (prompt.user !== undefined) request.user = prompt.user;
+  if (prompt.reasoning_effort !== undefined) request.reasoning_effort = prompt.reasoning_effort;
   if (prompt.tools !== undefined && prompt.tools.length > 0) {
     request.tools = prompt.tools.map((tool) => ({
       type: 'function',
@@ -42,12 +52,16 @@ export function buildOpenAIChatRequest(
           : { name: tool.name, description: tool.description, parameters: tool.parameters },
     }));
     if (prompt.tool_choice !== undefined) request.tool_choice = convertToolChoice(prompt.tool_choice);
+    if (prompt.parallel_tool_calls !== undefined) request.parallel_tool_calls = prompt.parallel_tool_calls;
   }
   const responseFormat = convertResponseFormat(prompt.response_format);
   if (responseFormat !== undefined) request.response_format = responseFormat;
   if (options.stream) {
     request.stream = true;
     request.stream_options = { include_usage: true };
+  } else {
+    delete request.stream;
+    delete request.stream_options;
   }
   return request;
 }

@@ -58,6 +58,13 @@ export interface OpenAIChatRequest {
   response_format?: OpenAIResponseFormat;
   stream?: boolean;
   stream_options?: { include_usage: boolean };
+  presence_penalty?: number;
+  frequency_penalty?: number;
+  user?: string;
+  parallel_tool_calls?: boolean;
+  reasoning_effort?: string;
+  /** Caller-supplied OpenAI fields (`provider_options.openai`: `store`, `metadata`, `logit_bias`, `service_tier`…). */
+  [extra: string]: unknown;
 }
 
 /** The body of `POST /embeddings`. */
@@ -73,6 +80,8 @@ export const OpenAIUsageSchema = z.looseObject({
   prompt_tokens: z.number().int().nonnegative(),
   completion_tokens: z.number().int().nonnegative(),
   total_tokens: z.number().int().nonnegative().optional(),
+  /** Prompt tokens served from OpenAI's automatic prompt cache. */
+  prompt_tokens_details: z.looseObject({ cached_tokens: z.number().int().nonnegative().nullish() }).nullish(),
 });
 /** Parsed `usage`. */
 export type OpenAIUsage = z.infer<typeof OpenAIUsageSchema>;

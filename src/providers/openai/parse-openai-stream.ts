@@ -39,7 +39,8 @@ export async function* parseOpenAIStream(chunks: AsyncIterable<Uint8Array>, opti
         return;
       }
       const chunk = parseChunk(event.data, provider);
-      if (chunk.usage != null) usage = tokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
+      if (chunk.usage != null)
+        usage = tokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens, { read: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0 });
       // `n` is never sent, so only choice 0 exists; compatible servers may omit `index`.
       const choice = chunk.choices.find((item) => item.index === undefined || item.index === 0);
       if (choice === undefined) continue;

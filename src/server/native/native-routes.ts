@@ -1,7 +1,7 @@
 /**
  * The gateway's native routes: `POST /v1/inference` (InferenceRequest in, InferenceResponse out),
- * `POST /v1/inference/batch`, `POST /v1/embeddings` (OpenAI shape), `GET /v1/models` (OpenAI list
- * shape), `GET /v1/usage`, and the admin cache purge.
+ * `POST /v1/inference/batch`, `POST /v1/embeddings` (OpenAI shape), `GET /v1/usage`, and the admin
+ * cache purge. The model list lives with the faces that shape it (`anthropic/models-route.ts`).
  */
 import { z } from 'zod';
 import { AuthError, ValidationError } from '../../models/error-codes.js';
@@ -57,31 +57,6 @@ export async function handleEmbeddings(context: RouteContext): Promise<void> {
     },
     { 'x-l04-model': result.model_id, 'x-l04-provider': result.provider },
   );
-}
-
-/** `GET /v1/models`: every registered model in OpenAI's list shape, with the gateway's facts under `l04`. */
-export async function handleModels(context: RouteContext): Promise<void> {
-  const models = await context.gateway.listModels();
-  sendJson(context.response, 200, {
-    object: 'list',
-    data: models.map((model) => ({
-      id: model.id,
-      object: 'model',
-      created: 0,
-      owned_by: model.provider,
-      l04: {
-        provider: model.provider,
-        provider_model: model.provider_model,
-        capabilities: model.capabilities,
-        context_length: model.context_length,
-        max_output_tokens: model.max_output_tokens,
-        input_cost_per_1k_cents: model.input_cost_per_1k_cents,
-        output_cost_per_1k_cents: model.output_cost_per_1k_cents,
-        available: model.available,
-        ...(model.unavailable_reason === undefined ? {} : { unavailable_reason: model.unavailable_reason }),
-      },
-    })),
-  });
 }
 
 const UsageQuerySchema = z

@@ -11,19 +11,28 @@ import type { GatewayStreamEvent } from '../../models/gateway-events.js';
 import { rateLimitHeaders } from '../../limits/rate-limiter.js';
 
 import { readJsonBody, sendJson } from '../http-io.js';
+import { ignoredParamsHeader } from '../ignored-params.js';
 import { completionId, openAIFinishReason, parseCacheControl, toChatCompletion, toInferenceRequest, toOpenAIUsage } from './openai-chat.js';
 import type { RouteContext } from '../route-context.js';
 
 /** Handles one chat completion request. */
 export async function handleChatCompletions(context: RouteContext): Promise<void> {
   const body = await readJsonBody(context.request, context.bodyLimitBytes);
-  const { request, stream, includeUsage } = toInferenceRequest(body, context.caller.agent_did, parseCacheControl(context.request.headers['cache-control']));
+  const { request, stream, includeUsage, dropped } = toInferenceRequest(
+    body,
+    context.caller.agent_did,
+    parseCacheControl(context.request.headers['cache-control']),
+  );
+  const ignored = (provider: string): Record<string, string> => ignoredParamsHeader(context.gateway.config, provider, request.logical_prompt, dropped);
   if (!stream) {
     const response = await context.complete(request);
-    sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), answerHeaders(response));
+    sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), {
+      ...answerHeaders(response),
+      ...ignored(response.provider),
+    });
     return;
   }
-  await relaySse(context, context.stream(request), includeUsage);
+  await relaySse(context, context.stream(request), includeUsage, ignored);
 }
 
 /** The `x-l04-*` and `x-ratelimit-*` headers of an answer. */
@@ -38,7 +47,12 @@ export function answerHeaders(response: InferenceResponse): Record<string, strin
   };
 }
 
-async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStreamEvent>, includeUsage: boolean): Promise<void> {
+async function relaySse(
+  context: RouteContext,
+  events: AsyncIterable<GatewayStreamEvent>,
+  includeUsage: boolean,
+  ignored: (provider: string) => Record<string, string>,
+): Promise<void> {
   const response = context.response;
   const id = completionId(context.requestId);
   const created = Math.floor(context.now() / 1000);
@@ -64,6 +78,7 @@ async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStre
           'x-l04-provider': event.provider,
           'x-l04-cache': event.cache,
           ...(event.similarity === undefined ? {} : { 'x-l04-similarity': event.similarity.toFixed(4) }),
+          ...ignored(event.provider),
         });
         await write(response, chunk({ role: 'assistant', content: '' }));
         break;
@@ -83,6 +98,9 @@ async function relaySse(context: RouteContext, events: AsyncIterable<GatewayStre
             ],
           }),
         );
+        break;
+      case 'reasoning-delta':
+        // Chat Completions has no reasoning field; the reasoning stays in the native answer only.
         break;
       case 'finish':
         await write(response, chunk({}, openAIFinishReason(event.response.finish_reason)));

@@ -5,7 +5,7 @@
  * back to `chat.completion` and `chat.completion.chunk` objects.
  */
 import { z } from 'zod';
-import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ResponseFormatSchema } from '../../models/inference-request.js';
+import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ReasoningEffortSchema, ResponseFormatSchema } from '../../models/inference-request.js';
 import type { ContentPart, InferenceRequestInput, Message, ToolChoiceSchema } from '../../models/inference-request.js';
 import type { InferenceResponse, TokenUsage } from '../../models/inference-response.js';
 import { parseOrThrow } from '../../models/validation.js';
@@ -69,9 +69,18 @@ export const ChatCompletionRequestSchema = z.object({
   tools: z.array(OpenAITool).max(REQUEST_LIMITS.maxTools).optional(),
   tool_choice: OpenAIToolChoice.optional(),
   response_format: ResponseFormatSchema.optional(),
-  user: z.string().max(256).optional(),
+  user: z.string().max(1024).optional(),
+  presence_penalty: z.number().min(-2).max(2).nullish(),
+  frequency_penalty: z.number().min(-2).max(2).nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  reasoning_effort: ReasoningEffortSchema.nullish(),
   l04: L04Extension.optional(),
 });
+
+/** Fields passed to OpenAI upstreams as they are (`provider_options.openai`); other providers ignore them. */
+const OPENAI_ONLY = ['store', 'metadata', 'logit_bias', 'service_tier', 'prediction', 'verbosity', 'prompt_cache_key', 'safety_identifier'] as const;
+/** Every field the face reads or passes on; anything else is accepted, has no effect, and is named in `x-l04-ignored-params`. */
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([...Object.keys(ChatCompletionRequestSchema.shape), ...OPENAI_ONLY]);
 export type ChatCompletionRequest = z.infer<typeof ChatCompletionRequestSchema>;
 
 /** Cache directives of the `Cache-Control` request header. */
@@ -85,8 +94,12 @@ export function toInferenceRequest(
   body: unknown,
   agentDid: string,
   directives: CacheDirectives,
-): { request: InferenceRequestInput; stream: boolean; includeUsage: boolean } {
+): { request: InferenceRequestInput; stream: boolean; includeUsage: boolean; dropped: string[] } {
   const chat = parseOrThrow(ChatCompletionRequestSchema, body);
+  const raw = body as Record<string, unknown>;
+  const dropped = Object.keys(raw).filter((key) => !KNOWN_FIELDS.has(key) && raw[key] !== null && raw[key] !== undefined);
+  const openaiOnly: Record<string, unknown> = {};
+  for (const key of OPENAI_ONLY) if (raw[key] !== undefined && raw[key] !== null) openaiOnly[key] = raw[key];
   const systemParts: string[] = [];
   const messages: Message[] = [];
   chat.messages.forEach((message, index) => {
@@ -123,6 +136,12 @@ export function toInferenceRequest(
       ...(chat.top_p == null ? {} : { top_p: chat.top_p }),
       ...(stop === undefined ? {} : { stop }),
       ...(chat.seed == null ? {} : { seed: chat.seed }),
+      ...(chat.presence_penalty == null ? {} : { presence_penalty: chat.presence_penalty }),
+      ...(chat.frequency_penalty == null ? {} : { frequency_penalty: chat.frequency_penalty }),
+      ...(chat.user === undefined || chat.user === '' ? {} : { user: chat.user }),
+      ...(chat.parallel_tool_calls == null ? {} : { parallel_tool_calls: chat.parallel_tool_calls }),
+      ...(chat.reasoning_effort == null ? {} : { reasoning_effort: chat.reasoning_effort }),
+      ...(Object.keys(openaiOnly).length === 0 ? {} : { provider_options: { openai: openaiOnly } }),
     },
     requirements: {
       capabilities: l04.capabilities ?? [],
@@ -141,7 +160,7 @@ export function toInferenceRequest(
       ...(l04.cache?.min_similarity === undefined ? {} : { min_similarity: l04.cache.min_similarity }),
     },
   };
-  return { request, stream: chat.stream === true, includeUsage: chat.stream_options?.include_usage === true };
+  return { request, stream: chat.stream === true, includeUsage: chat.stream_options?.include_usage === true, dropped: dropped.sort() };
 }
 
 /** Reads `Cache-Control: no-cache, no-store`. */

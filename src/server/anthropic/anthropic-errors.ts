@@ -1,0 +1,77 @@
+/**
+ * Gateway errors in Anthropic's error shape, `{"type":"error","error":{"type","message"}}`, with
+ * the HTTP status Anthropic uses for each type (https://docs.anthropic.com/en/api/errors). The
+ * gateway's E-code rides along in `error.code`; clients ignore fields they do not know.
+ */
+import { toGatewayError } from '../../models/error-codes.js';
+import type { GatewayError } from '../../models/error-codes.js';
+
+/** Anthropic's error types. */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'timeout_error'
+  | 'overloaded_error';
+
+/** The status Anthropic answers each error type with. */
+export const ANTHROPIC_ERROR_STATUSES: Readonly<Record<AnthropicErrorType, number>> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+};
+
+/** The body of an Anthropic error (also the data of an SSE `error` event). */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: AnthropicErrorType; message: string; code: string };
+  request_id?: string;
+}
+
+/**
+ * The Anthropic error type of a gateway error: by its HTTP status, except that every "try again
+ * soon" condition (no capacity, open circuit, queue full, shutting down: the retryable 503s) is
+ * `overloaded_error` (529), which Anthropic clients such as Claude Code retry with backoff.
+ */
+export function anthropicErrorType(error: GatewayError): AnthropicErrorType {
+  const status = error.httpStatus;
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 413) return 'request_too_large';
+  if (status === 429) return 'rate_limit_error';
+  if (error.code === 'E4204') return 'rate_limit_error';
+  if (status === 503) return 'overloaded_error';
+  if (status === 504) return 'timeout_error';
+  if (status >= 500) return 'api_error';
+  return 'invalid_request_error';
+}
+
+/** An error rendered for HTTP in Anthropic's shape. */
+export function toAnthropicError(error: unknown, requestId?: string): { status: number; headers: Record<string, string>; body: AnthropicErrorBody } {
+  const gatewayError = toGatewayError(error);
+  const type = anthropicErrorType(gatewayError);
+  const headers: Record<string, string> = { ...gatewayError.headers };
+  if (gatewayError.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000)));
+  // Statuses Anthropic does not use (415, 422, 499) keep the gateway's own; the rest follow the type.
+  const status = type === 'invalid_request_error' && gatewayError.httpStatus !== 400 ? gatewayError.httpStatus : ANTHROPIC_ERROR_STATUSES[type];
+  return {
+    status,
+    headers,
+    body: {
+      type: 'error',
+      error: { type, message: gatewayError.message, code: gatewayError.code },
+      ...(requestId === undefined ? {} : { request_id: requestId }),
+    },
+  };
+}
