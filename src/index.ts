@@ -65,3 +65,6 @@ export { GatewayMetrics } from './observability/metrics.js';
 export { createLogger } from './observability/logger.js';
 export { systemClock } from './util/clock.js';
 export type { Clock, TimerHandle } from './util/clock.js';
+export type { DashboardProvider, DashboardSnapshot, DashboardUsage } from './gateway/dashboard-snapshot.js';
+export type { ActivityBucket, ActivitySnapshot, LatencyPercentiles, RecentError } from './observability/activity-window.js';
+export type { UsageByModel, UsageGroup, UsageGroupBy, UsageQuery, UsageRefusals, UsageSummary, UsageTotals } from './accounting/usage-ledger.js';

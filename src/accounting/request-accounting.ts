@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { UsageLedger } from './usage-ledger.js';
 import type { SpendTracker } from '../limits/spend-tracker.js';
 import type { CacheResult, CallerIdentity } from '../models/gateway-events.js';
+import type { ActivityWindow } from '../observability/activity-window.js';
 
 /** Everything known about a finished request. */
 export interface RequestOutcome {
@@ -41,6 +42,8 @@ export interface RequestAccountingOptions {
   ledger: UsageLedger;
   spend: SpendTracker;
   logContent: boolean;
+  /** The dashboard's live figures; fed one entry per finished request. */
+  activity?: ActivityWindow;
 }
 
 /** Records outcomes. Never throws: accounting must not fail a request that already succeeded. */
@@ -100,6 +103,8 @@ export class RequestAccounting {
       error_code: error?.code ?? null,
       created_at: outcome.arrivalAt,
     });
+
+    this.options.activity?.record(outcome, { latencyMs, model, provider });
 
     const line: Record<string, unknown> = {
       request_id: outcome.request.request_id,

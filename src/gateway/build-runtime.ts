@@ -39,6 +39,7 @@ import { MemoryUsageLedger } from '../accounting/usage-ledger.js';
 import type { UsageLedger } from '../accounting/usage-ledger.js';
 import { FallbackExecutor } from '../routing/fallback-executor.js';
 import { RequestAccounting } from '../accounting/request-accounting.js';
+import { ActivityWindow } from '../observability/activity-window.js';
 
 /** What may be injected instead of being built from config (tests, embedding applications). */
 export interface GatewayDependencies {
@@ -76,6 +77,8 @@ export interface GatewayRuntime {
   spend: SpendTracker;
   ledger: UsageLedger;
   accounting: RequestAccounting;
+  /** The last 15 minutes of requests, for the dashboard. */
+  activity: ActivityWindow;
   redis: RedisConnection | undefined;
   /** `memory` or `redis`: where shared state lives. */
   stateBackend: 'memory' | 'redis';
@@ -191,7 +194,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     isPrimaryReady: redis === undefined ? undefined : redisReady,
   });
   const ledger = dependencies.ledger ?? (await buildLedger(config, clock, logger));
-  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, logContent: config.logging.log_content });
+  const activity = new ActivityWindow({ clock });
+  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, logContent: config.logging.log_content, activity });
 
   for (const id of adapters.keys()) {
     metrics.setCircuitState(id, 'closed');
@@ -218,6 +222,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     spend,
     ledger,
     accounting,
+    activity,
     redis,
     stateBackend,
     async close() {

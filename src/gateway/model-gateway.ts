@@ -29,6 +29,8 @@ import type { StreamOutcome } from './stream-relay.js';
 import type { CommittedStream } from '../routing/fallback-executor.js';
 import type { RoutingDecision } from '../models/routing-config.js';
 import type { PreparedCall } from './gateway-helpers.js';
+import { dashboardSnapshot } from './dashboard-snapshot.js';
+import type { DashboardSnapshot } from './dashboard-snapshot.js';
 
 /** One item of `completeBatch`: the answer or the error, in input order. */
 export type BatchItemResult =
@@ -282,6 +284,18 @@ export class ModelGateway {
   async usage(query: UsageQuery): Promise<UsageSummary> {
     return (this.runtime ?? (await this.start())).ledger.query(query);
   }
+
+  // ---- Operator dashboard -------------------------------------------------------------------
+  /**
+   * The operator dashboard's figures in one call: each provider's health, latency, circuit state
+   * and queue depth; requests, errors, latency percentiles, cache results and refusals over the
+   * last 15 minutes, with the latest errors; and today's spend and tokens per tenant, agent and
+   * model from the ledger (an unreadable ledger is reported inside `usage`, not thrown).
+   */
+  async dashboard(): Promise<DashboardSnapshot> {
+    return dashboardSnapshot(this.runtime ?? (await this.start()));
+  }
+  // ---------------------------------------------------------------------------------------------
 
   /** Stops health checks, flushes the ledger (or spools it) and closes connections. */
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from '
 import { sendError } from './http-io.js';
 import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
+import { handleDashboardPage, handleDashboardScript, handleDashboardSnapshot, handleDashboardStyle } from './dashboard/dashboard-routes.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
 
@@ -42,6 +43,10 @@ const ROUTES: Record<string, Record<string, Route>> = {
   '/health/providers': { GET: { handler: handleProviderHealth, authenticated: false } },
   '/health/ready': { GET: { handler: handleReady, authenticated: false } },
   '/metrics': { GET: { handler: handleMetrics, authenticated: false } },
+  '/dashboard': { GET: { handler: handleDashboardPage, authenticated: false } },
+  '/dashboard/dashboard.js': { GET: { handler: handleDashboardScript, authenticated: false } },
+  '/dashboard/dashboard.css': { GET: { handler: handleDashboardStyle, authenticated: false } },
+  '/dashboard/api/snapshot': { GET: { handler: handleDashboardSnapshot, authenticated: true, admin: true } },
 };
 
 /** Options of a `GatewayServer`; defaults come from the gateway's `server:` config. */
