@@ -59,10 +59,14 @@ export async function queryUsageTable(runner: UsageQueryRunner, table: string, q
          FROM ${table} WHERE ${conditions.join(' AND ')} GROUP BY 1, 2, 3`,
       values,
     );
-    const groups = query.group_by === undefined ? undefined : queryGroups(runner, table, query.group_by, conditions, values, query.limit);
-    const summary = summarizeUsage((await totals).rows);
+    // Both statements in flight at once; Promise.all so that a failure of either is handled.
+    const [totalsResult, groups] = await Promise.all([
+      totals,
+      query.group_by === undefined ? undefined : queryGroups(runner, table, query.group_by, conditions, values, query.limit),
+    ]);
+    const summary = summarizeUsage(totalsResult.rows);
     if (groups === undefined || query.group_by === undefined) return summary;
-    return { ...summary, group_by: query.group_by, ...(await groups) };
+    return { ...summary, group_by: query.group_by, ...groups };
   } catch (error) {
     throw new GatewayError('E4511', undefined, { cause: error });
   }

@@ -5,7 +5,7 @@
  * bucketMs` buckets, each with a latency histogram of fixed size, refusal counts keyed by E-code
  * (at most `MAX_CODES` per bucket), and at most `maxRecentErrors` errors.
  *
- * Latency percentiles come from a log-scale histogram (bins 10 % wide from 1 ms to about 5 min),
+ * Latency percentiles come from a log-scale histogram (bins 10 % wide from 1 ms to about 22 minutes),
  * so a percentile is exact to within 5 %; one bin holds everything under 1 ms and one everything
  * above the last edge.
  */
@@ -106,7 +106,7 @@ const MAX_CODES = 32;
 const MAX_MESSAGE_LENGTH = 300;
 /** Bin `i` (1 ≤ i < BIN_COUNT - 1) holds latencies in [GROWTH^(i-1), GROWTH^i) ms. */
 const GROWTH = 1.1;
-const BIN_COUNT = 132;
+const BIN_COUNT = 150;
 const LOG_GROWTH = Math.log(GROWTH);
 const RATE_SPAN_MS = 60_000;
 
@@ -226,7 +226,7 @@ export class ActivityWindow {
       },
       cache: { ...cache, hit_rate: lookups === 0 ? null : (cache.exact + cache.semantic) / lookups },
       refusals: { total: refusalTotal, by_code: refusals },
-      recent_errors: this.recentErrors(now),
+      recent_errors: this.recentErrors((current - count + 1) * this.bucketMs),
     };
   }
 
@@ -239,9 +239,10 @@ export class ActivityWindow {
     return bucket;
   }
 
-  private recentErrors(now: number): RecentError[] {
+  /** The ring's errors that ended at or after `since` (the start of the oldest bucket), newest first. */
+  private recentErrors(since: number): RecentError[] {
     const out: RecentError[] = [];
-    const oldest = new Date(now - this.windowMs).toISOString();
+    const oldest = new Date(since).toISOString();
     for (let step = 1; step <= this.recent.length; step++) {
       const item = this.recent[modulo(this.nextRecent - step, this.recent.length)];
       if (item === undefined) break;
@@ -276,6 +277,7 @@ function binOf(latencyMs: number): number {
 /** A representative latency of a bin: the geometric middle of its edges (0.5 ms for the first bin). */
 function binValue(bin: number): number {
   if (bin === 0) return 0.5;
+  if (bin === BIN_COUNT - 1) return Math.round(GROWTH ** (bin - 1)); // the overflow bin: its lower edge
   return Math.round(GROWTH ** (bin - 0.5) * 10) / 10;
 }
 
