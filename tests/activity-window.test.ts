@@ -88,8 +88,18 @@ describe('ActivityWindow', () => {
     const clock = new FakeClock(T0);
     const window = new ActivityWindow({ clock });
     for (const code of ['E4400', 'E4400', 'E4403', 'E4404', 'E4202', 'E4700']) window.record(outcome(clock, { error: failure(code) }), facts(1));
-    expect(window.snapshot().refusals).toEqual({ total: 4, by_code: { E4400: 2, E4403: 1, E4404: 1 } });
-    expect(window.snapshot().totals.errors).toBe(6);
+    const snapshot = window.snapshot();
+    expect(snapshot.refusals).toEqual({ total: 4, by_code: { E4400: 2, E4403: 1, E4404: 1 } });
+    expect(snapshot.errors_by_code).toEqual({ E4400: 2, E4403: 1, E4404: 1, E4202: 1, E4700: 1 });
+    expect(snapshot.totals.errors).toBe(6);
+  });
+
+  it('keeps refusals out of the recent errors, so that a burst of them cannot push the failures out', () => {
+    const clock = new FakeClock(T0);
+    const window = new ActivityWindow({ clock, maxRecentErrors: 5 });
+    window.record(outcome(clock, { request: { request_id: 'req-upstream' }, error: failure('E4202') }), facts(1));
+    for (let index = 0; index < 100; index++) window.record(outcome(clock, { error: failure('E4400', 'slow down', 429) }), facts(1));
+    expect(window.snapshot().recent_errors.map((error) => error.request_id)).toEqual(['req-upstream']);
   });
 
   it('keeps the latest errors newest first, bounded, with secrets removed from their messages', () => {
@@ -113,16 +123,16 @@ describe('ActivityWindow', () => {
     const clock = new FakeClock(T0);
     const window = new ActivityWindow({ clock, windowMs: 60_000, bucketMs: 15_000, maxRecentErrors: 10 });
     for (let index = 0; index < 50_000; index++) {
-      window.record(outcome(clock, { error: failure(`E44${String(index % 100).padStart(2, '0')}`) }), facts(index % 5000));
+      window.record(outcome(clock, { error: failure(`E4${String(index % 1000).padStart(3, '0')}`) }), facts(index % 5000));
       if (index % 10_000 === 0) await clock.advance(15_000);
     }
     const snapshot = window.snapshot();
     expect(snapshot.buckets).toHaveLength(4);
     expect(snapshot.recent_errors).toHaveLength(10);
     // At most 32 codes per bucket; the rest are counted as `other`.
-    expect(Object.keys(snapshot.refusals.by_code).length).toBeLessThanOrEqual(4 * 33);
-    expect(snapshot.refusals.by_code.other).toBeGreaterThan(0);
-    expect(snapshot.refusals.total).toBe(snapshot.totals.errors);
+    expect(Object.keys(snapshot.errors_by_code).length).toBeLessThanOrEqual(4 * 33);
+    expect(snapshot.errors_by_code.other).toBeGreaterThan(0);
+    expect(Object.values(snapshot.errors_by_code).reduce((total, count) => total + count, 0)).toBe(snapshot.totals.errors);
   });
 
   it('gives the request rate over the last minute', async () => {

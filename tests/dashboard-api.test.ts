@@ -71,8 +71,9 @@ describe('GET /dashboard', () => {
     expect(activity.totals.latency_ms.p50).not.toBeNull();
     expect(activity.cache).toMatchObject({ exact: 1, miss: 4 });
     expect(activity.refusals).toEqual({ total: 1, by_code: { E4400: 1 } });
-    expect(activity.recent_errors.map((error) => error.code)).toEqual(['E4400', 'E4202']);
-    expect(activity.recent_errors[1]).toMatchObject({ agent_did: 'did:l04:dash-b', model: 'mock-1', provider: 'mock', http_status: 502 });
+    expect(activity.errors_by_code).toEqual({ E4202: 1, E4400: 1 });
+    expect(activity.recent_errors.map((error) => error.code)).toEqual(['E4202']);
+    expect(activity.recent_errors[0]).toMatchObject({ agent_did: 'did:l04:dash-b', model: 'mock-1', provider: 'mock', http_status: 502 });
 
     const usage = snapshot.usage as DashboardUsage;
     expect(usage.refusals).toEqual({ requests: 1, by_code: { E4400: 1 } });

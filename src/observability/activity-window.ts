@@ -2,7 +2,7 @@
  * The live figures of the last minutes, kept in memory for the operator dashboard: per time
  * bucket the requests, errors, latency percentiles, cache results and refusals per E-code, and a
  * ring of the latest errors. Memory is fixed whatever the traffic: a ring of `windowMs /
- * bucketMs` buckets, each with a latency histogram of fixed size, refusal counts keyed by E-code
+ * bucketMs` buckets, each with a latency histogram of fixed size, error counts keyed by E-code
  * (at most `MAX_CODES` per bucket), and at most `maxRecentErrors` errors.
  *
  * Latency percentiles come from a log-scale histogram (bins 10 % wide from 1 ms to about 22 minutes),
@@ -84,9 +84,11 @@ export interface ActivitySnapshot {
   };
   /** Cache results; `hit_rate` is (exact + semantic) / (exact + semantic + miss), `null` without lookups. */
   cache: { exact: number; semantic: number; miss: number; bypass: number; hit_rate: number | null };
+  /** Every failed request per E-code. */
+  errors_by_code: Record<string, number>;
   /** Rate-limit, budget and queue refusals (E44xx) per E-code. */
   refusals: { total: number; by_code: Record<string, number> };
-  /** The latest errors, newest first. */
+  /** The latest errors other than refusals (those are counted in `refusals`), newest first. */
   recent_errors: RecentError[];
 }
 
@@ -101,7 +103,7 @@ export interface ActivityWindowOptions {
   maxRecentErrors?: number;
 }
 
-/** Distinct refusal codes counted per bucket; more are counted under `other`. */
+/** Distinct error codes counted per bucket; more are counted under `other`. */
 const MAX_CODES = 32;
 const MAX_MESSAGE_LENGTH = 300;
 /** Bin `i` (1 ≤ i < BIN_COUNT - 1) holds latencies in [GROWTH^(i-1), GROWTH^i) ms. */
@@ -117,7 +119,7 @@ interface Bucket {
   errors: number;
   latency: Uint32Array;
   cache: Record<ActivityCacheResult, number>;
-  refusals: Map<string, number>;
+  codes: Map<string, number>;
 }
 
 /** In-memory figures of recent requests: fixed memory, time from the injected clock. */
@@ -156,10 +158,10 @@ export class ActivityWindow {
     const error = outcome.error;
     if (error === undefined) return;
     bucket.errors += 1;
-    if (error.code.startsWith('E44')) {
-      const code = bucket.refusals.has(error.code) || bucket.refusals.size < MAX_CODES ? error.code : 'other';
-      bucket.refusals.set(code, (bucket.refusals.get(code) ?? 0) + 1);
-    }
+    const code = bucket.codes.has(error.code) || bucket.codes.size < MAX_CODES ? error.code : 'other';
+    bucket.codes.set(code, (bucket.codes.get(code) ?? 0) + 1);
+    // Refusals are expected and counted apart; the ring keeps the failures an operator looks into.
+    if (isRefusal(error.code)) return;
     this.recent[this.nextRecent] = {
       at: new Date(outcome.endedAt).toISOString(),
       request_id: outcome.request.request_id,
@@ -182,6 +184,7 @@ export class ActivityWindow {
     const buckets: ActivityBucket[] = [];
     const latency = new Uint32Array(BIN_COUNT);
     const cache = { exact: 0, semantic: 0, miss: 0, bypass: 0 };
+    const codes: Record<string, number> = {};
     const refusals: Record<string, number> = {};
     let requests = 0;
     let errors = 0;
@@ -207,7 +210,9 @@ export class ActivityWindow {
       if (index > current - rateBuckets) recentRequests += bucket.requests;
       for (let bin = 0; bin < BIN_COUNT; bin++) latency[bin]! += bucket.latency[bin]!;
       for (const result of CACHE_RESULTS) cache[result] += bucket.cache[result];
-      for (const [code, value] of bucket.refusals) {
+      for (const [code, value] of bucket.codes) {
+        codes[code] = (codes[code] ?? 0) + value;
+        if (!isRefusal(code)) continue;
         refusals[code] = (refusals[code] ?? 0) + value;
         refusalTotal += value;
       }
@@ -225,6 +230,7 @@ export class ActivityWindow {
         latency_ms: percentiles(latency, requests),
       },
       cache: { ...cache, hit_rate: lookups === 0 ? null : (cache.exact + cache.semantic) / lookups },
+      errors_by_code: codes,
       refusals: { total: refusalTotal, by_code: refusals },
       recent_errors: this.recentErrors((current - count + 1) * this.bucketMs),
     };
@@ -256,7 +262,7 @@ const CACHE_RESULTS: readonly ActivityCacheResult[] = ['exact', 'semantic', 'mis
 const NO_PERCENTILES: LatencyPercentiles = { p50: null, p95: null, p99: null };
 
 function emptyBucket(): Bucket {
-  return { index: -1, requests: 0, errors: 0, latency: new Uint32Array(BIN_COUNT), cache: { exact: 0, semantic: 0, miss: 0, bypass: 0 }, refusals: new Map() };
+  return { index: -1, requests: 0, errors: 0, latency: new Uint32Array(BIN_COUNT), cache: { exact: 0, semantic: 0, miss: 0, bypass: 0 }, codes: new Map() };
 }
 
 function resetBucket(bucket: Bucket, index: number): void {
@@ -265,7 +271,7 @@ function resetBucket(bucket: Bucket, index: number): void {
   bucket.errors = 0;
   bucket.latency.fill(0);
   bucket.cache = { exact: 0, semantic: 0, miss: 0, bypass: 0 };
-  bucket.refusals.clear();
+  bucket.codes.clear();
 }
 
 /** The histogram bin of a latency in milliseconds. */
@@ -295,6 +301,11 @@ function quantile(histogram: Uint32Array, total: number, q: number): number {
     if (seen >= rank) return binValue(bin);
   }
   return binValue(histogram.length - 1);
+}
+
+/** Rate-limit, budget and queue refusals: the E44xx range. */
+function isRefusal(code: string): boolean {
+  return code.startsWith('E44');
 }
 
 function modulo(value: number, divisor: number): number {

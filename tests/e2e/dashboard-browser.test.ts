@@ -83,7 +83,8 @@ async function traffic(clients: Record<keyof typeof KEYS, Client>, wave: number)
   }
   outcomes.push(await settle(ask(clients.writer, 'mock-1', 'Write a short paragraph about tides.'))); // an exact hit at once
   // Pinned to the failing provider: upstream 5xx until the circuit opens, then refused at once.
-  for (let attempt = 0; attempt < 7; attempt++) outcomes.push(await settle(ask(clients.researcher, 'gpt-flaky', `Plan step ${attempt}, wave ${wave}`)));
+  for (let attempt = 0; attempt < (wave === 0 ? 7 : 2); attempt++)
+    outcomes.push(await settle(ask(clients.researcher, 'gpt-flaky', `Plan step ${attempt}, wave ${wave}`)));
   // The planner's key allows 4 requests a minute: the rest are rate-limit refusals.
   for (let step = 0; step < 6; step++) outcomes.push(await settle(ask(clients.planner, 'mock-1', `Next move ${step}, wave ${wave}?`)));
   return outcomes;
@@ -123,7 +124,8 @@ describe('dashboard in Chromium', () => {
           },
           cache: { enabled: true, semantic: false },
           circuit_breaker: { failure_threshold: 5, cooldown_s: 3600 },
-          health: { enabled: true },
+          // The live error window spans the whole run, so the failing provider stays unhealthy between waves.
+          health: { enabled: true, window_s: 900 },
           auth: { api_keys: Object.values(KEYS).map((entry) => ({ ...entry })) },
           logging: { level: 'silent' },
         },
@@ -192,6 +194,7 @@ describe('dashboard in Chromium', () => {
       expect(await page.locator('#refusals li[data-code="E4400"]').textContent()).toBe(`E4400: ${outcomes.filter((code) => code === 'E4400').length}`);
       expect(await page.locator('#errors tr[data-code="E4700"]').count()).toBeGreaterThan(0);
       expect(await page.locator('#errors tr[data-code="E4202"]').count()).toBeGreaterThan(0);
+      expect(await page.locator('#error-codes li[data-code="E4202"]').textContent()).toBe(`E4202: ${outcomes.filter((code) => code === 'E4202').length}`);
 
       // Spend per agent: the page shows what the ledger says.
       for (const agent of [KEYS.researcher.agent_did, KEYS.writer.agent_did, KEYS.planner.agent_did]) {

@@ -91,7 +91,7 @@ function render(snapshot) {
   renderCache(snapshot.activity.cache);
   renderRefusals(snapshot.activity.refusals, snapshot.queue_depth);
   renderUsage(snapshot.usage);
-  renderErrors(snapshot.activity.recent_errors);
+  renderErrors(snapshot.activity.recent_errors, snapshot.activity.errors_by_code);
 }
 
 function renderFigures(snapshot) {
@@ -278,7 +278,9 @@ function usageTable(table, title, groups) {
   table.replaceChildren(thead, tbody);
 }
 
-function renderErrors(errors) {
+function renderErrors(errors, byCode) {
+  const codes = Object.entries(byCode).sort((a, b) => b[1] - a[1]);
+  byId('error-codes').replaceChildren(...(codes.length === 0 ? [listItem('none')] : codes.map(([code, count]) => listItem(`${code}: ${count}`, code))));
   const body = byId('errors').tBodies[0];
   if (errors.length === 0) {
     const tr = document.createElement('tr');
