@@ -1,16 +1,20 @@
 /**
  * The read side of both ledgers, one suite run against the memory ledger and the PostgreSQL
- * ledger on the real PostgreSQL (its own schema per test): totals with refusals apart, and the
+ * ledger on the real PostgreSQL (a schema of its own per backend, dropped after the suite): totals with refusals apart, and the
  * breakdowns by agent, tenant, model and UTC day with their order and limit. The expected figures
  * are worked out by hand from the eight records below.
  */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Pool } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { UsageGroup, UsageLedger, UsageQuery, UsageRecord, UsageSummary } from '../src/accounting/usage-ledger.js';
 import { MemoryUsageLedger } from '../src/accounting/usage-ledger.js';
+import { PostgresUsageLedger } from '../src/accounting/postgres-usage-ledger.js';
 import { PostgresUsageReader } from '../src/accounting/postgres-usage-query.js';
-import { onCleanup } from './helpers/cleanup.js';
-import { PG_URL, spoolDir, startLedger, testSchema } from './helpers/ledger-db.js';
+import { PG_URL } from './helpers/ledger-db.js';
 
 const admin = new Pool({ connectionString: PG_URL, max: 2 });
 afterAll(() => admin.end());
@@ -74,8 +78,24 @@ function rounded(summary: UsageSummary): UsageSummary {
 
 interface Backend {
   name: string;
-  /** A ledger holding `records`, ready to be queried. */
-  open(records: UsageRecord[]): Promise<Pick<UsageLedger, 'query'>>;
+  /** A ledger holding `records`, ready to be queried, and how to release it. */
+  open(records: UsageRecord[]): Promise<{ ledger: Pick<UsageLedger, 'query'>; close: () => Promise<unknown> }>;
+}
+
+/** A schema of its own, written through the real ledger; dropped by `close`. */
+async function writtenSchema(records: UsageRecord[]): Promise<{ ledger: PostgresUsageLedger; schema: string; close: () => Promise<unknown> }> {
+  const schema = `l04_query_test_${randomBytes(5).toString('hex')}`;
+  const spool = await mkdtemp(join(tmpdir(), 'l04-query-spool-'));
+  const ledger = new PostgresUsageLedger({ url: PG_URL, schema, spoolDir: spool, batchSize: 50, flushIntervalMs: 60_000, spoolMaxRecords: 1_000 });
+  await ledger.start();
+  for (const item of records) ledger.record(item);
+  await ledger.flush();
+  const close = async (): Promise<void> => {
+    await ledger.close(1_000);
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await rm(spool, { recursive: true, force: true });
+  };
+  return { ledger, schema, close };
 }
 
 const BACKENDS: Backend[] = [
@@ -84,34 +104,31 @@ const BACKENDS: Backend[] = [
     async open(records) {
       const ledger = new MemoryUsageLedger();
       for (const item of records) ledger.record(item);
-      return ledger;
+      return { ledger, close: async () => undefined };
     },
   },
   {
     name: 'PostgresUsageLedger (real PostgreSQL)',
-    async open(records) {
-      const ledger = await startLedger({ url: PG_URL, schema: testSchema(admin), spoolDir: await spoolDir() });
-      for (const item of records) ledger.record(item);
-      await ledger.flush();
-      return ledger;
-    },
+    open: writtenSchema,
   },
   {
     name: 'PostgresUsageReader over a ledger a gateway wrote (real PostgreSQL)',
     async open(records) {
-      const schema = testSchema(admin);
-      const ledger = await startLedger({ url: PG_URL, schema, spoolDir: await spoolDir() });
-      for (const item of records) ledger.record(item);
-      await ledger.flush();
-      const reader = new PostgresUsageReader({ url: PG_URL, schema });
-      onCleanup(() => reader.close());
-      return reader;
+      const written = await writtenSchema(records);
+      const reader = new PostgresUsageReader({ url: PG_URL, schema: written.schema });
+      return { ledger: reader, close: async () => Promise.all([reader.close(), written.close()]) };
     },
   },
 ];
 
 describe.each(BACKENDS)('usage queries: $name', (backend) => {
-  const query = async (q: UsageQuery): Promise<UsageSummary> => rounded(await (await backend.open(RECORDS)).query(q));
+  // The records never change: one ledger per backend serves every test of the suite.
+  let opened: ReturnType<Backend['open']> | undefined;
+  afterAll(async () => (await opened)?.close());
+  const query = async (q: UsageQuery): Promise<UsageSummary> => {
+    opened ??= backend.open(RECORDS);
+    return rounded(await (await opened).ledger.query(q));
+  };
 
   it('counts refusals apart from model usage, per E-code', async () => {
     expect(await query({ since: 0 })).toEqual({
