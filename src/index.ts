@@ -50,6 +50,19 @@ export type { ExcludedCandidate, RoutingDecision, RoutingStrategy } from './mode
 export type { EmbedCall, EmbedResult, HealthCheckOptions, ProviderAdapter, ProviderCall, ProviderResult, StreamPart } from './providers/base.js';
 export { MockAdapter } from './providers/mock-adapter.js';
 export type { MockFailure } from './providers/mock-adapter.js';
-export type { UsageByModel, UsageLedger, UsageLedgerHealth, UsageQuery, UsageRecord, UsageSummary } from './accounting/usage-ledger.js';
+export type {
+  UsageByModel,
+  UsageGroup,
+  UsageGroupBy,
+  UsageLedger,
+  UsageLedgerHealth,
+  UsageQuery,
+  UsageRecord,
+  UsageRefusals,
+  UsageSummary,
+  UsageTotals,
+} from './accounting/usage-ledger.js';
 export { systemClock } from './util/clock.js';
 export type { Clock, IdGenerator, Random, TimerHandle } from './util/clock.js';
+export type { DashboardProvider, DashboardSnapshot, DashboardUsage } from './gateway/dashboard-snapshot.js';
+export type { ActivityBucket, ActivitySnapshot, LatencyPercentiles, RecentError } from './observability/activity-window.js';

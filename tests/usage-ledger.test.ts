@@ -375,7 +375,14 @@ describe('PostgresUsageLedger', () => {
       const [stored, expected] = [await ledger.query(query), await memory.query(query)];
       expect({ ...stored, cost_cents: Math.round(stored.cost_cents * 1e6) }).toEqual({ ...expected, cost_cents: Math.round(expected.cost_cents * 1e6) });
     }
-    expect(await ledger.query({ since: T0 + 1_000_000 })).toEqual({ requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0, by_model: [] });
+    expect(await ledger.query({ since: T0 + 1_000_000 })).toEqual({
+      requests: 0,
+      input_tokens: 0,
+      output_tokens: 0,
+      cost_cents: 0,
+      by_model: [],
+      refusals: { requests: 0, by_code: {} },
+    });
   });
 });
 

@@ -15,13 +15,12 @@
  */
 import { Pool } from 'pg';
 import type { PoolClient } from 'pg';
-import { GatewayError, ValidationError } from '../models/error-codes.js';
-import type { UsageByModel, UsageLedger, UsageLedgerHealth, UsageQuery, UsageRecord, UsageSummary } from './usage-ledger.js';
-import { summarizeUsage } from './usage-ledger.js';
+import type { UsageLedger, UsageLedgerHealth, UsageQuery, UsageRecord, UsageSummary } from './usage-ledger.js';
+import { queryUsageTable } from './postgres-usage-query.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { redactSecrets } from '../util/redact.js';
-import { isUsageTimestamp, migrateUsageSchema, quoteSchemaName, toUsageColumns, USAGE_COLUMNS, USAGE_TABLE } from './usage-migrations.js';
+import { migrateUsageSchema, quoteSchemaName, toUsageColumns, USAGE_COLUMNS, USAGE_TABLE } from './usage-migrations.js';
 import { UsageSpool } from './usage-spool.js';
 
 /** Options of a `PostgresUsageLedger` (config: `usage.*`). */
@@ -152,33 +151,7 @@ export class PostgresUsageLedger implements UsageLedger {
   }
 
   async query(query: UsageQuery): Promise<UsageSummary> {
-    for (const [name, value] of [
-      ['since', query.since],
-      ['until', query.until],
-    ] as const) {
-      if (value !== undefined && !isUsageTimestamp(value)) throw new ValidationError('E4500', `${name} should be epoch milliseconds`, { param: name });
-    }
-    const values: unknown[] = [new Date(query.since).toISOString()];
-    const conditions = ['created_at >= $1::timestamptz'];
-    const add = (sql: string, value: unknown): void => {
-      values.push(value);
-      conditions.push(`${sql} $${values.length}`);
-    };
-    if (query.until !== undefined) add('created_at < ', new Date(query.until).toISOString());
-    if (query.agent !== undefined) add('agent_did =', query.agent);
-    if (query.tenant !== undefined) add('tenant =', query.tenant);
-    try {
-      // float8 so that pg hands back numbers; exact far beyond any realistic token or cent total.
-      const result = await this.pool.query<UsageByModel>(
-        `SELECT model_id, provider, count(*)::float8 AS requests, sum(input_tokens)::float8 AS input_tokens,
-                sum(output_tokens)::float8 AS output_tokens, sum(cost_cents)::float8 AS cost_cents
-           FROM ${this.table} WHERE ${conditions.join(' AND ')} GROUP BY model_id, provider`,
-        values,
-      );
-      return summarizeUsage(result.rows);
-    } catch (error) {
-      throw new GatewayError('E4511', undefined, { cause: error });
-    }
+    return queryUsageTable(this.pool, this.table, query);
   }
 
   /**

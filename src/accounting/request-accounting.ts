@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Exchange, Outcome } from '../pipeline/exchange.js';
 import type { SpendTracker } from '../limits/spend-tracker.js';
 import type { Clock } from '../util/clock.js';
+import type { ActivityWindow } from '../observability/activity-window.js';
 import type { UsageLedger } from './usage-ledger.js';
 
 /** Options of `RequestAccounting`. */
@@ -22,6 +23,8 @@ export interface RequestAccountingOptions {
   spend: SpendTracker;
   clock: Clock;
   logContent: boolean;
+  /** The dashboard's live figures; fed one entry per finished request. */
+  activity?: ActivityWindow;
 }
 
 /** The refusals counted under `l04_rate_limited_total`, by code. */
@@ -76,6 +79,17 @@ export class RequestAccounting {
       error_code: error?.code ?? null,
       created_at: exchange.arrivalAt,
     });
+
+    this.options.activity?.record(
+      {
+        endedAt: exchange.arrivalAt + latencyMs,
+        cache: exchange.cache,
+        ...(error === undefined ? {} : { error }),
+        request: exchange.request,
+        caller: exchange.caller,
+      },
+      { latencyMs, model, provider },
+    );
 
     const line: Record<string, unknown> = {
       request_id: exchange.request.request_id,

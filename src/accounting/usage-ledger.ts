@@ -1,7 +1,13 @@
 /**
  * The usage ledger port: one record per request (tokens, cost, latency, outcome), written off the
- * hot path, and the sums that `GET /v1/usage` answers from. `MemoryUsageLedger` is the in-process
- * backend; `PostgresUsageLedger` (postgres-usage-ledger.ts) is the durable one.
+ * hot path, and the sums that `GET /v1/usage`, the dashboard and `l04-gateway usage` answer from.
+ * `MemoryUsageLedger` is the in-process backend; `PostgresUsageLedger` (postgres-usage-ledger.ts)
+ * is the durable one. Both reduce their records to `UsageTotalsRow`s and groups, ranked and
+ * summarised by the shared functions here, so that they answer every query alike.
+ *
+ * A refusal is a record without a model (`model_id` `''`): the request was turned away before any
+ * model was chosen (rate limit, budget, validation, no candidate). Refusals are counted apart
+ * (`refusals`), never as model usage.
  */
 
 /** One request's accounting, as it is stored (snake_case wire names). */
@@ -36,6 +42,14 @@ export interface UsageRecord {
   created_at: number;
 }
 
+/** Dimensions a usage query can break its totals down by. */
+export const USAGE_GROUP_BY = ['agent', 'tenant', 'model', 'day'] as const;
+/** `agent` (DID), `tenant`, `model` (model id) or `day` (UTC, `yyyy-mm-dd`). */
+export type UsageGroupBy = (typeof USAGE_GROUP_BY)[number];
+
+/** Default and largest number of groups a query returns. */
+export const USAGE_GROUP_LIMIT = { default: 100, max: 1_000 } as const;
+
 /** Which records a usage query sums. */
 export interface UsageQuery {
   /** Only this agent DID. */
@@ -46,25 +60,68 @@ export interface UsageQuery {
   since: number;
   /** Records created before this instant, epoch milliseconds; no upper bound when absent. */
   until?: number;
+  /** Also break the totals down by this dimension (`UsageSummary.groups`). */
+  group_by?: UsageGroupBy;
+  /** Most groups returned, 1 to 1000; default 100. The totals always cover every record. */
+  limit?: number;
+}
+
+/** Requests, tokens and spend of a set of records. */
+export interface UsageTotals {
+  /** Requests that reached a model (answered, cached, or failed upstream); refusals are counted apart. */
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  /** Spend in cents (fractions allowed). */
+  cost_cents: number;
 }
 
 /** Spend and tokens of one model over a query's records. */
-export interface UsageByModel {
+export interface UsageByModel extends UsageTotals {
   model_id: string;
   provider: string;
-  requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_cents: number;
 }
 
-/** Spend and tokens over a query's records, in total and per model (highest spend first). */
-export interface UsageSummary {
+/** Requests refused before any model was chosen (rate limits, budgets, validation, no model). */
+export interface UsageRefusals {
   requests: number;
-  input_tokens: number;
-  output_tokens: number;
-  cost_cents: number;
+  /** Refusals per E-code. */
+  by_code: Record<string, number>;
+}
+
+/** One group of a query with `group_by`. */
+export interface UsageGroup extends UsageTotals {
+  /** The agent DID, tenant, model id or UTC day (`yyyy-mm-dd`) of the group. */
+  key: string;
+  /** Requests of this group refused before any model was chosen. */
+  refusals: number;
+}
+
+/**
+ * Spend and tokens over a query's records: totals and per model (highest spend first), the
+ * refusals apart, and with `group_by` the groups (highest spend first; days in calendar order,
+ * the latest `limit` of them).
+ */
+export interface UsageSummary extends UsageTotals {
   by_model: UsageByModel[];
+  refusals: UsageRefusals;
+  group_by?: UsageGroupBy;
+  groups?: UsageGroup[];
+  /** Groups before `limit` was applied. */
+  group_count?: number;
+}
+
+/**
+ * One line of a ledger's totals: a model's figures, or (model id `''`) the refusals of one E-code.
+ * Both ledgers reduce their records to these and `summarizeUsage` builds the summary.
+ */
+export interface UsageTotalsRow extends UsageTotals {
+  model_id: string;
+  provider: string;
+  /** For refusal rows, the E-code (`'none'` when the record has none). */
+  refusal_code: string | null;
+  /** Every record of the line, refusals included. */
+  records: number;
 }
 
 /** What a ledger reports to `/health/ready`. */
@@ -109,17 +166,72 @@ export function matchesUsageQuery(record: UsageRecord, query: UsageQuery): boole
   return true;
 }
 
-/** Totals `groups` into a summary, ordering the groups by spend (highest first), then model id. */
-export function summarizeUsage(groups: UsageByModel[]): UsageSummary {
-  const by_model = [...groups].sort((a, b) => b.cost_cents - a.cost_cents || a.model_id.localeCompare(b.model_id) || a.provider.localeCompare(b.provider));
-  const summary: UsageSummary = { requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0, by_model };
-  for (const group of by_model) {
-    summary.requests += group.requests;
-    summary.input_tokens += group.input_tokens;
-    summary.output_tokens += group.output_tokens;
-    summary.cost_cents += group.cost_cents;
+/** True for a record of a request refused before any model was chosen. */
+export function isRefusal(record: Pick<UsageRecord, 'model_id'>): boolean {
+  return record.model_id === '';
+}
+
+/** The UTC day of an epoch-milliseconds instant, `yyyy-mm-dd`. */
+export function usageDay(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+/** Builds a summary from totals rows: refusal rows go to `refusals`, the others to `by_model` (highest spend first). */
+export function summarizeUsage(rows: readonly UsageTotalsRow[]): UsageSummary {
+  const by_model: UsageByModel[] = [];
+  const refusals: UsageRefusals = { requests: 0, by_code: {} };
+  const summary: UsageSummary = { requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0, by_model, refusals };
+  for (const row of rows) {
+    if (row.model_id === '') {
+      const code = row.refusal_code ?? 'none';
+      refusals.requests += row.records;
+      refusals.by_code[code] = (refusals.by_code[code] ?? 0) + row.records;
+    } else {
+      by_model.push({
+        model_id: row.model_id,
+        provider: row.provider,
+        requests: row.requests,
+        input_tokens: row.input_tokens,
+        output_tokens: row.output_tokens,
+        cost_cents: row.cost_cents,
+      });
+      summary.requests += row.requests;
+    }
+    summary.input_tokens += row.input_tokens;
+    summary.output_tokens += row.output_tokens;
+    summary.cost_cents += row.cost_cents;
   }
+  by_model.sort((a, b) => b.cost_cents - a.cost_cents || b.requests - a.requests || compareText(a.model_id, b.model_id) || compareText(a.provider, b.provider));
   return summary;
+}
+
+/**
+ * Orders groups and applies the limit: by spend, then requests, then refusals (highest first),
+ * then key; days in calendar order, keeping the latest `limit`. PostgreSQL sorts the same way
+ * (keys in byte order, `COLLATE "C"`).
+ */
+export function rankUsageGroups(groups: UsageGroup[], groupBy: UsageGroupBy, limit: number): UsageGroup[] {
+  if (groupBy === 'day') return groups.sort((a, b) => compareText(a.key, b.key)).slice(-limit);
+  return groups.sort((a, b) => b.cost_cents - a.cost_cents || b.requests - a.requests || b.refusals - a.refusals || compareText(a.key, b.key)).slice(0, limit);
+}
+
+/** The group key of `record` under `groupBy`; `undefined` when the record has none (a refusal has no model). */
+export function usageGroupKey(record: UsageRecord, groupBy: UsageGroupBy): string | undefined {
+  switch (groupBy) {
+    case 'agent':
+      return record.agent_did;
+    case 'tenant':
+      return record.tenant;
+    case 'model':
+      return isRefusal(record) ? undefined : record.model_id;
+    case 'day':
+      return usageDay(record.created_at);
+  }
+}
+
+/** Code-unit order, the order of PostgreSQL's `COLLATE "C"` for the text a ledger holds. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**
@@ -151,21 +263,39 @@ export class MemoryUsageLedger implements UsageLedger {
   }
 
   async query(query: UsageQuery): Promise<UsageSummary> {
-    const groups = new Map<string, UsageByModel>();
+    const rows = new Map<string, UsageTotalsRow>();
+    const groups = new Map<string, UsageGroup>();
+    const groupBy = query.group_by;
     for (const record of this.ring) {
       if (record === undefined || !matchesUsageQuery(record, query)) continue;
-      const key = `${record.model_id}\u0000${record.provider}`;
-      let group = groups.get(key);
-      if (group === undefined) {
-        group = { model_id: record.model_id, provider: record.provider, requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0 };
-        groups.set(key, group);
+      const refusal = isRefusal(record);
+      const refusalCode = refusal ? (record.error_code ?? 'none') : null;
+      const key = `${record.model_id}\u0000${record.provider}\u0000${refusalCode ?? ''}`;
+      let row = rows.get(key);
+      if (row === undefined) {
+        row = { model_id: record.model_id, provider: record.provider, refusal_code: refusalCode, records: 0, ...emptyTotals() };
+        rows.set(key, row);
       }
-      group.requests += 1;
-      group.input_tokens += record.input_tokens;
-      group.output_tokens += record.output_tokens;
-      group.cost_cents += record.cost_cents;
+      row.records += 1;
+      addRecord(row, record);
+      const groupKey = groupBy === undefined ? undefined : usageGroupKey(record, groupBy);
+      if (groupKey === undefined) continue;
+      let group = groups.get(groupKey);
+      if (group === undefined) {
+        group = { key: groupKey, refusals: 0, ...emptyTotals() };
+        groups.set(groupKey, group);
+      }
+      if (refusal) group.refusals += 1;
+      addRecord(group, record);
     }
-    return summarizeUsage([...groups.values()]);
+    const summary = summarizeUsage([...rows.values()]);
+    if (groupBy === undefined) return summary;
+    return {
+      ...summary,
+      group_by: groupBy,
+      groups: rankUsageGroups([...groups.values()], groupBy, query.limit ?? USAGE_GROUP_LIMIT.default),
+      group_count: groups.size,
+    };
   }
 
   async flush(): Promise<void> {}
@@ -175,4 +305,15 @@ export class MemoryUsageLedger implements UsageLedger {
   health(): UsageLedgerHealth {
     return { backend: 'memory', healthy: true, spooled: 0, pending: 0 };
   }
+}
+
+function emptyTotals(): UsageTotals {
+  return { requests: 0, input_tokens: 0, output_tokens: 0, cost_cents: 0 };
+}
+
+function addRecord(totals: UsageTotals, record: UsageRecord): void {
+  if (!isRefusal(record)) totals.requests += 1;
+  totals.input_tokens += record.input_tokens;
+  totals.output_tokens += record.output_tokens;
+  totals.cost_cents += record.cost_cents;
 }

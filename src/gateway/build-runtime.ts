@@ -42,6 +42,7 @@ import { FallbackExecutor } from '../routing/fallback-executor.js';
 import { RequestAccounting } from '../accounting/request-accounting.js';
 import { providerEmbedding } from '../routing/provider-embedding.js';
 import type { ProviderEmbedFunction } from '../routing/provider-embedding.js';
+import { ActivityWindow } from '../observability/activity-window.js';
 
 /** What may be injected instead of being built from config (tests, embedding applications). */
 export interface GatewayDependencies {
@@ -79,6 +80,8 @@ export interface GatewayRuntime {
   readonly spend: SpendTracker;
   readonly ledger: UsageLedger;
   readonly accounting: RequestAccounting;
+  /** The last 15 minutes of requests, for the dashboard. */
+  readonly activity: ActivityWindow;
   readonly redis: RedisConnection | undefined;
   /** `memory` or `redis`: where shared state lives. */
   readonly stateBackend: 'memory' | 'redis';
@@ -196,7 +199,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     isPrimaryReady: redis === undefined ? undefined : redisReady,
   });
   const ledger = dependencies.ledger ?? (await buildLedger(config, clock, logger));
-  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, clock, logContent: config.logging.log_content });
+  const activity = new ActivityWindow({ clock });
+  const accounting = new RequestAccounting({ metrics, logger, ledger, spend, clock, logContent: config.logging.log_content, activity });
 
   for (const id of adapters.keys()) {
     metrics.setCircuitState(id, 'closed');
@@ -223,6 +227,7 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     spend,
     ledger,
     accounting,
+    activity,
     redis,
     stateBackend,
     async close() {

@@ -26,6 +26,8 @@ import type { Readiness } from './readiness.js';
 import { buildRequestChain } from './request-chain.js';
 import { validateEmbedding, validateRequest } from './validate-request.js';
 import type { ValidationContext } from './validate-request.js';
+import { dashboardSnapshot } from './dashboard-snapshot.js';
+import type { DashboardSnapshot } from './dashboard-snapshot.js';
 
 /** One item of `completeBatch`: the answer or the error, in input order. */
 export type BatchItemResult =
@@ -166,6 +168,16 @@ export class ModelGateway {
    */
   recordRefusal(error: GatewayError, durationS: number): void {
     this.started?.runtime.accounting.recordRefusal(error, durationS);
+  }
+
+  /**
+   * The operator dashboard's figures in one call: each provider's health, latency, circuit state
+   * and queue depth; requests, errors, latency percentiles, cache results and refusals over the
+   * last 15 minutes, with the latest errors; and today's spend and tokens per tenant, agent and
+   * model from the ledger (an unreadable ledger is reported inside `usage`, not thrown).
+   */
+  async dashboard(): Promise<DashboardSnapshot> {
+    return dashboardSnapshot((await this.ready()).runtime);
   }
 
   /** Stops health checks, flushes the ledger (or spools it) and closes connections. */

@@ -22,6 +22,7 @@ import { errorShapeOf, handleModel, handleModelList } from './anthropic/models-r
 import { handleResponses } from './responses/responses-route.js';
 import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
+import { handleDashboardPage, handleDashboardScript, handleDashboardSnapshot, handleDashboardStyle } from './dashboard/dashboard-routes.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
 
@@ -56,6 +57,10 @@ const ROUTES: Record<string, Record<string, Route>> = {
   '/health/providers': { GET: { handler: handleProviderHealth, authenticated: false } },
   '/health/ready': { GET: { handler: handleReady, authenticated: false } },
   '/metrics': { GET: { handler: handleMetrics, authenticated: false } },
+  '/dashboard': { GET: { handler: handleDashboardPage, authenticated: false } },
+  '/dashboard/dashboard.js': { GET: { handler: handleDashboardScript, authenticated: false } },
+  '/dashboard/dashboard.css': { GET: { handler: handleDashboardStyle, authenticated: false } },
+  '/dashboard/api/snapshot': { GET: { handler: handleDashboardSnapshot, authenticated: true, admin: true, operator: true } },
 };
 
 /** Options of a `GatewayServer`; defaults come from the gateway's `server:` config. */

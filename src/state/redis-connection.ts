@@ -113,6 +113,8 @@ export class RedisConnection {
   private setUp(up: boolean, error?: unknown): void {
     if (this.up === up) return;
     this.up = up;
+    // A connection ended by close() is not an outage: nothing to report.
+    if (this.closed && !up) return;
     this.onStateChange?.(up, error);
   }
 }

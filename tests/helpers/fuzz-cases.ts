@@ -263,8 +263,8 @@ export class FuzzCaseGenerator {
 
   private badUsageQuery(): string {
     return this.pick([
-      () => '',
-      () => 'agent=did:l04:a',
+      () => `group_by=${this.pick(['week', '', 'AGENT', 'agent,day'])}`,
+      () => `limit=${this.pick(['0', '-1', '1001', 'x', '1e3'])}`,
       () => `since=${this.pick(['yesterday', 'NaN', '1e99', '2024-13-45T99:00:00Z', ''])}`,
       () => `since=0&until=${this.pick(['soon', 'tomorrow', ''])}`,
       () => `since=0&${this.token(5)}=1`,

@@ -9,6 +9,7 @@ import { parseOrThrow } from '../../models/validation.js';
 import type { InferenceRequestInput } from '../../models/inference-request.js';
 import { readJsonBody, sendJson } from '../http-io.js';
 import { answerHeaders } from '../openai/chat-route.js';
+import { parseUsageQuery } from '../../accounting/usage-query-params.js';
 import type { RouteContext } from '../route-context.js';
 
 /**
@@ -59,34 +60,19 @@ export async function handleEmbeddings(context: RouteContext): Promise<void> {
   );
 }
 
-const UsageQuerySchema = z
-  .object({
-    agent: z.string().min(1).max(512).optional(),
-    tenant: z.string().min(1).max(256).optional(),
-    since: z.string().min(1).max(64),
-    until: z.string().min(1).max(64).optional(),
-  })
-  .strict();
-
 /**
- * `GET /v1/usage?agent=…&since=…[&until=…][&tenant=…]`: spend and tokens from the ledger. `since`
- * and `until` are ISO 8601 times or epoch milliseconds. Callers see their own tenant; admins any.
+ * `GET /v1/usage?[since=…][&until=…][&agent=…][&tenant=…][&group_by=agent|tenant|model|day][&limit=N]`:
+ * spend and tokens from the ledger, refusals apart (see `parseUsageQuery` for the time forms;
+ * `since` defaults to 00:00 UTC today). Callers see their own tenant; admins any.
  */
 export async function handleUsage(context: RouteContext): Promise<void> {
-  const query = parseOrThrow(UsageQuerySchema, Object.fromEntries(context.url.searchParams), 'query.');
-  const since = parseTime(query.since, 'since');
-  const until = query.until === undefined ? undefined : parseTime(query.until, 'until');
-  const tenant = context.caller.admin ? query.tenant : context.caller.tenant;
-  const summary = await context.gateway.usage({
-    since,
-    ...(until === undefined ? {} : { until }),
-    ...(query.agent === undefined ? {} : { agent: query.agent }),
-    ...(tenant === undefined ? {} : { tenant }),
-  });
+  const query = parseUsageQuery(context.url.searchParams, context.now());
+  if (!context.caller.admin) query.tenant = context.caller.tenant;
+  const summary = await context.gateway.usage(query);
   sendJson(context.response, 200, {
     object: 'usage',
-    since: new Date(since).toISOString(),
-    ...(until === undefined ? {} : { until: new Date(until).toISOString() }),
+    since: new Date(query.since).toISOString(),
+    ...(query.until === undefined ? {} : { until: new Date(query.until).toISOString() }),
     ...summary,
   });
 }
@@ -97,15 +83,6 @@ export async function handleCachePurge(context: RouteContext): Promise<void> {
   const body = parseOrThrow(z.object({ tenant: z.string().min(1).max(256) }).strict(), await readJsonBody(context.request, context.bodyLimitBytes));
   const purged = await context.gateway.purgeCache(body.tenant);
   sendJson(context.response, 200, { tenant: body.tenant, purged });
-}
-
-// Date.parse alone accepts '-1' (year 2001), 'May 5' and other engine-specific shapes.
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
-
-function parseTime(value: string, name: string): number {
-  const ms = /^\d+$/.test(value) ? Number(value) : ISO_8601.test(value) ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(ms)) throw new ValidationError('E4500', `Invalid request: ${name} must be an ISO 8601 time or epoch milliseconds`, { param: name });
-  return ms;
 }
 
 function withIdentity(body: unknown, context: RouteContext): Record<string, unknown> {
