@@ -344,7 +344,12 @@ async function* events(list: Array<[string, unknown]>): AsyncGenerator<ServerSen
   for (const [event, data] of list) yield { event, data: typeof data === 'string' ? data : JSON.stringify(data) };
 }
 
+/** The parts of a stream, without the running `usage` parts (their own test below asserts them). */
 async function translate(list: Array<[string, unknown]>): Promise<StreamPart[]> {
+  return (await translateAll(list)).filter((part) => part.type !== 'usage');
+}
+
+async function translateAll(list: Array<[string, unknown]>): Promise<StreamPart[]> {
   const parts: StreamPart[] = [];
   for await (const part of toAnthropicStreamParts(events(list), 'a')) parts.push(part);
   return parts;
@@ -360,6 +365,15 @@ const start: [string, unknown] = [
 const stop: [string, unknown] = ['message_stop', { type: 'message_stop' }];
 
 describe('toAnthropicStreamParts', () => {
+  it('reports the input count as soon as message_start gives it, so a cut stream is billed its true input', async () => {
+    const parts = await translateAll([start, ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: 'Hi' } }]]);
+    expect(parts[0]).toEqual({
+      type: 'usage',
+      usage: { input_tokens: 35, output_tokens: 1, total_tokens: 36, cache_creation_input_tokens: 5, cache_read_input_tokens: 20 },
+    });
+    expect(parts.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4208' } });
+  });
+
   it('counts cached input tokens and takes the latest cumulative counts', async () => {
     const parts = await translate([
       start,

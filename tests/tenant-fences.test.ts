@@ -5,6 +5,7 @@
  * a mock, prompts too long for a pinned model refused before any call, and upstream error text kept
  * for the logs. Against the real PostgreSQL ledger and Redis, with the official `openai` client.
  */
+import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { Pool } from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -178,6 +179,29 @@ describe('refusals the official SDKs do not retry', () => {
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(429);
     expect(attempts() - spentAt).toBe(1);
+  });
+
+  it("returns a spent budget to a default-retrying Anthropic client in one attempt, in Anthropic's error shape", async () => {
+    const { url } = await startTestServer(fencedConfig());
+    let attempts = 0;
+    const client = new Anthropic({
+      baseURL: url,
+      apiKey: BUDGET_KEY,
+      fetch: (input, init) => {
+        attempts++;
+        return fetch(input, init);
+      },
+    });
+    await client.messages.create({ model: 'mock-1', max_tokens: 64, messages: user('spend it all') });
+    await eventually(
+      () => callJson(url, '/v1/chat/completions', { model: 'mock-1', messages: user('probe') }, bearer(BUDGET_KEY)),
+      (answer) => answer.status === 429,
+    );
+    const before = attempts;
+    const error = await client.messages.create({ model: 'mock-1', max_tokens: 64, messages: user('once more') }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Anthropic.RateLimitError);
+    expect((error as InstanceType<typeof Anthropic.APIError>).headers?.get('x-should-retry')).toBe('false');
+    expect(attempts - before).toBe(1);
   });
 
   it('tells clients not to retry a request that can never fit the token limit, and to retry a passing rate limit soon', async () => {

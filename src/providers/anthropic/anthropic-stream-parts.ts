@@ -67,6 +67,8 @@ export async function* toAnthropicStreamParts(events: AsyncIterable<ServerSentEv
       switch (event.type) {
         case 'message_start':
           usage.apply(event.message.usage);
+          // The input count is known now: a stream cut later is still billed its true input.
+          yield { type: 'usage', usage: usage.total() };
           break;
         case 'content_block_start': {
           const block = event.content_block;

@@ -3,7 +3,7 @@
  * the HTTP status Anthropic uses for each type (https://docs.anthropic.com/en/api/errors). The
  * gateway's E-code rides along in `error.code`; clients ignore fields they do not know.
  */
-import { toGatewayError } from '../../models/error-codes.js';
+import { errorHeaders, toGatewayError } from '../../models/error-codes.js';
 import type { GatewayError } from '../../models/error-codes.js';
 
 /** Anthropic's error types. */
@@ -61,8 +61,8 @@ export function anthropicErrorType(error: GatewayError): AnthropicErrorType {
 export function toAnthropicError(error: unknown, requestId?: string): { status: number; headers: Record<string, string>; body: AnthropicErrorBody } {
   const gatewayError = toGatewayError(error);
   const type = anthropicErrorType(gatewayError);
-  const headers: Record<string, string> = { ...gatewayError.headers };
-  if (gatewayError.retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(gatewayError.retryAfterMs / 1000)));
+  // The same retry advice as every other face: x-should-retry, and a wait only when it helps.
+  const headers = errorHeaders(gatewayError);
   // Statuses Anthropic does not use (415, 422, 499) keep the gateway's own; the rest follow the type.
   const status = type === 'invalid_request_error' && gatewayError.httpStatus !== 400 ? gatewayError.httpStatus : ANTHROPIC_ERROR_STATUSES[type];
   return {
