@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
     setupFiles: ['tests/setup.ts'],
+    // A three-master Redis Cluster for the whole run (joined in the background; see the file).
+    globalSetup: ['tests/global-setup.ts'],
     testTimeout: 10_000,
     hookTimeout: 5_000,
     teardownTimeout: 2_000,

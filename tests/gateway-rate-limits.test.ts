@@ -89,7 +89,7 @@ describe('ModelGateway agent limits shared through Redis by two instances', () =
       // refilled to full and been deleted already (100,000 tpm refills 1.7 tokens a millisecond).
       const owner = (await gateways[0]!.gateway.start()).redis!;
       const keys: string[] = [];
-      for await (const batch of owner.client.scanIterator({ MATCH: `${keyPrefix}{agent:*`, COUNT: 500 })) keys.push(...batch);
+      for await (const batch of owner.scan(`${keyPrefix}{agent:*`)) keys.push(...batch);
       expect(keys).toContain(`${keyPrefix}{agent:${AGENT}}:rpm`);
       for (const key of keys) expect(key).toMatch(new RegExp(`^${escapeRegExp(keyPrefix)}\\{agent:${escapeRegExp(AGENT)}\\}:(rpm|tpm)$`));
     }

@@ -101,9 +101,9 @@ describe('ModelGateway when its Redis fails', () => {
     onCleanup(() => blocker.close());
     expect(await blocker.connect()).toBe(true);
     // Every write (scripts included) from every client stalls until UNPAUSE: slow, still connected.
-    await blocker.client.sendCommand(['CLIENT', 'PAUSE', '3000', 'WRITE']);
+    await blocker.call(undefined, ['CLIENT', 'PAUSE', '3000', 'WRITE']);
     const replies = await Promise.all(Array.from({ length: 6 }, (_, index) => chat(index % 2 === 0 ? first : second, DURING, `slow ${index}`)));
-    await blocker.client.sendCommand(['CLIENT', 'UNPAUSE']);
+    await blocker.call(undefined, ['CLIENT', 'UNPAUSE']);
     // Decided per process (5 rpm on each instance), each within the 2 s deadline.
     expect(replies.map((reply) => reply.status)).toEqual(Array(6).fill(200));
     for (const gateway of [first, second]) {
