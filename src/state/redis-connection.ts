@@ -132,9 +132,12 @@ export class RedisConnection {
     return this.currentMode;
   }
 
-  /** Registers scripts to load on every node at each (re)connect; stores call this once. */
+  /** Registers scripts to load on every node at each (re)connect (and now, when up); stores call this once. */
   registerScripts(...scripts: RedisScript[]): void {
-    for (const script of scripts) this.scripts.set(script.sha, script);
+    const added = scripts.filter((script) => !this.scripts.has(script.sha));
+    for (const script of added) this.scripts.set(script.sha, script);
+    // A failure here is harmless: a NOSCRIPT reply loads the script on first use.
+    if (this.up && added.length > 0) void this.loadScripts(added).catch((error: unknown) => this.noteError(error));
   }
 
   /** Listens to up/down transitions; returns the unsubscribe function. */
@@ -266,12 +269,10 @@ export class RedisConnection {
     await pending;
   }
 
-  /** SCRIPT LOAD of every registered script on every master. */
-  private async loadScripts(): Promise<void> {
+  /** SCRIPT LOAD of `scripts` (default every registered one) on every master. */
+  private async loadScripts(scripts: RedisScript[] = [...this.scripts.values()]): Promise<void> {
     const bounds: ReplyBounds = { silenceMs: this.connectTimeoutMs, maxWaitMs: this.connectTimeoutMs };
-    await Promise.all(
-      mastersOf(this.backend).flatMap((node) => [...this.scripts.values()].map((script) => this.callNode(node, ['SCRIPT', 'LOAD', script.source], bounds))),
-    );
+    await Promise.all(mastersOf(this.backend).flatMap((node) => scripts.map((script) => this.callNode(node, ['SCRIPT', 'LOAD', script.source], bounds))));
   }
 
   private open(): void {
