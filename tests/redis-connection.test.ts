@@ -120,6 +120,17 @@ describe('RedisConnection waits', () => {
     await expect(connection.call('k', ['PING'])).rejects.toBeInstanceOf(RedisUnavailableError);
   });
 
+  it('end at close within the grace even while Redis stalls, failing what is pending', async () => {
+    const server = await startRedisServer();
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: server.port });
+    const connection = await connectTo({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 60_000, connectTimeoutMs: 100 });
+    proxy.stall();
+    const pending = connection.call('k', ['PING']);
+    await connection.close();
+    await expect(pending).rejects.toThrow();
+    expect(connection.isReady()).toBe(false);
+  });
+
   it('send the commands of one tick in one write', async () => {
     const server = await startRedisServer();
     const proxy = await startRedisProxy(server.port);

@@ -121,16 +121,24 @@ export function addressOfKey(backend: Backend, key: string | undefined): string 
   return backend.cluster.slots[keySlot(key)]?.master.address ?? 'unknown';
 }
 
-/** Closes gracefully when connected (pending replies arrive), else destroys; `destroy` drops at once. */
-export async function closeBackend(backend: Backend, destroy = false): Promise<void> {
+/**
+ * Closes gracefully when connected (pending replies arrive, for at most `graceMs`), else — or
+ * after the grace, or with `destroy` — drops the connection at once, failing what is pending.
+ */
+export async function closeBackend(backend: Backend, destroy = false, graceMs = 1_000): Promise<void> {
+  const client = backend.kind === 'standalone' ? backend.client : backend.cluster;
   try {
-    if (backend.kind === 'standalone') {
-      if (!destroy && backend.client.isReady) await backend.client.close();
-      else if (backend.client.isOpen) backend.client.destroy();
-      return;
+    if (!destroy && client.isReady) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+        timer.unref();
+      });
+      const closed = await Promise.race([client.close().then(() => true), grace]).finally(() => clearTimeout(timer));
+      if (closed) return;
     }
-    if (!destroy && backend.cluster.isReady) await backend.cluster.close();
-    else backend.cluster.destroy();
+    // Idempotent in node-redis, and escalates a close still draining.
+    client.destroy();
   } catch (_error) {
     // Already closed or broken: nothing more to release.
   }

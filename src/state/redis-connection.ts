@@ -226,14 +226,17 @@ export class RedisConnection {
     await this.watchdog?.tick();
   }
 
-  /** Closes the connection (pending replies are awaited briefly); no reconnects, no state reports. */
+  /**
+   * Closes the connection: pending replies are awaited for at most the connect timeout, then the
+   * rest fail. No reconnects and no state reports afterwards (a clean shutdown is not an outage).
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.up = false;
     this.watchdog?.stop();
     const backend = this.backend;
     this.backend = undefined;
-    if (backend !== undefined) await closeBackend(backend);
+    if (backend !== undefined) await closeBackend(backend, false, this.connectTimeoutMs);
   }
 
   private bounds(timeoutMs = this.commandTimeoutMs): ReplyBounds {
