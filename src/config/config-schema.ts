@@ -46,7 +46,7 @@ export const StateConfigSchema = z
     connect_timeout_ms: z.number().int().positive().default(1_000),
     /** How often the watchdog PINGs every Redis node, in milliseconds; 0 turns it off. */
     watchdog_interval_ms: z.number().int().min(0).default(1_000),
-    /** A PING unanswered this long replaces the connection with a fresh one; also the longest wait of any command, in milliseconds. */
+    /** A node silent this long while a watchdog PING waits on it gets a fresh connection; also the longest wait of any command, in milliseconds. */
     watchdog_timeout_ms: z.number().int().positive().default(1_000),
   })
   .strict();

@@ -256,10 +256,15 @@ export class RedisConnection {
     return awaitReply(this.nodeLiveness(node.address), String(args[0]), bounds, (signal) => node.send(args, signal), isReply, this.clock);
   }
 
+  /**
+   * The watchdog's PINGs: a stall is silence, not slowness — replies flowing ahead of a PING keep it
+   * waiting (up to ten timeouts), so a deep but moving pipeline never gets its connection replaced.
+   */
   private probeTargets(timeoutMs: number): Array<{ address: string; ping: () => Promise<unknown> }> {
+    const bounds: ReplyBounds = { silenceMs: timeoutMs, maxWaitMs: 10 * timeoutMs };
     return mastersOf(this.backend)
       .filter((node) => node.connected)
-      .map((node) => ({ address: node.address, ping: () => this.callNode(node, ['PING'], { silenceMs: timeoutMs, maxWaitMs: timeoutMs }) }));
+      .map((node) => ({ address: node.address, ping: () => this.callNode(node, ['PING'], bounds) }));
   }
 
   private async loadOnce(key: string | undefined, script: RedisScript, options: RedisCallOptions): Promise<void> {

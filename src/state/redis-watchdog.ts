@@ -1,9 +1,9 @@
 /**
- * The Redis watchdog: every `intervalMs`, one bounded PING per node. A PING that the node leaves
- * unanswered for `timeoutMs` while the client believes it is connected means commands stopped
- * flowing (a half-open socket, a jammed client queue, a node that hangs): the watchdog then asks
- * for a fresh connection. A node that is simply down is not the watchdog's business — the client
- * reconnects by itself, and commands fail fast meanwhile.
+ * The Redis watchdog: every `intervalMs`, one bounded PING per connected node (the caller bounds
+ * it by the node's silence, `timeoutMs`). A PING that times out while the client believes it is
+ * connected means commands stopped flowing (a half-open socket, a jammed client queue, a node that
+ * hangs): the watchdog then asks for a fresh connection. A node that is simply down is not the
+ * watchdog's business — the client reconnects by itself, and commands fail fast meanwhile.
  */
 import type { DeadlineClock } from './reply-deadline.js';
 import { RedisTimeoutError } from './reply-deadline.js';
