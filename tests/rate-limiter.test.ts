@@ -368,11 +368,30 @@ describe('RateLimiter with an unavailable primary', () => {
     expect(await limiter.takeProvider('p', { rpm: 1 }, 1)).toEqual({ allowed: false, retryAfterMs: 1_000 });
   });
 
-  it('drops a settlement the primary cannot take, without throwing', async () => {
-    const { limiter, primary } = setup();
+  it('drops a settlement the primary cannot take, without throwing and without leaving the primary', async () => {
+    const { limiter, primary, modes } = setup();
     const admission = admitted(await limiter.admitAgent('did:a', 500));
     primary.mode = 'fail';
     await expect(admission.reservation.settle(10)).resolves.toBeUndefined();
+    primary.mode = 'ok';
+    // A lost refund decides no request: the next decision still goes to the primary.
+    expect(admitted(await limiter.admitAgent('did:a', 10)).degraded).toBe(false);
+    expect(primary.calls).toBe(2);
+    expect(modes).toEqual([]);
+  });
+
+  it('with failure_mode closed, refuses only the request whose decision failed and asks the primary again for the next', async () => {
+    const { limiter, primary, ready } = setup('closed');
+    primary.mode = 'charge-then-fail';
+    expect(denied(await limiter.admitAgent('did:a', 10)).error.code).toBe('E4405');
+    primary.mode = 'ok';
+    // No clock advance: the next request is decided by the primary at once (the lost reply had charged 1).
+    expect(admitted(await limiter.admitAgent('did:a', 10))).toMatchObject({ degraded: false, info: { remainingRequests: 3 } });
+    expect(primary.calls).toBe(2);
+    // While the connection is down, every request is refused without asking.
+    ready.value = false;
+    expect(denied(await limiter.admitAgent('did:a', 10)).error.code).toBe('E4405');
+    expect(primary.calls).toBe(2);
   });
 });
 

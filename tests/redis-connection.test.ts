@@ -137,7 +137,9 @@ describe('RedisConnection waits', () => {
     const connection = await connectTo({ url: proxy.url });
     await connection.eval(ECHO, ['{warm-up}'], ['x']); // loads the script (NOSCRIPT, SCRIPT LOAD, EVALSHA)
     const before = proxy.sent.length;
-    await Promise.all(Array.from({ length: 40 }, (_, index) => connection.eval(ECHO, [`{t${index}}`], ['x'])));
+    // 40 KiB in all: more than a socket's default high-water mark (16 KiB), still one write.
+    const payload = 'x'.repeat(1_024);
+    await Promise.all(Array.from({ length: 40 }, (_, index) => connection.eval(ECHO, [`{t${index}}`], [payload])));
     const writes = proxy.sent.slice(before);
     expect(writes).toHaveLength(1);
     expect(respCommands(writes[0]!).map((command) => command[0])).toEqual(Array(40).fill('EVALSHA'));
