@@ -149,5 +149,14 @@ describe('ModelGateway when its Redis fails', () => {
     await server.stop();
     const refused = await chat(first, CHURN, 'while down');
     expect([refused.status, refused.body.error?.code, refused.headers.get('retry-after')]).toEqual([503, 'E4405', '1']);
+    // Every request would be refused: the gateway is not ready, and says why.
+    await vi.waitFor(async () => expect((await first.gateway.readiness()).ready).toBe(false));
+    const ready = await fetch(`${first.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { dependencies: { redis: unknown } }).dependencies.redis).toMatchObject({
+      status: 'down',
+      degraded: true,
+      effect: 'requests are refused with E4405 until Redis returns (rate_limits.failure_mode: closed)',
+    });
   });
 });
