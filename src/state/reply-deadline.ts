@@ -55,8 +55,6 @@ export interface ReplyBounds {
 export class NodeLiveness {
   /** `clock.now()` when the last reply was read. */
   lastReplyAt = -Infinity;
-  /** Replies read since start (for health reports). */
-  replies = 0;
   private nextWrite: { at: number } | undefined;
 
   constructor(private readonly clock: DeadlineClock = monotonicClock) {}
@@ -64,7 +62,6 @@ export class NodeLiveness {
   /** Records a reply (a value or a Redis error reply: both prove the node answers). */
   replied(): void {
     this.lastReplyAt = this.clock.now();
-    this.replies++;
   }
 
   /**
