@@ -3,7 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // The long suites (`npm run test:e2e`, vitest.e2e.config.ts) stay out of the fast one.
+    exclude: ['tests/e2e/**', 'node_modules/**'],
     setupFiles: ['tests/setup.ts'],
+    // A three-master Redis Cluster for the whole run (joined in the background; see the file).
+    globalSetup: ['tests/global-setup.ts'],
     testTimeout: 10_000,
     hookTimeout: 5_000,
     teardownTimeout: 2_000,

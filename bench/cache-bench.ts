@@ -161,15 +161,14 @@ const connection = new RedisConnection({
 });
 if (await connection.connect()) {
   try {
-    const before = Number(/used_memory:(\d+)/.exec(await connection.client.info('memory'))?.[1]);
+    const before = Number(/used_memory:(\d+)/.exec(String(await connection.call(undefined, ['INFO', 'memory'])))?.[1]);
     for (const [index, size] of sizes.entries()) await run('redis', new RedisCacheStore({ connection }), size, 200 + index);
-    const after = Number(/used_memory:(\d+)/.exec(await connection.client.info('memory'))?.[1]);
+    const after = Number(/used_memory:(\d+)/.exec(String(await connection.call(undefined, ['INFO', 'memory'])))?.[1]);
     console.log(
       `redis memory used by the benchmark partitions: ${((after - before) / 1024 / 1024).toFixed(1)} MiB for ${sizes.reduce((a, b) => a + b, 0)} entries`,
     );
   } finally {
-    for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*`, COUNT: 1000 }))
-      if (keys.length > 0) await connection.client.del(keys);
+    for await (const keys of connection.scan(`${connection.keyPrefix}*`, 1000)) await Promise.all(keys.map((key) => connection.call(key, ['DEL', key])));
     await connection.close();
   }
 } else {

@@ -4,6 +4,7 @@ import type { CacheEntryInput, CacheStore } from '../src/cache/cache-store.js';
 import { MemoryCacheStore } from '../src/cache/memory-cache-store.js';
 import { RedisCacheStore } from '../src/cache/redis-cache-store.js';
 import { testRedis } from './helpers/redis.js';
+import { sharedClusterNodes } from './helpers/redis-cluster.js';
 
 const NOW = 1_700_000_000_000;
 const TTL_MS = 60_000;
@@ -27,6 +28,7 @@ async function candidates(store: CacheStore, partition: string, buckets: string[
 const backends: Array<[string, () => Promise<CacheStore>]> = [
   ['MemoryCacheStore', () => Promise.resolve(new MemoryCacheStore())],
   ['RedisCacheStore', async () => new RedisCacheStore({ connection: await testRedis() })],
+  ['RedisCacheStore on a Redis Cluster', async () => new RedisCacheStore({ connection: await testRedis({ nodes: await sharedClusterNodes() }) })],
 ];
 
 describe.each(backends)('%s', (_name, createStore) => {
@@ -105,17 +107,21 @@ describe.each(backends)('%s', (_name, createStore) => {
 });
 
 describe('RedisCacheStore', () => {
-  it('gives keys a Redis TTL of the entry lifetime and shares one hash tag per partition', async () => {
+  it('keeps a partition in seven keys under one hash tag, kept by Redis past the entry lifetime', async () => {
     const connection = await testRedis();
     const store = new RedisCacheStore({ connection });
     await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
     const keys: string[] = [];
-    for await (const batch of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}cache:{p1}:*` })) keys.push(...batch);
-    expect(keys.length).toBeGreaterThanOrEqual(5);
-    const exactTtl = await connection.client.pTTL(`${connection.keyPrefix}cache:{p1}:x:k1`);
-    expect(exactTtl).toBeGreaterThan(TTL_MS - 5_000);
-    expect(exactTtl).toBeLessThanOrEqual(TTL_MS);
-    for (const key of keys) expect(await connection.client.pTTL(key)).toBeGreaterThan(0);
+    for await (const batch of connection.scan(`${connection.keyPrefix}cache:*`)) keys.push(...batch);
+    const partitionKeys = store.partitionKeys('p1');
+    expect(partitionKeys.every((key) => key.startsWith(`${connection.keyPrefix}cache:{p1}:`))).toBe(true);
+    expect(keys.filter((key) => key.includes('{p1}')).sort()).toEqual([...partitionKeys].sort());
+    for (const key of partitionKeys) {
+      // TTL 60 s plus a sweep grace of min(TTL, 5 minutes).
+      const ttl = Number(await connection.call(key, ['PTTL', key]));
+      expect(ttl).toBeGreaterThan(115_000);
+      expect(ttl).toBeLessThanOrEqual(120_000);
+    }
   });
 
   it('stores vectors as one byte per dimension', async () => {
@@ -131,19 +137,21 @@ describe('RedisCacheStore', () => {
       }),
       { maxEntriesPerPartition: 10, now: NOW },
     );
-    expect(await connection.client.hStrLen(`${connection.keyPrefix}cache:{p1}:e:1`, 'v')).toBe(512);
+    const vectors = store.partitionKeys('p1')[4]!;
+    expect(await connection.call(vectors, ['HSTRLEN', vectors, '1'])).toBe(512);
     const [candidate] = await candidates(store, 'p1', ['b1'], { limit: 1, now: NOW });
     expect(candidate!.vector[0]).toBe(-127);
     expect(candidate!.vector[300]).toBe((300 % 255) - 127);
   });
 
-  it('drops bucket pointers to entries Redis has already expired', async () => {
+  it('drops bucket pointers to entries whose record Redis has lost', async () => {
     const connection = await testRedis();
     const store = new RedisCacheStore({ connection });
     await store.put(entry({ exactKey: 'k1', vector: vector(['b1']) }), { maxEntriesPerPartition: 10, now: NOW });
-    await connection.client.del(`${connection.keyPrefix}cache:{p1}:e:1`);
+    const [, , , , , meta, buckets] = store.partitionKeys('p1');
+    await connection.call(meta!, ['DEL', meta!]);
     expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW })).toEqual([]);
-    expect(await connection.client.sCard(`${connection.keyPrefix}cache:{p1}:b:b1`)).toBe(0);
+    expect(await connection.call(buckets!, ['ZCARD', buckets!])).toBe(0);
   });
 
   it('rejects at once when Redis is not connected', async () => {

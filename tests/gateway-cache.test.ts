@@ -11,7 +11,7 @@ import type { GatewayConfigInput } from '../src/config/config-schema.js';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
 import { onCleanup } from './helpers/cleanup.js';
 import { mockConfig, startTestServer } from './helpers/gateway.js';
-import { REDIS_URL, testRedis } from './helpers/redis.js';
+import { REDIS_URL, deleteKeys, testRedis } from './helpers/redis.js';
 import { flushMicrotasks } from './helpers/fake-clock.js';
 
 function cacheConfig(overrides: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
@@ -251,9 +251,7 @@ describe('semantic cache shared through Redis', () => {
   it('answers on one instance from an entry written by another', async () => {
     const prefix = `l04:test:${randomBytes(6).toString('hex')}:`;
     const cleaner = await testRedis();
-    onCleanup(async () => {
-      for await (const keys of cleaner.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) if (keys.length > 0) await cleaner.client.del(keys);
-    });
+    onCleanup(() => deleteKeys(cleaner, `${prefix}*`));
     const config = cacheConfig({ state: { backend: 'redis', redis_url: REDIS_URL, key_prefix: prefix } });
     const one = await startTestServer(config);
     const two = await startTestServer(config);
@@ -261,7 +259,7 @@ describe('semantic cache shared through Redis', () => {
     // The store happens off the response path and crosses a real socket: wait until Redis has it.
     await vi.waitFor(async () => {
       let keys = 0;
-      for await (const batch of cleaner.client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) keys += batch.length;
+      for await (const batch of cleaner.scan(`${prefix}*`)) keys += batch.length;
       expect(keys).toBeGreaterThan(0);
     });
     expect((await chat(two.url, 'What is the capital of France?')).cache).toBe('exact');

@@ -102,9 +102,9 @@ describe('ModelGateway when its Redis fails', () => {
     onCleanup(() => blocker.close());
     expect(await blocker.connect()).toBe(true);
     // Every write (scripts included) from every client stalls until UNPAUSE: slow, still connected.
-    await blocker.client.sendCommand(['CLIENT', 'PAUSE', '3000', 'WRITE']);
+    await blocker.call(undefined, ['CLIENT', 'PAUSE', '3000', 'WRITE']);
     const replies = await Promise.all(Array.from({ length: 6 }, (_, index) => chat(index % 2 === 0 ? first : second, DURING, `slow ${index}`)));
-    await blocker.client.sendCommand(['CLIENT', 'UNPAUSE']);
+    await blocker.call(undefined, ['CLIENT', 'UNPAUSE']);
     // Decided per process (5 rpm on each instance), each within the 2 s deadline.
     expect(replies.map((reply) => reply.status)).toEqual(Array(6).fill(200));
     for (const gateway of [first, second]) {
@@ -150,5 +150,14 @@ describe('ModelGateway when its Redis fails', () => {
     await server.stop();
     const refused = await chat(first, CHURN, 'while down');
     expect([refused.status, refused.body.error?.code, refused.headers.get('retry-after')]).toEqual([503, 'E4405', '1']);
+    // Every request would be refused: the gateway is not ready, and says why.
+    await vi.waitFor(async () => expect((await first.gateway.readiness()).ready).toBe(false));
+    const ready = await fetch(`${first.url}/health/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { dependencies: { redis: unknown } }).dependencies.redis).toMatchObject({
+      status: 'down',
+      degraded: true,
+      effect: 'requests are refused with E4405 until Redis returns (rate_limits.failure_mode: closed)',
+    });
   });
 });

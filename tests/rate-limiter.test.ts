@@ -16,6 +16,7 @@ import type { BucketSpec, RateLimitStore, TakeResult } from '../src/limits/rate-
 import { onCleanup } from './helpers/cleanup.js';
 import { FakeClock } from './helpers/fake-clock.js';
 import { testRedis } from './helpers/redis.js';
+import { sharedClusterNodes } from './helpers/redis-cluster.js';
 import { startRedisProxy, startRedisServer } from './helpers/redis-server.js';
 
 /** 10 per minute: one unit per 6 s, so the real time a Redis test takes never refills a whole unit. */
@@ -35,24 +36,23 @@ const harnesses: Array<[string, () => Promise<StoreHarness>]> = [
       return Promise.resolve({ store: new MemoryRateLimitStore({ clock }), advance: (ms) => clock.advance(ms) });
     },
   ],
-  [
-    'RedisRateLimitStore',
-    async () => {
-      const connection = await testRedis();
-      return {
-        store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }),
-        async advance(ms) {
-          for await (const keys of connection.client.scanIterator({ MATCH: `${connection.keyPrefix}*` })) {
-            for (const key of keys) {
-              const stamp = await connection.client.hGet(key, 't');
-              if (stamp !== null) await connection.client.hSet(key, 't', String(Number(stamp) - ms));
-            }
-          }
-        },
-      };
-    },
-  ],
+  ['RedisRateLimitStore', async () => redisHarness(await testRedis())],
+  ['RedisRateLimitStore on a Redis Cluster', async () => redisHarness(await testRedis({ nodes: await sharedClusterNodes() }))],
 ];
+
+function redisHarness(connection: RedisConnection): StoreHarness {
+  return {
+    store: new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 }),
+    async advance(ms) {
+      for await (const keys of connection.scan(`${connection.keyPrefix}*`)) {
+        for (const key of keys) {
+          const stamp = await connection.call(key, ['HGET', key, 't']);
+          if (stamp !== null) await connection.call(key, ['HSET', key, 't', String(Number(stamp) - ms)]);
+        }
+      }
+    },
+  };
+}
 
 describe.each(harnesses)('%s (shared store suite)', (_name, makeHarness) => {
   it('takes from a full bucket and reports remaining and reset', async () => {
@@ -151,20 +151,22 @@ describe('RedisRateLimitStore', () => {
     const connection = await testRedis();
     const store = new RedisRateLimitStore({ connection, commandTimeoutMs: 2_000 });
     await store.take([perMinute('{agent:x}:rpm'), perMinute('{agent:x}:tpm', 1_000)], [1, 500]);
-    const rpmTtl = await connection.client.pTTL(`${connection.keyPrefix}{agent:x}:rpm`);
-    const tpmTtl = await connection.client.pTTL(`${connection.keyPrefix}{agent:x}:tpm`);
+    const rpmKey = `${connection.keyPrefix}{agent:x}:rpm`;
+    const tpmKey = `${connection.keyPrefix}{agent:x}:tpm`;
+    const rpmTtl = Number(await connection.call(rpmKey, ['PTTL', rpmKey]));
+    const tpmTtl = Number(await connection.call(tpmKey, ['PTTL', tpmKey]));
     expect(rpmTtl).toBeGreaterThan(5_000);
     expect(rpmTtl).toBeLessThanOrEqual(6_001);
     expect(tpmTtl).toBeGreaterThan(29_000);
     expect(tpmTtl).toBeLessThanOrEqual(30_001);
   });
 
-  it('reloads its script after SCRIPT FLUSH (NOSCRIPT falls back to EVAL)', async () => {
+  it('reloads its script after SCRIPT FLUSH (a NOSCRIPT reply proves it did not run)', async () => {
     const server = await startRedisServer();
     const connection = await connect(server.url, 'l04:');
     const store = new RedisRateLimitStore({ connection });
     await store.take([perMinute('{a}:rpm')], [1]);
-    await connection.client.scriptFlush();
+    await connection.call(undefined, ['SCRIPT', 'FLUSH']);
     expect(await store.take([perMinute('{a}:rpm')], [1])).toMatchObject({ allowed: true, remaining: [8] });
   });
 
@@ -366,11 +368,30 @@ describe('RateLimiter with an unavailable primary', () => {
     expect(await limiter.takeProvider('p', { rpm: 1 }, 1)).toEqual({ allowed: false, retryAfterMs: 1_000 });
   });
 
-  it('drops a settlement the primary cannot take, without throwing', async () => {
-    const { limiter, primary } = setup();
+  it('drops a settlement the primary cannot take, without throwing and without leaving the primary', async () => {
+    const { limiter, primary, modes } = setup();
     const admission = admitted(await limiter.admitAgent('did:a', 500));
     primary.mode = 'fail';
     await expect(admission.reservation.settle(10)).resolves.toBeUndefined();
+    primary.mode = 'ok';
+    // A lost refund decides no request: the next decision still goes to the primary.
+    expect(admitted(await limiter.admitAgent('did:a', 10)).degraded).toBe(false);
+    expect(primary.calls).toBe(2);
+    expect(modes).toEqual([]);
+  });
+
+  it('with failure_mode closed, refuses only the request whose decision failed and asks the primary again for the next', async () => {
+    const { limiter, primary, ready } = setup('closed');
+    primary.mode = 'charge-then-fail';
+    expect(denied(await limiter.admitAgent('did:a', 10)).error.code).toBe('E4405');
+    primary.mode = 'ok';
+    // No clock advance: the next request is decided by the primary at once (the lost reply had charged 1).
+    expect(admitted(await limiter.admitAgent('did:a', 10))).toMatchObject({ degraded: false, info: { remainingRequests: 3 } });
+    expect(primary.calls).toBe(2);
+    // While the connection is down, every request is refused without asking.
+    ready.value = false;
+    expect(denied(await limiter.admitAgent('did:a', 10)).error.code).toBe('E4405');
+    expect(primary.calls).toBe(2);
   });
 });
 
@@ -469,11 +490,11 @@ describe('RateLimiter when its Redis fails (private redis-server)', () => {
     const { connection, clock, modes, limiter } = await setup(server.url);
     const blocker = await connect(server.url, 'l04:', 2_000);
     // Writes (scripts included) from every client stall until UNPAUSE: a slow Redis, still connected.
-    await blocker.client.sendCommand(['CLIENT', 'PAUSE', '5000', 'WRITE']);
+    await blocker.call(undefined, ['CLIENT', 'PAUSE', '5000', 'WRITE']);
     const slow = await timed(limiter);
     expect(admitted(slow.admission).degraded).toBe(true);
     expect(slow.ms).toBeLessThan(1_000);
-    await blocker.client.sendCommand(['CLIENT', 'UNPAUSE']);
+    await blocker.call(undefined, ['CLIENT', 'UNPAUSE']);
     expect(connection.isReady()).toBe(true);
     expect(admitted(await limiter.admitAgent('did:a', 10)).degraded).toBe(true);
     await clock.advance(1_000);
@@ -491,7 +512,7 @@ describe('RateLimiter when its Redis fails (private redis-server)', () => {
     proxy.cutNextReply();
     expect(admitted((await timed(limiter)).admission).degraded).toBe(true);
     // The script ran exactly once on Redis even though its reply never arrived.
-    expect(Math.round(Number(await direct.client.hGet(rpmKey, 'l')))).toBe(4);
+    expect(Math.round(Number(await direct.call(rpmKey, ['HGET', rpmKey, 'l'])))).toBe(4);
     await vi.waitFor(() => expect(connection.isReady()).toBe(true), { timeout: 5_000, interval: 10 });
     expect(admitted(await limiter.admitAgent('did:a', 10)).info.remainingRequests).toBe(3);
   });

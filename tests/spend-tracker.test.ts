@@ -7,6 +7,7 @@ import { SPEND_KEY_TTL_S, RedisSpendStore } from '../src/limits/redis-spend-stor
 import type { SpendStore } from '../src/limits/spend-store.js';
 import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 import { testRedis } from './helpers/redis.js';
+import { sharedClusterNodes } from './helpers/redis-cluster.js';
 
 // 2026-01-15 18:00:00 UTC: six hours before the day rolls over.
 const START = Date.UTC(2026, 0, 15, 18, 0, 0);
@@ -50,6 +51,7 @@ class ScriptedStore implements SpendStore {
 const stores: Array<[string, () => Promise<SpendStore>]> = [
   ['MemorySpendStore', async () => new MemorySpendStore()],
   ['RedisSpendStore', async () => new RedisSpendStore({ connection: await testRedis() })],
+  ['RedisSpendStore on a Redis Cluster', async () => new RedisSpendStore({ connection: await testRedis({ nodes: await sharedClusterNodes() }) })],
 ];
 
 describe.each(stores)('%s', (_name, makeStore) => {
@@ -100,8 +102,8 @@ describe('RedisSpendStore', () => {
     await store.add('0123456789ab', '2026-01-15', 3);
     const key = `${connection.keyPrefix}{spend:0123456789ab}:2026-01-15`;
     expect(store.key('0123456789ab', '2026-01-15')).toBe(key);
-    expect(await connection.client.get(key)).toBe('3');
-    const ttl = await connection.client.ttl(key);
+    expect(await connection.call(key, ['GET', key])).toBe('3');
+    const ttl = Number(await connection.call(key, ['TTL', key]));
     expect(ttl).toBeGreaterThan(SPEND_KEY_TTL_S - 10);
     expect(ttl).toBeLessThanOrEqual(SPEND_KEY_TTL_S);
   });
@@ -110,8 +112,8 @@ describe('RedisSpendStore', () => {
     const connection = await testRedis();
     const store = new RedisSpendStore({ connection });
     await connection.close();
-    await expect(store.get('k', '2026-01-15')).rejects.toThrow('Redis is not ready');
-    await expect(store.add('k', '2026-01-15', 1)).rejects.toThrow('Redis is not ready');
+    await expect(store.get('k', '2026-01-15')).rejects.toThrow('Redis is not connected');
+    await expect(store.add('k', '2026-01-15', 1)).rejects.toThrow('Redis is not connected');
   });
 });
 
@@ -235,7 +237,8 @@ describe('SpendTracker', () => {
     await second.check(budgeted);
     await second.add(budgeted, 30);
     expect((await rejection(first.check(budgeted))).code).toBe('E4403');
-    expect(await connection.client.get(`${connection.keyPrefix}{spend:${budgeted.key_id}}:2026-01-15`)).toBe('100');
+    const key = `${connection.keyPrefix}{spend:${budgeted.key_id}}:2026-01-15`;
+    expect(await connection.call(key, ['GET', key])).toBe('100');
   });
 
   it('keeps enforcing in memory when the Redis connection goes away', async () => {

@@ -38,10 +38,26 @@ export const StateConfigSchema = z
   .object({
     /** `auto` uses Redis when it answers at start, else memory with one warning. */
     backend: z.enum(['auto', 'memory', 'redis']).default('auto'),
+    /** A standalone Redis, or any node of a Redis Cluster (detected at start). */
     redis_url: z.string().default('redis://localhost:6379'),
+    /** Seed nodes of a Redis Cluster; when given, the gateway connects as a cluster client and `redis_url` is not used. */
+    redis_nodes: z
+      .array(z.string().regex(/^rediss?:\/\/[^\s]+$/, 'a redis:// or rediss:// URL'))
+      .max(64)
+      .default([]),
     key_prefix: z.string().default('l04:'),
-    /** Bound on one Redis command before the caller falls back, in milliseconds. */
-    command_timeout_ms: z.number().int().positive().default(50),
+    /**
+     * Longest silence of a Redis node while a command waits on it, in milliseconds: counted from the
+     * write, judged after pending replies are read, extended while replies flow. Then the caller
+     * falls back (or refuses, per `rate_limits.failure_mode`).
+     */
+    command_timeout_ms: z.number().int().positive().default(250),
+    /** Bound on connecting to Redis (and on its first answer), in milliseconds. */
+    connect_timeout_ms: z.number().int().positive().default(1_000),
+    /** How often the watchdog PINGs every Redis node, in milliseconds; 0 turns it off. */
+    watchdog_interval_ms: z.number().int().min(0).default(1_000),
+    /** A node silent this long while a watchdog PING waits on it gets a fresh connection; also the longest wait of any command, in milliseconds. */
+    watchdog_timeout_ms: z.number().int().positive().default(1_000),
   })
   .strict();
 

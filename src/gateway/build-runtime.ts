@@ -253,12 +253,20 @@ function modelsByProvider(config: GatewayConfig): Map<string, string[]> {
 /** `auto`: Redis when it answers at start, else memory with one loud warning. */
 async function connectState(config: GatewayConfig, logger: Logger): Promise<RedisConnection | undefined> {
   if (config.state.backend === 'memory') return undefined;
+  const state = config.state;
   const connection = new RedisConnection({
-    url: config.state.redis_url,
-    keyPrefix: config.state.key_prefix,
-    commandTimeoutMs: config.state.command_timeout_ms,
+    url: state.redis_url,
+    nodes: state.redis_nodes,
+    keyPrefix: state.key_prefix,
+    commandTimeoutMs: state.command_timeout_ms,
+    connectTimeoutMs: state.connect_timeout_ms,
+    watchdogIntervalMs: state.watchdog_interval_ms,
+    watchdogTimeoutMs: state.watchdog_timeout_ms,
     onStateChange: (up) =>
-      up ? logger.info({ redis: 'up' }, 'Redis connected') : logger.warn({ redis: 'down' }, 'Redis unavailable: shared state falls back per process'),
+      up
+        ? logger.info({ redis: 'up', mode: connection.mode }, 'Redis connected')
+        : logger.warn({ redis: 'down' }, 'Redis unavailable: shared state falls back per process'),
+    onReconnect: (reason) => logger.warn({ redis: 'reconnecting', reason }, 'Redis stopped answering: the watchdog opened a fresh connection'),
   });
   if (await connection.connect()) return connection;
   if (config.state.backend === 'redis') {

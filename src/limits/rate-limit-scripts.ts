@@ -1,7 +1,8 @@
 /**
  * The Lua scripts of the Redis rate-limit store. Each runs as one atomic decision, timed by the
- * Redis server's clock (`TIME`), so gateways with skewed clocks still share one truth. Every key a
- * script touches shares one hash tag (the caller's job), so the scripts run on Redis Cluster.
+ * Redis server's clock (`TIME`), so gateways with skewed clocks still share one truth. A script
+ * touches only the keys it is given in `KEYS`, which share one hash tag (the connection checks it),
+ * so every decision runs on one Redis Cluster node.
  *
  * Bucket hash fields: `l` the level (may be fractional, or negative after a settle-up), `t` the
  * server time of the last write in milliseconds. A missing key is a full bucket; keys expire once
@@ -9,7 +10,7 @@
  *
  * ARGV of both scripts: per bucket, in KEYS order, `capacity, refillPerMs, amount`.
  */
-import { createHash } from 'node:crypto';
+import { defineRedisScript } from '../state/redis-script.js';
 
 const PRELUDE = `
 local time = redis.call('TIME')
@@ -36,7 +37,9 @@ end
  * All-or-nothing take. Returns `{allowed (1|0), failedIndex (-1 when allowed), retryAfterMs (-1 =
  * never), remaining..., resetMs...}`, every value an integer.
  */
-export const TAKE_SCRIPT = `${PRELUDE}
+export const TAKE_SCRIPT = defineRedisScript(
+  'rate-limit take',
+  `${PRELUDE}
 local n = #KEYS
 local levels = {}
 local failed = -1
@@ -69,10 +72,13 @@ for i = 1, n do
   out[3 + n + i] = math.ceil((capacity - levels[i]) / rate)
 end
 return out
-`;
+`,
+);
 
 /** Refund (positive amount, capped at capacity) or charge (negative, floored at -capacity). Returns 1. */
-export const GIVE_SCRIPT = `${PRELUDE}
+export const GIVE_SCRIPT = defineRedisScript(
+  'rate-limit give',
+  `${PRELUDE}
 for i = 1, #KEYS do
   local capacity = tonumber(ARGV[i * 3 - 2])
   local rate = tonumber(ARGV[i * 3 - 1])
@@ -83,9 +89,5 @@ for i = 1, #KEYS do
   end
 end
 return 1
-`;
-
-/** SHA1 of a script, as `EVALSHA` wants it. */
-export function scriptSha(script: string): string {
-  return createHash('sha1').update(script).digest('hex');
-}
+`,
+);

@@ -11,9 +11,15 @@
  * Redis down or slow: with `isPrimaryReady()` false, or a primary command failing or timing out, the
  * decision is made at once by the per-process `fallback` store (`failure_mode: open`, the default —
  * limits then hold per gateway process, not across the fleet), or refused with E4405
- * (`failure_mode: closed`). A failed primary command is never re-sent (it may have run: at-most-once);
- * after a failure the primary is skipped for `retryPrimaryAfterMs`, or until `isPrimaryReady()` turns
- * true again after having been false, and then decisions go back to it by themselves.
+ * (`failure_mode: closed`). A failed primary command is never re-sent (it may have run: at-most-once).
+ * - open: after a failed decision the primary is skipped for `retryPrimaryAfterMs` (no request
+ *   waits on a slow Redis meanwhile), or until `isPrimaryReady()` turns true again after having
+ *   been false; then decisions go back to it by themselves.
+ * - closed: only the request whose decision failed is refused; the next one asks Redis again
+ *   (each wait is bounded by the store), so one slow reply never turns into a second of refusals.
+ *   While `isPrimaryReady()` is false every request is refused at once.
+ * A lost refund or charge (settle, release) is dropped and changes nothing of the above: it is off
+ * the response path and decides no request.
  */
 import type { RateLimitsConfig } from '../config/config-schema.js';
 import { RateLimitError } from '../models/error-codes.js';
@@ -181,7 +187,8 @@ export class RateLimiter {
         return { kind: 'decided', result, store, degraded: false };
       } catch (_error) {
         // The command may or may not have run on the primary: never re-send it (at-most-once).
-        this.primaryFailed();
+        if (this.options.config.failure_mode === 'open') this.primaryFailed();
+        else this.notePrimaryReadiness();
       }
     }
     this.setMode('fallback');
@@ -205,7 +212,11 @@ export class RateLimiter {
 
   private primaryFailed(): void {
     this.primaryRetryAt = this.options.clock.now() + this.retryPrimaryAfterMs;
-    // A dropped connection fails its commands as it goes down: note it, so the reconnect ends the backoff.
+    this.notePrimaryReadiness();
+  }
+
+  /** A dropped connection fails its commands as it goes down: note it, so the reconnect ends the backoff. */
+  private notePrimaryReadiness(): void {
     if (!(this.options.isPrimaryReady?.() ?? true)) this.primaryWasNotReady = true;
   }
 
@@ -226,7 +237,6 @@ export class RateLimiter {
         await store.give([bucket], [amount]);
       } catch (_error) {
         // A lost refund or charge is dropped, not retried: it may have run (at-most-once).
-        if (store === this.options.store) this.primaryFailed();
       }
     };
     return {

@@ -1,8 +1,9 @@
 /**
  * The Redis token-bucket store: one truth for many gateway instances. Each `take`/`give` is one Lua
- * script (EVALSHA, with EVAL only after a NOSCRIPT reply — which proves the script did not run),
- * timed by the Redis server's clock. Keys are `<keyPrefix><bucket key>`; bucket keys carry the hash
- * tag (`{agent:<did>}`), so one decision touches one Cluster slot.
+ * script run with EVALSHA (the connection loads it on every node as it connects, and again after a
+ * NOSCRIPT reply — which proves the script did not run), timed by the Redis server's clock. Keys
+ * are `<keyPrefix><bucket key>`; bucket keys carry the hash tag (`{agent:<did>}`), so one decision
+ * touches one Cluster slot.
  *
  * Failures are never retried here: a command that timed out or lost its connection may or may not
  * have run, so re-sending it could charge twice (at-most-once). The error goes to the caller
@@ -12,19 +13,17 @@ import { RateLimitError } from '../models/error-codes.js';
 import type { RedisConnection } from '../state/redis-connection.js';
 import { assertBucketArguments } from './rate-limit-store.js';
 import type { BucketSpec, RateLimitStore, TakeResult } from './rate-limit-store.js';
-import { GIVE_SCRIPT, TAKE_SCRIPT, scriptSha } from './rate-limit-scripts.js';
+import { GIVE_SCRIPT, TAKE_SCRIPT } from './rate-limit-scripts.js';
+import type { RedisScript } from '../state/redis-script.js';
 
 /** Options of a `RedisRateLimitStore`. */
 export interface RedisRateLimitStoreOptions {
   connection: RedisConnection;
   /** Prefix of every key; default the connection's `keyPrefix` (`l04:`). */
   keyPrefix?: string;
-  /** Bound on one decision, in milliseconds; default the connection's (`state.command_timeout_ms`). */
+  /** Longest silence of Redis during one decision, in milliseconds; default the connection's (`state.command_timeout_ms`). */
   commandTimeoutMs?: number;
 }
-
-const TAKE_SHA = scriptSha(TAKE_SCRIPT);
-const GIVE_SHA = scriptSha(GIVE_SCRIPT);
 
 /** Token buckets in Redis hashes, decided by Lua scripts. */
 export class RedisRateLimitStore implements RateLimitStore {
@@ -38,6 +37,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.connection = options.connection;
     this.keyPrefix = options.keyPrefix ?? options.connection.keyPrefix;
     this.commandTimeoutMs = commandTimeoutMs;
+    options.connection.registerScripts(TAKE_SCRIPT, GIVE_SCRIPT);
   }
 
   /** The full Redis key of a bucket. */
@@ -46,13 +46,14 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   /**
-   * Rejects with E4405 at once when the connection is not ready, or after `commandTimeoutMs` (the
-   * script may still run later: it is never re-sent). Other failures are the client's errors.
+   * Rejects with E4405: at once when the connection is not ready, when Redis stays silent for
+   * `commandTimeoutMs` (the script may have run; it is never re-sent, and an unsent one is
+   * dropped), or on any other failure.
    */
   async take(buckets: BucketSpec[], amounts: number[]): Promise<TakeResult> {
     assertBucketArguments(buckets, amounts);
     if (amounts.some((amount) => amount < 0)) throw new RangeError('take amounts should not be negative');
-    const reply = await this.run(TAKE_SCRIPT, TAKE_SHA, buckets, amounts);
+    const reply = await this.run(TAKE_SCRIPT, buckets, amounts);
     return parseTakeReply(reply, buckets.length);
   }
 
@@ -60,36 +61,19 @@ export class RedisRateLimitStore implements RateLimitStore {
   async give(buckets: BucketSpec[], amounts: number[]): Promise<void> {
     assertBucketArguments(buckets, amounts);
     if (amounts.every((amount) => amount === 0)) return;
-    await this.run(GIVE_SCRIPT, GIVE_SHA, buckets, amounts);
+    await this.run(GIVE_SCRIPT, buckets, amounts);
   }
 
-  private async run(script: string, sha: string, buckets: BucketSpec[], amounts: number[]): Promise<unknown> {
+  private async run(script: RedisScript, buckets: BucketSpec[], amounts: number[]): Promise<unknown> {
     if (!this.connection.isReady()) throw new RateLimitError('E4405', 'Redis is not connected');
-    const options = {
-      keys: buckets.map((bucket) => this.redisKey(bucket)),
-      arguments: buckets.flatMap((bucket, index) => [String(bucket.capacity), String(bucket.refillPerMs), String(amounts[index] ?? 0)]),
-    };
-    const client = this.connection.client;
-    let abandoned = false;
-    const command = client.evalSha(sha, options).catch((error: unknown) => {
-      // NOSCRIPT is Redis's structured error prefix: the script did not run, so EVAL cannot double-charge.
-      // Once the caller has decided elsewhere (timeout), the script must not run late either.
-      if (!isNoScript(error) || abandoned) throw error;
-      return client.eval(script, options);
-    });
+    const keys = buckets.map((bucket) => this.redisKey(bucket));
+    const args = buckets.flatMap((bucket, index) => [String(bucket.capacity), String(bucket.refillPerMs), String(amounts[index] ?? 0)]);
     try {
-      return await this.connection.bounded(command, this.commandTimeoutMs);
+      return await this.connection.eval(script, keys, args, { timeoutMs: this.commandTimeoutMs });
     } catch (error) {
-      abandoned = true;
-      throw error instanceof RateLimitError
-        ? error
-        : new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
-}
-
-function isNoScript(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 function parseTakeReply(reply: unknown, count: number): TakeResult {

@@ -1,13 +1,23 @@
 /**
  * The Redis `SpendStore`: one float counter per key and day, `<prefix>{spend:<key_id>}:<yyyy-mm-dd>`,
  * incremented with INCRBYFLOAT and expiring 48 hours after its last write, so every gateway instance
- * shares one total. One round trip per call; the hash tag keeps a key's days on one Cluster slot.
+ * shares one total. One round trip per call, one key per command (so one Cluster slot); the hash
+ * tag keeps a key's days on one node.
  */
 import type { RedisConnection } from '../state/redis-connection.js';
+import { defineRedisScript } from '../state/redis-script.js';
 import type { SpendStore } from './spend-store.js';
 
 /** Seconds a day's counter lives after its last write (48 h: yesterday stays readable past midnight). */
 export const SPEND_KEY_TTL_S = 48 * 60 * 60;
+
+/** KEYS: the day's counter. ARGV: cents, ttl seconds. Returns the new total (a string: Lua numbers reply as integers). */
+const ADD_SCRIPT = defineRedisScript(
+  'spend add',
+  `local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return total`,
+);
 
 /** Options of a `RedisSpendStore`. */
 export interface RedisSpendStoreOptions {
@@ -20,6 +30,7 @@ export class RedisSpendStore implements SpendStore {
 
   constructor(options: RedisSpendStoreOptions) {
     this.connection = options.connection;
+    options.connection.registerScripts(ADD_SCRIPT);
   }
 
   /** The Redis key of a key id and day. */
@@ -27,22 +38,15 @@ export class RedisSpendStore implements SpendStore {
     return `${this.connection.keyPrefix}{spend:${keyId}}:${day}`;
   }
 
-  /** INCRBYFLOAT + EXPIRE in one MULTI; resolves to the new total. */
+  /** INCRBYFLOAT + EXPIRE in one script; resolves to the new total. */
   async add(keyId: string, day: string, cents: number): Promise<number> {
-    this.assertReady();
-    const key = this.key(keyId, day);
-    const [total] = await this.connection.client.multi().incrByFloat(key, cents).expire(key, SPEND_KEY_TTL_S).exec();
-    return toNumber(total);
+    return toNumber(await this.connection.eval(ADD_SCRIPT, [this.key(keyId, day)], [String(cents), String(SPEND_KEY_TTL_S)]));
   }
 
   /** The key's total for `day`; 0 when the counter does not exist. */
   async get(keyId: string, day: string): Promise<number> {
-    this.assertReady();
-    return toNumber(await this.connection.client.get(this.key(keyId, day)));
-  }
-
-  private assertReady(): void {
-    if (!this.connection.isReady()) throw new Error('Redis is not ready');
+    const key = this.key(keyId, day);
+    return toNumber(await this.connection.call(key, ['GET', key]));
   }
 }
 

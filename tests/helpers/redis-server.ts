@@ -87,16 +87,22 @@ export interface RedisProxy {
   readonly url: string;
   /** The next reply from Redis is discarded and the client connection is cut: the command ran, the caller never learns. */
   cutNextReply(): void;
+  /** Every chunk the clients sent, in order (one socket write of the client arrives as one chunk on loopback). */
+  readonly sent: Buffer[];
 }
 
 /** Starts a proxy on a free port in front of `127.0.0.1:targetPort`; closed after the test. */
 export async function startRedisProxy(targetPort: number): Promise<RedisProxy> {
   let cut = false;
+  const sent: Buffer[] = [];
   const sockets = new Set<net.Socket>();
   const proxy = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
-    client.on('data', (data) => upstream.write(data));
+    client.on('data', (data: Buffer) => {
+      sent.push(data);
+      upstream.write(data);
+    });
     upstream.on('data', (data) => {
       if (cut) {
         cut = false;
@@ -125,5 +131,32 @@ export async function startRedisProxy(targetPort: number): Promise<RedisProxy> {
     cutNextReply() {
       cut = true;
     },
+    sent,
   };
+}
+
+/** The commands (each an array of its arguments as strings) in a run of RESP bytes a client sent; a partial command at the end is left out. */
+export function respCommands(bytes: Buffer): string[][] {
+  const commands: string[][] = [];
+  let offset = 0;
+  const line = (): string | undefined => {
+    const end = bytes.indexOf('\r\n', offset);
+    if (end < 0) return undefined;
+    const text = bytes.subarray(offset, end).toString('latin1');
+    offset = end + 2;
+    return text;
+  };
+  while (offset < bytes.length) {
+    const header = line();
+    if (header === undefined || !header.startsWith('*')) break;
+    const args: string[] = [];
+    for (let index = Number(header.slice(1)); index > 0; index--) {
+      const size = line();
+      if (size === undefined || !size.startsWith('$') || offset + Number(size.slice(1)) + 2 > bytes.length) return commands;
+      args.push(bytes.subarray(offset, offset + Number(size.slice(1))).toString('latin1'));
+      offset += Number(size.slice(1)) + 2;
+    }
+    commands.push(args);
+  }
+  return commands;
 }

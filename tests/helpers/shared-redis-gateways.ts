@@ -23,7 +23,13 @@ export interface SharedRedisGatewaysOptions {
   redisUrl?: string;
   /** The OpenAI client's API key. */
   apiKey?: string;
-  /** `state.command_timeout_ms`; default the config's (50 ms). */
+  /**
+   * The masters of a Redis Cluster (`sharedClusterNodes()`): instance 0 is given one node's URL
+   * (`state.redis_url`, cluster detected at start), the others every node as seeds
+   * (`state.redis_nodes`). The prefix's keys are deleted on every master after the test.
+   */
+  clusterNodes?: string[];
+  /** `state.command_timeout_ms`; default the config's. */
   commandTimeoutMs?: number;
   /** Dependencies of instance `index` (clock, adapters…). */
   dependencies?: (index: number) => GatewayDependencies;
@@ -35,18 +41,23 @@ export async function startSharedRedisGateways(
   options: SharedRedisGatewaysOptions = {},
 ): Promise<{ keyPrefix: string; gateways: TestGateway[] }> {
   const redisUrl = options.redisUrl ?? REDIS_URL;
-  // On the shared Redis, this connection only owns the prefix and its cleanup; every gateway
-  // connects by itself. A private server needs neither (and may be down at teardown).
-  const keyPrefix = options.redisUrl === undefined ? (await testRedis()).keyPrefix : `l04:test:${randomBytes(6).toString('hex')}:`;
-  const state = {
+  const cluster = options.clusterNodes;
+  // On a shared Redis (or cluster), this connection only owns the prefix and its cleanup; every
+  // gateway connects by itself. A private server needs neither (and may be down at teardown).
+  const keyPrefix =
+    options.redisUrl === undefined
+      ? (await testRedis(cluster === undefined ? {} : { nodes: cluster })).keyPrefix
+      : `l04:test:${randomBytes(6).toString('hex')}:`;
+  const stateOf = (index: number) => ({
     backend: 'redis' as const,
-    redis_url: redisUrl,
+    ...(cluster === undefined ? { redis_url: redisUrl } : index === 0 ? { redis_url: cluster[0] } : { redis_nodes: cluster }),
     key_prefix: keyPrefix,
     ...(options.commandTimeoutMs === undefined ? {} : { command_timeout_ms: options.commandTimeoutMs }),
-  };
-  const shared: GatewayConfigInput = { ...config, state };
+  });
   const gateways = await Promise.all(
-    Array.from({ length: options.count ?? 2 }, (_, index) => startTestServer(shared, options.dependencies?.(index) ?? {}, options.apiKey)),
+    Array.from({ length: options.count ?? 2 }, (_, index) =>
+      startTestServer({ ...config, state: stateOf(index) }, options.dependencies?.(index) ?? {}, options.apiKey),
+    ),
   );
   return { keyPrefix, gateways };
 }

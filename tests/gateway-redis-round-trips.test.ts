@@ -1,0 +1,53 @@
+/**
+ * Redis round trips of one request, seen on the wire: a gateway on a private redis-server behind a
+ * proxy that records every write the gateway makes. The agent limit and the cache lookup — all a
+ * request waits on — travel in one write (one round trip); the rate-limit settlement and the cache
+ * store go after the answer, together in one write.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { mockConfig, startTestServer } from './helpers/gateway.js';
+import { postJson } from './helpers/post-json.js';
+import { respCommands, startRedisProxy, startRedisServer } from './helpers/redis-server.js';
+
+/** What each EVALSHA of a write was for, named by its first key. */
+function scriptsIn(write: Buffer): string[] {
+  return respCommands(write).map((command) => {
+    const [name, , , firstKey = ''] = command;
+    if (name !== 'EVALSHA') return name ?? '';
+    if (firstKey.includes('{agent:')) return 'agent limit';
+    if (firstKey.includes('cache:tenant:')) return 'cache tenant index';
+    if (/cache:\{[^}]+\}:z$/.test(firstKey)) return 'cache partition';
+    return firstKey;
+  });
+}
+
+function scriptLoads(writes: Buffer[]): number {
+  return respCommands(Buffer.concat(writes)).filter(([name, sub]) => name === 'SCRIPT' && sub === 'LOAD').length;
+}
+
+describe('Redis round trips per request', () => {
+  it('sends the agent limit and the cache lookup in one write, and the stores after the answer', async () => {
+    const server = await startRedisServer();
+    const proxy = await startRedisProxy(server.port);
+    const config = mockConfig({ state: { backend: 'redis', redis_url: proxy.url, watchdog_interval_ms: 0 }, cache: { enabled: true, semantic: false } });
+    const { url, gateway } = await startTestServer(config);
+    await gateway.start(); // connected
+    await vi.waitFor(() => expect(scriptLoads(proxy.sent)).toBe(8)); // the stores' scripts are loaded as they register
+    const ask = (content: string) =>
+      postJson(`${url}/v1/chat/completions`, { model: 'mock-1', messages: [{ role: 'user', content }] }, { 'x-agent-did': 'did:l04:rt' });
+
+    for (const content of ['first question', 'second question', 'first question']) {
+      const start = proxy.sent.length;
+      const reply = await ask(content);
+      expect(reply.status).toBe(200);
+      // After the answer: the settlement of the token reservation (the estimate counted 4,096 output
+      // tokens), and on a miss the cache store — issued together, so written together.
+      const expectedAfter = reply.headers.get('x-l04-cache') === 'miss' ? ['agent limit', 'cache partition', 'cache tenant index'] : ['agent limit'];
+      await vi.waitFor(() => expect(proxy.sent.slice(start).flatMap(scriptsIn)).toHaveLength(2 + expectedAfter.length));
+      const writes = proxy.sent.slice(start).map(scriptsIn);
+      // The request waited on one write: both checks together, before anything else.
+      expect(writes[0]?.sort()).toEqual(['agent limit', 'cache partition']);
+      expect(writes.slice(1).map((write) => write.sort())).toEqual([expectedAfter]);
+    }
+  });
+});
