@@ -161,18 +161,20 @@ describe('ProviderHealthMonitor', () => {
     );
     expect(signals[0]!.aborted).toBe(true);
     expect((signals[0]!.reason as GatewayError).code).toBe('E4201');
-    // The next check comes at the recovery interval, with twice the bound.
-    await context.clock.advance(2_000);
+    // Turns start a recovery interval apart: the check that timed out is followed at once, with twice the bound.
     expect(context.ollama.checks).toHaveLength(2);
     expect(context.ollama.checks[1]!.timeoutMs).toBeGreaterThanOrEqual(10_000);
     await context.clock.advance(9_999);
     expect(context.monitor.status('ollama')).toBe('degraded');
-    await context.clock.advance(1);
-    expect(context.monitor.status('ollama')).toBe('unhealthy');
     context.ollama.answer = () => context.ollama.healthy();
-    await context.clock.advance(2_000);
-    expect(context.ollama.checks).toHaveLength(3);
+    await context.clock.advance(1);
     expect(context.monitor.status('ollama')).toBe('healthy');
+    expect(context.ollama.checks).toHaveLength(3);
+    expect(context.changes.map(([provider, from, to]) => `${provider}:${from}->${to}`)).toEqual([
+      'ollama:healthy->degraded',
+      'ollama:degraded->unhealthy',
+      'ollama:unhealthy->healthy',
+    ]);
     context.monitor.stop();
   });
 
@@ -456,6 +458,26 @@ describe('ProviderHealthMonitor', () => {
     const settled = context.cloud.checks.length;
     await clock.advance(20_000);
     expect(context.cloud.checks).toHaveLength(settled); // back to the 30 s interval
+    context.monitor.stop();
+  });
+
+  it('keeps recovery checks short once the provider has answered checks before, so a stuck one does not delay the next', async () => {
+    const clock = new FakeClock();
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 60_000, probeTimeoutMs: 1_000, clock });
+    const context = setup({ clock, breakers });
+    context.cloud.answer = () => context.cloud.healthy({ latency_ms: 40 });
+    context.monitor.start();
+    await clock.advance(0);
+    const permit = await breakers.get('cloud').tryAcquire();
+    if (permit.allowed) permit.failure(serverError());
+    context.cloud.answer = () => new Promise<ProviderHealth>(() => undefined); // stuck on a dead connection
+    await clock.advance(2_000);
+    expect(context.cloud.checks).toHaveLength(2);
+    expect(context.cloud.checks[1]!.timeoutMs).toBeLessThan(2_500); // max(recovery interval, 3 × 40 ms), not 5 s
+    context.cloud.answer = () => context.cloud.healthy({ latency_ms: 40 });
+    await clock.advance(2_000); // the stuck check ends at its bound, and the next turn follows at once
+    expect(context.cloud.checks).toHaveLength(3);
+    expect(breakers.get('cloud').state).toBe('half_open');
     context.monitor.stop();
   });
 

@@ -43,7 +43,6 @@ describe.each(stores)('%s', (_name, create) => {
       generation: 1,
       openedAt: T0 + 2,
       halfOpenAt: T0 + 2 + POLICY.cooldownMs,
-      reopens: 0,
       probe: undefined,
       coolUntil: 0,
     });
@@ -90,7 +89,6 @@ describe.each(stores)('%s', (_name, create) => {
       generation: opened.generation + 1,
       openedAt: at + 5,
       halfOpenAt: at + 5 + POLICY.cooldownMs,
-      reopens: 1,
       probe: undefined,
       coolUntil: 0,
     });

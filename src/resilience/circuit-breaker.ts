@@ -164,6 +164,8 @@ export class CircuitBreaker {
   /** The shared record as last read or written, and the clock time of that read or write. */
   private view: { record: CircuitRecord; at: number } | undefined;
   private reading: Promise<void> | undefined;
+  /** True since the shared store last failed to answer, until it answers again. */
+  private sharedFailing = false;
   /** True while this process asks the shared store for the probe (everyone else here is refused meanwhile). */
   private claiming = false;
   private reported: CircuitStateName = 'closed';
@@ -229,21 +231,31 @@ export class CircuitBreaker {
   tryAcquire(): CircuitPermit | Promise<CircuitPermit> {
     const shared = this.options.shared;
     // An instance that has been idle reads the fleet's record before its first decision (one read, shared by every caller meanwhile).
-    if (shared !== undefined && shared.isReady() && !this.viewUsable(this.options.clock.now())) return this.refresh().then(() => this.decide());
+    if (shared !== undefined && shared.isReady() && this.viewIdle(this.options.clock.now())) return this.refresh().then(() => this.decide());
     return this.decide();
   }
 
   /**
    * A health check has just seen the provider answer: an open circuit turns half-open now, once it
-   * has been open `minOpenMs` (doubled for every probe that failed since it last closed, and never
-   * more than the cooldown), so that traffic returns within seconds of the provider's recovery.
+   * has been open `minOpenMs` (never later than its cooldown's end), so that traffic returns within
+   * seconds of the provider's recovery. While checks pass but calls fail, this lets one probe
+   * through per `minOpenMs` — for the whole fleet on a shared store.
    */
   allowProbe(minOpenMs: number): void {
+    const shared = this.options.shared;
+    if (shared !== undefined && shared.isReady() && this.viewIdle(this.options.clock.now())) {
+      void this.refresh().then(() => this.probeEarly(minOpenMs));
+      return;
+    }
+    this.probeEarly(minOpenMs);
+  }
+
+  private probeEarly(minOpenMs: number): void {
     const now = this.options.clock.now();
     const source = this.source();
     const record = source.record;
     if (record.state !== 'open') return;
-    const at = Math.max(now, record.openedAt + Math.min(this.options.cooldownMs, minOpenMs * 2 ** record.reopens));
+    const at = Math.max(now, record.openedAt + Math.min(this.options.cooldownMs, minOpenMs));
     if (at >= record.halfOpenAt) return;
     this.apply(
       source.shared,
@@ -289,18 +301,22 @@ export class CircuitBreaker {
     return this.claimShared(owner, now);
   }
 
-  /** The record decisions are made on now: the shared view when it is usable, else this process's own. */
+  /**
+   * The record decisions are made on now: the shared view while the shared store answers, else this
+   * process's own. Consulting a view older than one sync interval starts a read.
+   */
   private source(): Source {
     const now = this.options.clock.now();
-    if (this.options.shared === undefined) return { shared: false, record: this.local.read(this.provider) };
+    const shared = this.options.shared;
+    if (shared === undefined) return { shared: false, record: this.local.read(this.provider) };
     if (this.view === undefined || now - this.view.at >= this.syncIntervalMs) void this.refresh();
-    if (this.view !== undefined && this.viewUsable(now)) return { shared: true, record: this.view.record };
+    if (this.view !== undefined && !this.sharedFailing && shared.isReady()) return { shared: true, record: this.view.record };
     return { shared: false, record: this.local.read(this.provider) };
   }
 
-  /** The shared view can be decided on: read within four sync intervals, and the store answers. */
-  private viewUsable(now: number): boolean {
-    return this.view !== undefined && now - this.view.at < 4 * this.syncIntervalMs && this.options.shared?.isReady() === true;
+  /** The view is missing or older than four sync intervals: the instance was idle, and reads before it decides. */
+  private viewIdle(now: number): boolean {
+    return this.view === undefined || now - this.view.at >= 4 * this.syncIntervalMs;
   }
 
   /**
@@ -309,7 +325,7 @@ export class CircuitBreaker {
    */
   private targetOf(source: Source): Target {
     if (source.shared) return { shared: true, generation: source.record.generation };
-    if (this.options.shared?.isReady() === true) return { shared: true, generation: ANY_GENERATION };
+    if (this.options.shared?.isReady() === true && !this.sharedFailing) return { shared: true, generation: ANY_GENERATION };
     return { shared: false, generation: source.record.generation };
   }
 
@@ -346,7 +362,7 @@ export class CircuitBreaker {
       this.adopt(claim.record, now);
       return this.probeGranted({ shared: true, record: claim.record }, claim, owner);
     } catch {
-      this.view = undefined;
+      this.sharedFailing = true;
       return this.tryAcquireLocally();
     } finally {
       this.claiming = false;
@@ -371,7 +387,8 @@ export class CircuitBreaker {
 
   /** A permit whose outcome goes to `target`; `probeOwner` when it is the probe. */
   private grant(target: Target, probeOwner: string | undefined): CircuitPermit {
-    const localGeneration = this.local.read(this.provider).generation;
+    // Only a shared permit needs this process's generation too (for when its shared write fails).
+    const localGeneration = target.shared ? this.local.read(this.provider).generation : target.generation;
     let settled = false;
     let probeTimer: TimerHandle | undefined;
     let controller: AbortController | undefined;
@@ -406,7 +423,7 @@ export class CircuitBreaker {
   /** Applies one permit's outcome to the store it was granted on (or to this process's, when that one fails). */
   private settle(shared: boolean, generation: number, localGeneration: number, probeOwner: string | undefined, outcome: ProbeOutcome, error: unknown): void {
     const now = this.options.clock.now();
-    const coolMs = coolDownOf(error, this.overloadCooldownMs);
+    const coolMs = error === undefined ? undefined : coolDownOf(error, this.overloadCooldownMs);
     if (coolMs !== undefined) {
       const until = now + Math.min(coolMs, this.maxCooldownMs);
       this.apply(
@@ -450,6 +467,7 @@ export class CircuitBreaker {
       .then(
         (record) => this.adopt(record, sentAt),
         () => {
+          this.sharedFailing = true;
           local();
           this.notify();
         },
@@ -466,7 +484,10 @@ export class CircuitBreaker {
       .then(() => shared.store.read(this.provider))
       .then(
         (record) => this.adopt(record, sentAt),
-        () => undefined, // the view ages; past four sync intervals the process decides alone
+        () => {
+          this.sharedFailing = true; // the process decides alone until the store answers again
+          this.notify();
+        },
       )
       .finally(() => {
         this.reading = undefined;
@@ -476,6 +497,7 @@ export class CircuitBreaker {
 
   /** Takes a shared record read or written at `at` as the view. Answers arrive in the order they were sent (one connection). */
   private adopt(record: CircuitRecord, at: number): void {
+    this.sharedFailing = false;
     this.view = { record, at: Math.max(at, this.view?.at ?? at) };
     this.notify();
   }

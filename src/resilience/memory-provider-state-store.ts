@@ -36,7 +36,7 @@ export class MemoryProviderStateStore implements ProviderStateStore {
     if (record.state !== 'closed' || (generation !== ANY_GENERATION && record.generation !== generation)) return record;
     const failures = record.failures + 1;
     if (failures < this.policy.failureThreshold) return this.write(provider, { ...record, failures });
-    return this.write(provider, this.opened(record, now, 0));
+    return this.write(provider, this.opened(record, now));
   }
 
   recordSuccess(provider: string, generation: number): CircuitRecord {
@@ -58,7 +58,7 @@ export class MemoryProviderStateStore implements ProviderStateStore {
       case 'success':
         return this.write(provider, { state: 'closed', generation: record.generation + 1, failures: 0, coolUntil: record.coolUntil });
       case 'failure':
-        return this.write(provider, this.opened(record, now, record.reopens + 1));
+        return this.write(provider, this.opened(record, now));
       case 'release':
         return this.write(provider, { ...record, probe: undefined });
       default: {
@@ -92,13 +92,12 @@ export class MemoryProviderStateStore implements ProviderStateStore {
     this.checks.set(provider, health);
   }
 
-  private opened(record: CircuitRecord, now: number, reopens: number): CircuitRecord {
+  private opened(record: CircuitRecord, now: number): CircuitRecord {
     return {
       state: 'open',
       generation: record.generation + 1,
       openedAt: now,
       halfOpenAt: now + this.policy.cooldownMs,
-      reopens,
       probe: undefined,
       coolUntil: record.coolUntil,
     };

@@ -18,8 +18,10 @@
  *   (`CircuitBreaker.allowProbe`), so traffic returns within seconds of a recovery.
  *
  * With a shared store (Redis) a check runs once per provider per interval across the fleet: each
- * tick first claims the check's lease; the instance holding it checks and shares the result, the
- * others adopt the shared result. While the store cannot answer, every instance checks for itself.
+ * turn first claims the check's lease; the instance holding it checks and shares the result, and
+ * keeps the lease by renewing it at its next turn; the others adopt the shared result, re-reading
+ * it every `recovery_interval_s`, and take the lease over when its holder stops renewing it. While
+ * the store cannot answer, every instance checks for itself.
  */
 import { ConfigurationError, GatewayError } from '../models/error-codes.js';
 import type { HealthStatus, ProviderHealth } from '../models/provider-config.js';
@@ -261,23 +263,27 @@ export class ProviderHealthMonitor {
   private tick(provider: string, epoch: number): void {
     const record = this.record(provider);
     record.timer = undefined;
+    const startedAt = this.options.clock.now();
     const recovering = this.recovering(provider, record);
     const intervalMs = recovering ? this.recoveryMs() : this.options.intervalMs(provider);
     // The lease outlives the holder's next turn (interval + jitter + the check itself), so the holder keeps it.
     const leaseMs = intervalMs * (1 + JITTER) + this.boundMs(provider, record);
     const claim = this.claim(provider, recovering ? 'recovery' : 'periodic', leaseMs);
-    if (claim instanceof Promise) void claim.then((answer) => this.afterClaim(provider, record, epoch, answer));
-    else this.afterClaim(provider, record, epoch, claim);
+    if (claim instanceof Promise) void claim.then((answer) => this.afterClaim(provider, record, epoch, answer, startedAt));
+    else this.afterClaim(provider, record, epoch, claim, startedAt);
   }
 
-  private afterClaim(provider: string, record: ProviderRecord, epoch: number, claim: CheckClaim): void {
+  private afterClaim(provider: string, record: ProviderRecord, epoch: number, claim: CheckClaim, startedAt: number): void {
     if (epoch !== this.epoch) return;
     if (claim.last !== undefined) this.adopt(provider, record, claim.last);
     const checked = claim.claimed ? this.check(provider) : Promise.resolve(undefined);
     void checked.then(() => {
       if (!this.running || epoch !== this.epoch) return;
-      const nextMs = this.recovering(provider, record) ? this.recoveryMs() : this.options.intervalMs(provider);
-      record.timer = this.options.clock.setTimer(() => this.tick(provider, epoch), this.jittered(nextMs));
+      // Another instance holds the lease: re-read its result every recovery interval (a cheap read, no check).
+      const nextMs = !claim.claimed || this.recovering(provider, record) ? this.recoveryMs() : this.options.intervalMs(provider);
+      // Turns start an interval apart, however long the check took: a check that timed out is followed at once.
+      const elapsedMs = this.options.clock.now() - startedAt;
+      record.timer = this.options.clock.setTimer(() => this.tick(provider, epoch), Math.max(0, this.jittered(nextMs) - elapsedMs));
     });
   }
 
@@ -358,10 +364,14 @@ export class ProviderHealthMonitor {
 
   /** The bound of the next check of `provider`, in milliseconds (see the file comment). */
   private boundMs(provider: string, record: ProviderRecord): number {
-    const base = this.options.config.check_timeout_ms;
+    const { check_timeout_ms: base, latency_factor: factor } = this.options.config;
     const observed = Math.max(this.providerLatency.get(provider) ?? 0, record.checkLatencyMs ?? 0);
-    const stretched = Math.max(base * 2 ** Math.min(record.timeouts, MAX_BOUND_DOUBLINGS), this.options.config.latency_factor * observed);
-    return Math.min(stretched, this.options.providerTimeoutMs?.(provider) ?? Infinity);
+    let bound = Math.max(base * 2 ** Math.min(record.timeouts, MAX_BOUND_DOUBLINGS), factor * observed);
+    // While recovering, a check only has to show that the provider answers as its checks used to:
+    // a short bound keeps one check stuck on a dead connection from delaying the next by seconds.
+    if (record.checkLatencyMs !== undefined && this.recovering(provider, record))
+      bound = Math.min(bound, Math.max(this.recoveryMs(), factor * record.checkLatencyMs));
+    return Math.min(bound, this.options.providerTimeoutMs?.(provider) ?? Infinity);
   }
 
   /** Whether checks come at the recovery interval: the circuit is not closed, or the last check failed. */

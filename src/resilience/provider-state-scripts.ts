@@ -7,28 +7,28 @@
  * instance and every test judges them on its own injected clock.
  *
  * Every circuit script answers the record after the operation: `{state, generation, failures,
- * opened_at, half_open_at, reopens, probe_owner, probe_until, cool_until, granted}`, as strings.
+ * opened_at, half_open_at, probe_owner, probe_until, cool_until, granted}`, as strings.
  */
 import { createHash } from 'node:crypto';
 
 const PRELUDE = `
-local FIELDS = {'st', 'gen', 'fail', 'opened', 'half', 'reopens', 'powner', 'puntil', 'cool'}
+local FIELDS = {'st', 'gen', 'fail', 'opened', 'half', 'powner', 'puntil', 'cool'}
 local function load(key)
   local v = redis.call('HMGET', key, unpack(FIELDS))
   return { st = v[1] or 'closed', gen = tonumber(v[2] or '0'), fail = tonumber(v[3] or '0'), opened = tonumber(v[4] or '0'),
-    half = tonumber(v[5] or '0'), reopens = tonumber(v[6] or '0'), powner = v[7] or '', puntil = tonumber(v[8] or '0'), cool = tonumber(v[9] or '0') }
+    half = tonumber(v[5] or '0'), powner = v[6] or '', puntil = tonumber(v[7] or '0'), cool = tonumber(v[8] or '0') }
 end
 local function save(key, r, ttl)
-  redis.call('HSET', key, 'st', r.st, 'gen', r.gen, 'fail', r.fail, 'opened', r.opened, 'half', r.half, 'reopens', r.reopens,
+  redis.call('HSET', key, 'st', r.st, 'gen', r.gen, 'fail', r.fail, 'opened', r.opened, 'half', r.half,
     'powner', r.powner, 'puntil', r.puntil, 'cool', r.cool)
   redis.call('PEXPIRE', key, ttl)
 end
 local function answer(r, granted)
-  return { r.st, tostring(r.gen), tostring(r.fail), tostring(r.opened), tostring(r.half), tostring(r.reopens), r.powner,
+  return { r.st, tostring(r.gen), tostring(r.fail), tostring(r.opened), tostring(r.half), r.powner,
     tostring(r.puntil), tostring(r.cool), granted and '1' or '0' }
 end
-local function open(r, now, cooldown, reopens)
-  r.st = 'open'; r.gen = r.gen + 1; r.fail = 0; r.opened = now; r.half = now + cooldown; r.reopens = reopens; r.powner = ''; r.puntil = 0
+local function open(r, now, cooldown)
+  r.st = 'open'; r.gen = r.gen + 1; r.fail = 0; r.opened = now; r.half = now + cooldown; r.powner = ''; r.puntil = 0
 end
 `;
 
@@ -37,7 +37,7 @@ export const RECORD_FAILURE_SCRIPT = `${PRELUDE}
 local r = load(KEYS[1])
 if r.st ~= 'closed' or (ARGV[1] ~= '-1' and r.gen ~= tonumber(ARGV[1])) then return answer(r, false) end
 r.fail = r.fail + 1
-if r.fail >= tonumber(ARGV[3]) then open(r, tonumber(ARGV[2]), tonumber(ARGV[4]), 0) end
+if r.fail >= tonumber(ARGV[3]) then open(r, tonumber(ARGV[2]), tonumber(ARGV[4])) end
 save(KEYS[1], r, ARGV[5])
 return answer(r, false)
 `;
@@ -67,9 +67,9 @@ export const SETTLE_PROBE_SCRIPT = `${PRELUDE}
 local r = load(KEYS[1])
 if r.st ~= 'open' or r.powner ~= ARGV[1] then return answer(r, false) end
 if ARGV[2] == 'success' then
-  r.st = 'closed'; r.gen = r.gen + 1; r.fail = 0; r.opened = 0; r.half = 0; r.reopens = 0; r.powner = ''; r.puntil = 0
+  r.st = 'closed'; r.gen = r.gen + 1; r.fail = 0; r.opened = 0; r.half = 0; r.powner = ''; r.puntil = 0
 elseif ARGV[2] == 'failure' then
-  open(r, tonumber(ARGV[3]), tonumber(ARGV[4]), r.reopens + 1)
+  open(r, tonumber(ARGV[3]), tonumber(ARGV[4]))
 else
   r.powner = ''; r.puntil = 0
 end

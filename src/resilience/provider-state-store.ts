@@ -43,8 +43,6 @@ export type CircuitRecord =
       readonly generation: number;
       readonly openedAt: number;
       readonly halfOpenAt: number;
-      /** Probes that failed since the circuit last closed. */
-      readonly reopens: number;
       readonly probe: ProbeLease | undefined;
       readonly coolUntil: number;
     };

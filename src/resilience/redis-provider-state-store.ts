@@ -35,7 +35,7 @@ export interface RedisProviderStateStoreOptions {
 /** How long a circuit's hash outlives its last write: it only collects providers no longer configured. */
 const RECORD_TTL_MS = 24 * 60 * 60 * 1000;
 
-const FIELDS = ['st', 'gen', 'fail', 'opened', 'half', 'reopens', 'powner', 'puntil', 'cool'];
+const FIELDS = ['st', 'gen', 'fail', 'opened', 'half', 'powner', 'puntil', 'cool'];
 
 /** A check result written by another instance is parsed like any input from outside the process. */
 const ProviderHealthSchema = z.object({
@@ -74,7 +74,7 @@ export class RedisProviderStateStore implements ProviderStateStore {
   async read(provider: string): Promise<CircuitRecord> {
     this.assertReady();
     const values = await this.connection.bounded(this.connection.client.hmGet(this.circuitKey(provider), FIELDS), this.commandTimeoutMs);
-    return values[0] === null || values[0] === undefined ? CLOSED_RECORD : parseRecord([...values.map((value) => value ?? '0'), '0']).record;
+    return values[0] === null || values[0] === undefined ? CLOSED_RECORD : parseRecord([...values.map((value) => value ?? ''), '0']).record;
   }
 
   async recordFailure(provider: string, generation: number, now: number): Promise<CircuitRecord> {
@@ -145,10 +145,10 @@ export class RedisProviderStateStore implements ProviderStateStore {
 
 /** Parses a circuit script's answer (or a read padded with `granted`). */
 function parseRecord(reply: unknown): ProbeClaim {
-  if (!Array.isArray(reply) || reply.length !== 10 || !reply.every((value) => typeof value === 'string')) {
+  if (!Array.isArray(reply) || reply.length !== 9 || !reply.every((value) => typeof value === 'string')) {
     throw new Error('Unexpected reply from a circuit script');
   }
-  const [state, generation, failures, openedAt, halfOpenAt, reopens, owner, until, coolUntil, granted] = reply as string[];
+  const [state, generation, failures, openedAt, halfOpenAt, owner, until, coolUntil, granted] = reply as string[];
   const number = (value: string | undefined): number => {
     const parsed = Number(value);
     if (!Number.isFinite(parsed)) throw new Error(`Unexpected number in a circuit record: ${String(value)}`);
@@ -161,7 +161,6 @@ function parseRecord(reply: unknown): ProbeClaim {
           generation: number(generation),
           openedAt: number(openedAt),
           halfOpenAt: number(halfOpenAt),
-          reopens: number(reopens),
           probe: owner === undefined || owner === '' ? undefined : { owner, until: number(until) },
           coolUntil: number(coolUntil),
         }
