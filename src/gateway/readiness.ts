@@ -21,7 +21,9 @@ export function readinessOf(runtime: GatewayRuntime, closed: boolean): Readiness
       redis: {
         ...redis,
         degraded: redis.status === 'down',
-        ...(redis.status === 'down' ? { effect: 'limits and cache decided per process until Redis returns' } : {}),
+        ...(redis.status === 'down'
+          ? { effect: 'limits, cache and provider state (breakers, cool-downs, health checks) decided per process until Redis returns' }
+          : {}),
       },
       ledger: { ...ledger, degraded: !ledger.healthy },
       providers: Object.fromEntries(

@@ -20,17 +20,21 @@
  * script: those are the only decisions that wait for Redis.
  *
  * While the shared store cannot answer (Redis down, or slower than the command timeout), the breaker
- * decides alone on a per-process record — exactly what a gateway without Redis does.
+ * decides alone on a per-process record — exactly what a gateway without Redis does. Where the
+ * record comes from and where writes go is `circuit-view.ts`; this file holds the decisions, the
+ * permits and the registry (past 400 lines: they share one set of options, states and errors).
  */
+import { randomUUID } from 'node:crypto';
 import { CircuitOpenError, ProviderError, isGatewayError } from '../models/error-codes.js';
 import type { ErrorCode } from '../models/error-codes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
+import { CircuitView, stateName } from './circuit-view.js';
+import type { CircuitSource, CircuitStateName, CircuitTarget, SharedProviderState } from './circuit-view.js';
 import { MemoryProviderStateStore } from './memory-provider-state-store.js';
-import { ANY_GENERATION, validatePolicy } from './provider-state-store.js';
-import type { CircuitRecord, MaybePromise, ProbeOutcome, ProviderStateStore } from './provider-state-store.js';
+import { validatePolicy } from './provider-state-store.js';
+import type { CircuitRecord, ProbeOutcome } from './provider-state-store.js';
 
-/** The three states: closed (calls flow), open (calls refused), half-open (one probe decides). */
-export type CircuitStateName = 'closed' | 'open' | 'half_open';
+export type { CircuitStateName, SharedProviderState } from './circuit-view.js';
 
 /**
  * The full state; each variant carries only its own fields. `probeStartedAt` is `undefined` while
@@ -40,12 +44,6 @@ export type CircuitState =
   | { readonly state: 'closed'; readonly failures: number }
   | { readonly state: 'open'; readonly openedAt: number }
   | { readonly state: 'half_open'; readonly probeStartedAt: number | undefined };
-
-/** A store other instances share, and whether it can be asked now. */
-export interface SharedProviderState {
-  store: ProviderStateStore;
-  isReady: () => boolean;
-}
 
 /** Options of a `CircuitBreaker` (and of every breaker of a `CircuitBreakerRegistry`). */
 export interface CircuitBreakerOptions {
@@ -139,38 +137,18 @@ export function coolDownOf(error: unknown, overloadMs: number): number | undefin
 /** A signal shared by every non-probe permit: nothing ever aborts it, so no controller per call. */
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
-/** The record a decision is made on, and where it came from. */
-interface Source {
-  readonly shared: boolean;
-  readonly record: CircuitRecord;
-}
-
-/** Where a permit's outcome is written, under which generation. */
-interface Target {
-  readonly shared: boolean;
-  readonly generation: number;
-}
-
 /** One provider's circuit breaker. */
 export class CircuitBreaker {
   /** The provider this breaker protects. */
   readonly provider: string;
   private readonly options: CircuitBreakerOptions;
-  private readonly local: MemoryProviderStateStore;
+  private readonly view: CircuitView;
   private readonly instanceId: string;
   private readonly syncIntervalMs: number;
   private readonly overloadCooldownMs: number;
   private readonly maxCooldownMs: number;
-  /** The shared record as last read or written, and the clock time of that read or write. */
-  private view: { record: CircuitRecord; at: number } | undefined;
-  private reading: Promise<void> | undefined;
-  /** True since the shared store last failed to answer, until it answers again. */
-  private sharedFailing = false;
   /** True while this process asks the shared store for the probe (everyone else here is refused meanwhile). */
   private claiming = false;
-  private reported: CircuitStateName = 'closed';
-  private halfOpenTimer: TimerHandle | undefined;
-  private watchTimer: TimerHandle | undefined;
   private probes = 0;
 
   /**
@@ -181,34 +159,41 @@ export class CircuitBreaker {
     validateOptions(options);
     this.provider = provider;
     this.options = options;
-    this.local = local ?? new MemoryProviderStateStore(options);
-    this.instanceId = options.instanceId ?? Math.random().toString(36).slice(2, 10);
+    this.instanceId = options.instanceId ?? randomUUID();
     this.syncIntervalMs = options.syncIntervalMs ?? 250;
     this.overloadCooldownMs = options.overloadCooldownMs ?? 5_000;
     this.maxCooldownMs = options.maxCooldownMs ?? 300_000;
+    this.view = new CircuitView({
+      provider,
+      local: local ?? new MemoryProviderStateStore(options),
+      shared: options.shared,
+      clock: options.clock,
+      syncIntervalMs: this.syncIntervalMs,
+      onTransition: options.onTransition,
+    });
   }
 
   /** The current state's name; an open circuit whose cooldown has elapsed reads `half_open`. */
   get state(): CircuitStateName {
-    return stateName(this.source().record, this.options.clock.now());
+    return stateName(this.view.source().record, this.options.clock.now());
   }
 
   /** True while a half-open circuit's probe is out (everyone else is refused); false in every other case. */
   get probeInFlight(): boolean {
     const now = this.options.clock.now();
-    const { record } = this.source();
+    const { record } = this.view.source();
     return stateName(record, now) === 'half_open' && (this.claiming || probeOut(record, now));
   }
 
   /** Milliseconds left in the provider's cool-down; 0 when none runs. */
   get coolDownMs(): number {
-    return Math.max(0, this.source().record.coolUntil - this.options.clock.now());
+    return Math.max(0, this.view.source().record.coolUntil - this.options.clock.now());
   }
 
   /** The full current state (a discriminated union). */
   get currentState(): CircuitState {
     const now = this.options.clock.now();
-    const { record } = this.source();
+    const { record } = this.view.source();
     if (record.state === 'closed') return { state: 'closed', failures: record.failures };
     if (now < record.halfOpenAt) return { state: 'open', openedAt: record.openedAt };
     return { state: 'half_open', probeStartedAt: probeOut(record, now) ? (record.probe?.until ?? now) - this.options.probeTimeoutMs : undefined };
@@ -219,19 +204,17 @@ export class CircuitBreaker {
    * down), or `undefined` when one may try (`tryAcquire` decides). Takes nothing.
    */
   refusal(): CircuitOpenError | undefined {
-    return this.refusalFor(this.source().record, this.options.clock.now());
+    return this.refusalFor(this.view.source().record, this.options.clock.now());
   }
 
   /**
    * Asks to send one call to the provider. Closed: allowed. Open: refused with E4700 until the
    * cooldown ends. Half-open: the first caller of the fleet gets the probe; everyone else is refused
-   * until it settles. Cooling down: refused with E4701. Answers at once except when it must ask the
-   * shared store for the probe.
+   * until it settles. Cooling down: refused with E4701. Answers at once, except for an instance that
+   * has been idle (it reads the fleet's record first) and for the shared probe election.
    */
   tryAcquire(): CircuitPermit | Promise<CircuitPermit> {
-    const shared = this.options.shared;
-    // An instance that has been idle reads the fleet's record before its first decision (one read, shared by every caller meanwhile).
-    if (shared !== undefined && shared.isReady() && this.viewIdle(this.options.clock.now())) return this.refresh().then(() => this.decide());
+    if (this.view.stale()) return this.view.refresh().then(() => this.decide());
     return this.decide();
   }
 
@@ -242,32 +225,17 @@ export class CircuitBreaker {
    * through per `minOpenMs` — for the whole fleet on a shared store.
    */
   allowProbe(minOpenMs: number): void {
-    const shared = this.options.shared;
-    if (shared !== undefined && shared.isReady() && this.viewIdle(this.options.clock.now())) {
-      void this.refresh().then(() => this.probeEarly(minOpenMs));
+    if (this.view.stale()) {
+      void this.view.refresh().then(() => this.probeEarly(minOpenMs));
       return;
     }
     this.probeEarly(minOpenMs);
   }
 
-  private probeEarly(minOpenMs: number): void {
-    const now = this.options.clock.now();
-    const source = this.source();
-    const record = source.record;
-    if (record.state !== 'open') return;
-    const at = Math.max(now, record.openedAt + Math.min(this.options.cooldownMs, minOpenMs));
-    if (at >= record.halfOpenAt) return;
-    this.apply(
-      source.shared,
-      (store) => store.halfOpenBy(this.provider, record.generation, at),
-      () => this.local.halfOpenBy(this.provider, this.local.read(this.provider).generation, at),
-    );
-  }
-
   /** The state for `GET /health/providers` and metrics. */
   snapshot(): CircuitSnapshot {
     const now = this.options.clock.now();
-    const { record, shared } = this.source();
+    const { record, shared } = this.view.source();
     const base = {
       provider: this.provider,
       decided_by: shared ? ('shared' as const) : ('local' as const),
@@ -284,49 +252,33 @@ export class CircuitBreaker {
 
   /** Stops the timers (the gateway is closing). */
   stop(): void {
-    this.halfOpenTimer?.cancel();
-    this.watchTimer?.cancel();
-    this.halfOpenTimer = undefined;
-    this.watchTimer = undefined;
+    this.view.stop();
   }
 
   private decide(): CircuitPermit | Promise<CircuitPermit> {
     const now = this.options.clock.now();
-    const source = this.source();
+    const source = this.view.source();
     const refused = this.refusalFor(source.record, now);
     if (refused !== undefined) return denied(refused);
-    if (source.record.state === 'closed') return this.grant(this.targetOf(source), undefined);
+    if (source.record.state === 'closed') return this.grant(this.view.targetOf(source), undefined);
     const owner = `${this.instanceId}:${++this.probes}`;
-    if (!source.shared) return this.probeGranted(source, this.local.claimProbe(this.provider, owner, now), owner);
+    if (!source.shared) return this.probeGranted(source, this.view.local.claimProbe(this.provider, owner, now), owner);
     return this.claimShared(owner, now);
   }
 
-  /**
-   * The record decisions are made on now: the shared view while the shared store answers, else this
-   * process's own. Consulting a view older than one sync interval starts a read.
-   */
-  private source(): Source {
+  private probeEarly(minOpenMs: number): void {
     const now = this.options.clock.now();
-    const shared = this.options.shared;
-    if (shared === undefined) return { shared: false, record: this.local.read(this.provider) };
-    if (this.view === undefined || now - this.view.at >= this.syncIntervalMs) void this.refresh();
-    if (this.view !== undefined && !this.sharedFailing && shared.isReady()) return { shared: true, record: this.view.record };
-    return { shared: false, record: this.local.read(this.provider) };
-  }
-
-  /** The view is missing or older than four sync intervals: the instance was idle, and reads before it decides. */
-  private viewIdle(now: number): boolean {
-    return this.view === undefined || now - this.view.at >= 4 * this.syncIntervalMs;
-  }
-
-  /**
-   * Where a closed-state permit's outcome goes. A decision made on this process's record while the
-   * shared store answers (its read failed) still reports to the fleet, for whatever generation is current.
-   */
-  private targetOf(source: Source): Target {
-    if (source.shared) return { shared: true, generation: source.record.generation };
-    if (this.options.shared?.isReady() === true && !this.sharedFailing) return { shared: true, generation: ANY_GENERATION };
-    return { shared: false, generation: source.record.generation };
+    const source = this.view.source();
+    const record = source.record;
+    if (record.state !== 'open') return;
+    const at = Math.max(now, record.openedAt + Math.min(this.options.cooldownMs, minOpenMs));
+    if (at >= record.halfOpenAt) return;
+    const local = this.view.local;
+    this.view.write(
+      source.shared,
+      (store) => store.halfOpenBy(this.provider, record.generation, at),
+      () => local.halfOpenBy(this.provider, local.read(this.provider).generation, at),
+    );
   }
 
   private refusalFor(record: CircuitRecord, now: number): CircuitOpenError | undefined {
@@ -354,15 +306,15 @@ export class CircuitBreaker {
 
   /** Asks the shared store for the probe; when it cannot answer, the process decides alone. */
   private async claimShared(owner: string, now: number): Promise<CircuitPermit> {
-    const store = this.options.shared?.store;
+    const store = this.view.sharedStore();
     if (store === undefined) return this.tryAcquireLocally();
     this.claiming = true;
     try {
       const claim = await store.claimProbe(this.provider, owner, now);
-      this.adopt(claim.record, now);
+      this.view.adopt(claim.record, now);
       return this.probeGranted({ shared: true, record: claim.record }, claim, owner);
     } catch {
-      this.sharedFailing = true;
+      this.view.failed();
       return this.tryAcquireLocally();
     } finally {
       this.claiming = false;
@@ -371,24 +323,24 @@ export class CircuitBreaker {
 
   private tryAcquireLocally(): CircuitPermit {
     const now = this.options.clock.now();
-    const record = this.local.read(this.provider);
+    const record = this.view.local.read(this.provider);
     const refused = this.refusalFor(record, now);
     if (refused !== undefined) return denied(refused);
     if (record.state === 'closed') return this.grant({ shared: false, generation: record.generation }, undefined);
     const owner = `${this.instanceId}:${++this.probes}`;
-    return this.probeGranted({ shared: false, record }, this.local.claimProbe(this.provider, owner, now), owner);
+    return this.probeGranted({ shared: false, record }, this.view.local.claimProbe(this.provider, owner, now), owner);
   }
 
-  private probeGranted(source: Source, claim: { granted: boolean; record: CircuitRecord }, owner: string): CircuitPermit {
-    if (!source.shared) this.notify();
+  private probeGranted(source: CircuitSource, claim: { granted: boolean; record: CircuitRecord }, owner: string): CircuitPermit {
+    if (!source.shared) this.view.notify();
     if (claim.granted) return this.grant({ shared: source.shared, generation: claim.record.generation }, owner);
     return denied(this.refusalFor(claim.record, this.options.clock.now()) ?? this.openError('half_open', this.syncIntervalMs));
   }
 
   /** A permit whose outcome goes to `target`; `probeOwner` when it is the probe. */
-  private grant(target: Target, probeOwner: string | undefined): CircuitPermit {
+  private grant(target: CircuitTarget, probeOwner: string | undefined): CircuitPermit {
     // Only a shared permit needs this process's generation too (for when its shared write fails).
-    const localGeneration = target.shared ? this.local.read(this.provider).generation : target.generation;
+    const localGeneration = target.shared ? this.view.local.read(this.provider).generation : target.generation;
     let settled = false;
     let probeTimer: TimerHandle | undefined;
     let controller: AbortController | undefined;
@@ -396,7 +348,7 @@ export class CircuitBreaker {
       if (settled) return;
       settled = true;
       probeTimer?.cancel();
-      this.settle(target.shared, target.generation, localGeneration, probeOwner, outcome, error);
+      this.settle(target, localGeneration, probeOwner, outcome, error);
     };
     if (probeOwner !== undefined) {
       const probeController = new AbortController();
@@ -420,108 +372,38 @@ export class CircuitBreaker {
     };
   }
 
-  /** Applies one permit's outcome to the store it was granted on (or to this process's, when that one fails). */
-  private settle(shared: boolean, generation: number, localGeneration: number, probeOwner: string | undefined, outcome: ProbeOutcome, error: unknown): void {
+  /** Applies one permit's outcome where it goes (or to this process's record, when the shared store fails). */
+  private settle(target: CircuitTarget, localGeneration: number, probeOwner: string | undefined, outcome: ProbeOutcome, error: unknown): void {
     const now = this.options.clock.now();
+    const provider = this.provider;
+    const local = this.view.local;
     const coolMs = error === undefined ? undefined : coolDownOf(error, this.overloadCooldownMs);
     if (coolMs !== undefined) {
       const until = now + Math.min(coolMs, this.maxCooldownMs);
-      this.apply(
-        shared,
-        (store) => store.coolDown(this.provider, until),
-        () => this.local.coolDown(this.provider, until),
+      this.view.write(
+        target.shared,
+        (store) => store.coolDown(provider, until),
+        () => local.coolDown(provider, until),
       );
     }
-    const provider = this.provider;
-    const local = (): CircuitRecord => {
-      if (outcome === 'failure') return this.local.recordFailure(provider, localGeneration, now);
-      return outcome === 'success' ? this.local.recordSuccess(provider, localGeneration) : this.local.read(provider);
+    const locally = (): CircuitRecord => {
+      if (outcome === 'failure') return local.recordFailure(provider, localGeneration, now);
+      return outcome === 'success' ? local.recordSuccess(provider, localGeneration) : local.read(provider);
     };
     if (probeOwner !== undefined) {
-      if (shared) this.apply(true, (store) => store.settleProbe(provider, probeOwner, outcome, now), local);
-      else this.apply(false, undefined, () => this.local.settleProbe(provider, probeOwner, outcome, now));
+      if (target.shared) this.view.write(true, (store) => store.settleProbe(provider, probeOwner, outcome, now), locally);
+      else this.view.write(false, undefined, () => local.settleProbe(provider, probeOwner, outcome, now));
       return;
     }
     if (outcome === 'release') return;
     if (outcome === 'success') {
       // The common case writes nothing: only the first success after failures resets the count.
-      const known = shared ? this.view?.record : this.local.read(provider);
+      const known = target.shared ? this.view.sharedRecord() : local.read(provider);
       if (known?.state !== 'closed' || known.failures === 0) return;
-      this.apply(shared, (store) => store.recordSuccess(provider, generation), local);
+      this.view.write(target.shared, (store) => store.recordSuccess(provider, target.generation), locally);
       return;
     }
-    this.apply(shared, (store) => store.recordFailure(provider, generation, now), local);
-  }
-
-  /** Runs a write on the shared store (adopting its answer) or on the local one; a failed shared write falls back to `local`. */
-  private apply(shared: boolean, write: ((store: ProviderStateStore) => MaybePromise<CircuitRecord>) | undefined, local: () => CircuitRecord): void {
-    const store = this.options.shared?.store;
-    if (!shared || store === undefined || write === undefined) {
-      local();
-      this.notify();
-      return;
-    }
-    const sentAt = this.options.clock.now();
-    void Promise.resolve()
-      .then(() => write(store))
-      .then(
-        (record) => this.adopt(record, sentAt),
-        () => {
-          this.sharedFailing = true;
-          local();
-          this.notify();
-        },
-      );
-  }
-
-  /** Reads the shared record (one read at a time; callers meanwhile share it). Never rejects. */
-  private refresh(): Promise<void> {
-    const shared = this.options.shared;
-    if (this.reading !== undefined) return this.reading;
-    if (shared === undefined || !shared.isReady()) return Promise.resolve();
-    const sentAt = this.options.clock.now();
-    this.reading = Promise.resolve()
-      .then(() => shared.store.read(this.provider))
-      .then(
-        (record) => this.adopt(record, sentAt),
-        () => {
-          this.sharedFailing = true; // the process decides alone until the store answers again
-          this.notify();
-        },
-      )
-      .finally(() => {
-        this.reading = undefined;
-      });
-    return this.reading;
-  }
-
-  /** Takes a shared record read or written at `at` as the view. Answers arrive in the order they were sent (one connection). */
-  private adopt(record: CircuitRecord, at: number): void {
-    this.sharedFailing = false;
-    this.view = { record, at: Math.max(at, this.view?.at ?? at) };
-    this.notify();
-  }
-
-  /** Reports a change of the state decisions are made on, and keeps the timers that make changes happen on time. */
-  private notify(): void {
-    const now = this.options.clock.now();
-    const { record, shared } = this.source();
-    const state = stateName(record, now);
-    if (state !== this.reported) {
-      const from = this.reported;
-      this.reported = state;
-      this.options.onTransition?.(this.provider, from, state);
-    }
-    this.halfOpenTimer?.cancel();
-    this.halfOpenTimer = state === 'open' && record.state === 'open' ? this.options.clock.setTimer(() => this.notify(), record.halfOpenAt - now) : undefined;
-    // A view that is not closed and clean is kept fresh on a timer, so that an idle instance sees the fleet's probe close it.
-    const troubled = record.state === 'open' || record.coolUntil > now || record.failures > 0;
-    if (shared && troubled && this.watchTimer === undefined) {
-      this.watchTimer = this.options.clock.setTimer(() => {
-        this.watchTimer = undefined;
-        void this.refresh();
-      }, this.syncIntervalMs);
-    }
+    this.view.write(target.shared, (store) => store.recordFailure(provider, target.generation, now), locally);
   }
 }
 
@@ -538,7 +420,7 @@ export class CircuitBreakerRegistry {
     const onTransition = options.onTransition;
     this.options = {
       ...options,
-      instanceId: options.instanceId ?? Math.random().toString(36).slice(2, 10),
+      instanceId: options.instanceId ?? randomUUID(),
       onTransition: (provider, from, to) => {
         onTransition?.(provider, from, to);
         for (const listener of this.listeners) listener(provider, from, to);
@@ -578,11 +460,6 @@ export class CircuitBreakerRegistry {
   stop(): void {
     for (const breaker of this.breakers.values()) breaker.stop();
   }
-}
-
-function stateName(record: CircuitRecord, now: number): CircuitStateName {
-  if (record.state === 'closed') return 'closed';
-  return now < record.halfOpenAt ? 'open' : 'half_open';
 }
 
 function probeOut(record: CircuitRecord, now: number): boolean {

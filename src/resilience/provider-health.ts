@@ -23,6 +23,7 @@
  * it every `recovery_interval_s`, and take the lease over when its holder stops renewing it. While
  * the store cannot answer, every instance checks for itself.
  */
+import { randomUUID } from 'node:crypto';
 import { ConfigurationError, GatewayError } from '../models/error-codes.js';
 import type { HealthStatus, ProviderHealth } from '../models/provider-config.js';
 import type { HealthConfig } from '../config/config-schema.js';
@@ -125,7 +126,7 @@ export class ProviderHealthMonitor {
   constructor(options: ProviderHealthMonitorOptions) {
     this.options = options;
     this.minSamples = options.minSamples ?? DEFAULT_MIN_SAMPLES;
-    this.instanceId = options.instanceId ?? Math.random().toString(36).slice(2, 10);
+    this.instanceId = options.instanceId ?? randomUUID();
     for (const provider of options.adapters.keys()) this.record(provider);
     options.breakers?.addTransitionListener((provider, from, to) => this.onCircuitTransition(provider, from, to));
   }
