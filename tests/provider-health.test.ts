@@ -178,7 +178,7 @@ describe('ProviderHealthMonitor', () => {
     context.monitor.stop();
   });
 
-  it('treats a check that throws as unhealthy and checks again at the recovery interval', async () => {
+  it('treats a check that throws as unhealthy, and checks again at the recovery interval, doubled per failed check up to the interval', async () => {
     const context = setup();
     context.ollama.answer = () => {
       throw new Error('adapter bug with key sk-abcdefghijklmnop');
@@ -189,8 +189,14 @@ describe('ProviderHealthMonitor', () => {
     expect(row.status).toBe('unhealthy');
     expect(row.message).toBe('health check failed: adapter bug with key [REDACTED]');
     context.ollama.answer = () => Promise.reject(new Error('rejected'));
-    await context.clock.advance(2_000);
-    expect(context.ollama.checks).toHaveLength(2);
+    const checkedAt: number[] = [];
+    const start = context.clock.now();
+    for (let step = 0; step < 5; step++) {
+      const before = context.ollama.checks.length;
+      while (context.ollama.checks.length === before) await context.clock.advance(500);
+      checkedAt.push(context.clock.now() - start);
+    }
+    expect(checkedAt).toEqual([2_000, 6_000, 14_000, 24_000, 34_000]); // +2, +4, +8, then the 10 s interval
     expect(context.monitor.status('ollama')).toBe('unhealthy');
     context.monitor.stop();
   });

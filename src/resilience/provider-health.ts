@@ -13,9 +13,10 @@
  * - A check with no answer within its bound makes the provider degraded (slow, still routed); a
  *   second one in a row makes it unhealthy.
  * - A live success after a failed check outweighs it: the check is stale, traffic is flowing.
- * - While the circuit is open or the last check failed, checks come every `recovery_interval_s`,
- *   and one that finds the provider answering lets the circuit's probe through at once
- *   (`CircuitBreaker.allowProbe`), so traffic returns within seconds of a recovery.
+ * - While the circuit is open or the last check got no answer, checks come every
+ *   `recovery_interval_s` (after checks that answered unhealthy, that interval doubles per failed
+ *   check up to the normal one), and one that finds the provider answering lets the circuit's
+ *   probe through at once (`CircuitBreaker.allowProbe`), so traffic returns within seconds.
  *
  * With a shared store (Redis) a check runs once per provider per interval across the fleet: each
  * turn first claims the check's lease; the instance holding it checks and shares the result, and
@@ -92,6 +93,8 @@ interface ProviderRecord {
   lastCheck: ProviderHealth | undefined;
   /** Checks in a row that got no answer within their bound. */
   timeouts: number;
+  /** Checks in a row that answered unhealthy (refused, 5xx, rejected credentials). */
+  failedChecks: number;
   /** Moving average of answered checks' latency, in milliseconds. */
   checkLatencyMs: number | undefined;
   /** Clock time of the last live success (0 before any). */
@@ -246,6 +249,7 @@ export class ProviderHealthMonitor {
       record = {
         lastCheck: undefined,
         timeouts: 0,
+        failedChecks: 0,
         checkLatencyMs: undefined,
         lastSuccessAt: 0,
         window: new OutcomeWindow(this.options.config.window_s * 1000),
@@ -266,9 +270,8 @@ export class ProviderHealthMonitor {
     record.timer = undefined;
     const startedAt = this.options.clock.now();
     const recovering = this.recovering(provider, record);
-    const intervalMs = recovering ? this.recoveryMs() : this.options.intervalMs(provider);
     // The lease outlives the holder's next turn (interval + jitter + the check itself), so the holder keeps it.
-    const leaseMs = intervalMs * (1 + JITTER) + this.boundMs(provider, record);
+    const leaseMs = this.turnMs(provider, record, true) * (1 + JITTER) + this.boundMs(provider, record);
     const claim = this.claim(provider, recovering ? 'recovery' : 'periodic', leaseMs);
     if (claim instanceof Promise) void claim.then((answer) => this.afterClaim(provider, record, epoch, answer, startedAt));
     else this.afterClaim(provider, record, epoch, claim, startedAt);
@@ -280,8 +283,7 @@ export class ProviderHealthMonitor {
     const checked = claim.claimed ? this.check(provider) : Promise.resolve(undefined);
     void checked.then(() => {
       if (!this.running || epoch !== this.epoch) return;
-      // Another instance holds the lease: re-read its result every recovery interval (a cheap read, no check).
-      const nextMs = !claim.claimed || this.recovering(provider, record) ? this.recoveryMs() : this.options.intervalMs(provider);
+      const nextMs = this.turnMs(provider, record, claim.claimed);
       // Turns start an interval apart, however long the check took: a check that timed out is followed at once.
       const elapsedMs = this.options.clock.now() - startedAt;
       record.timer = this.options.clock.setTimer(() => this.tick(provider, epoch), Math.max(0, this.jittered(nextMs) - elapsedMs));
@@ -343,6 +345,7 @@ export class ProviderHealthMonitor {
   private judge(record: ProviderRecord, outcome: CheckOutcome): ProviderHealth {
     if (!outcome.timedOut) {
       record.timeouts = 0;
+      record.failedChecks = outcome.health.status === 'unhealthy' ? record.failedChecks + 1 : 0;
       const latency = outcome.health.latency_ms;
       if (outcome.health.status !== 'unhealthy' && latency !== undefined) {
         record.checkLatencyMs = record.checkLatencyMs === undefined ? latency : (record.checkLatencyMs + latency) / 2;
@@ -375,7 +378,22 @@ export class ProviderHealthMonitor {
     return Math.min(bound, this.options.providerTimeoutMs?.(provider) ?? Infinity);
   }
 
-  /** Whether checks come at the recovery interval: the circuit is not closed, or the last check failed. */
+  /**
+   * Milliseconds to the next turn. The recovery interval while the circuit is not closed (traffic is
+   * being refused: worth finding out at once when the provider is back) or the last check got no
+   * answer; after checks that answered unhealthy (a refused connection, rejected credentials), the
+   * recovery interval doubled per failed check up to the normal interval; else the normal interval.
+   * An instance that does not hold the lease re-reads the shared result every recovery interval.
+   */
+  private turnMs(provider: string, record: ProviderRecord, claimed: boolean): number {
+    const intervalMs = this.options.intervalMs(provider);
+    const circuit = this.options.breakers?.get(provider).state ?? 'closed';
+    if (!claimed || circuit !== 'closed' || record.timeouts > 0) return Math.min(intervalMs, this.recoveryMs());
+    if (record.failedChecks > 0) return Math.min(intervalMs, this.recoveryMs() * 2 ** (record.failedChecks - 1));
+    return intervalMs;
+  }
+
+  /** Whether the provider is being watched for its recovery: the circuit is not closed, or the last check failed. */
   private recovering(provider: string, record: ProviderRecord): boolean {
     const circuit = this.options.breakers?.get(provider).state ?? 'closed';
     return circuit !== 'closed' || record.timeouts > 0 || record.lastCheck?.status === 'unhealthy';
