@@ -73,9 +73,14 @@ export async function startFaultyUpstream(): Promise<FaultyUpstream> {
       const body = raw === '' ? undefined : (JSON.parse(raw) as { stream?: boolean });
       if (path.endsWith('/chat/completions')) counts.chat++;
       if (path.endsWith('/models')) counts.models++;
+      // A frozen upstream holds what it has not answered yet, including requests still in their latency.
+      const reply = (): void => {
+        if (frozen) held.push(reply);
+        else answer(path, body, response);
+      };
       const respond = (): void => {
-        if (latencyMs === 0) answer(path, body, response);
-        else setTimeout(() => answer(path, body, response), latencyMs).unref();
+        if (latencyMs === 0) reply();
+        else setTimeout(reply, latencyMs).unref();
       };
       if (frozen) held.push(respond);
       else respond();
@@ -115,7 +120,7 @@ export async function startFaultyUpstream(): Promise<FaultyUpstream> {
     },
     thaw() {
       frozen = false;
-      for (const respond of held.splice(0)) respond();
+      for (const resume of held.splice(0)) resume();
     },
   };
 }
