@@ -1,10 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
-    // The long suites (`npm run test:e2e`, vitest.e2e.config.ts) stay out of the fast one.
-    exclude: ['tests/e2e/**', 'node_modules/**'],
+    // The long suites have their own config (vitest.e2e.config.ts, `npm run test:e2e`).
+    exclude: [...configDefaults.exclude, 'tests/e2e/**'],
     setupFiles: ['tests/setup.ts'],
     // A three-master Redis Cluster for the whole run (joined in the background; see the file).
     globalSetup: ['tests/global-setup.ts'],

@@ -1,74 +1,92 @@
-// HTTP throughput, all measured in one run against ../shared/bench/instant-upstream.mjs:
-//   floor     bench client -> floor-proxy.mjs -> instant upstream (a bare Node proxy hop)
-//   gateway   bench client -> l04 gateway -> OpenAIAdapter -> instant upstream
-//   mock      bench client -> l04 gateway -> mock provider (no upstream hop)
-//   portkey   bench client -> npx @portkey-ai/gateway -> instant upstream (BENCH_PORTKEY=1)
-// usage: node bench/http.mjs [CONCURRENCY=64] [SECONDS=5]
+// HTTP throughput against ../shared/bench/instant-upstream.mjs, every path measured side by side in
+// one interleaved run: each round measures the floor and then every path, and the report gives the
+// median over the rounds, each as a ratio to the floor's median from the same run.
+//   floor                 bench client → floor-proxy.mjs → instant upstream (a bare Node proxy hop)
+//   memory, cache off     bench client → gateway → OpenAIAdapter → instant upstream
+//   memory, cache miss    the same, cache on, every prompt new (lookup, miss, store)
+//   memory, exact hit     the same, cache on, one prompt (answered from the cache)
+//   redis, cache miss     state and cache in Redis, every prompt new
+//   redis, exact hit      state and cache in Redis, one prompt
+//   portkey               npx @portkey-ai/gateway → instant upstream (BENCH_PORTKEY=1)
+// usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, haveShared, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
-const concurrency = process.argv[2] ?? '64';
-const seconds = process.argv[3] ?? '5';
+const concurrency = process.argv[2] ?? '50';
+const seconds = process.argv[3] ?? '3';
+const rounds = Number(process.argv[4] ?? 2);
 if (!haveShared) {
   console.log(JSON.stringify({ skipped: `no ${sharedBench}/floor-proxy.mjs` }));
   process.exit(0);
 }
 
+const chat = (model, content) => JSON.stringify({ model, messages: [{ role: 'user', content }] });
+const dir = mkdtempSync(join(tmpdir(), 'l04-bench-'));
 const upstreamPort = await freePort();
 const upstream = await startProcess(process.execPath, [join(sharedBench, 'instant-upstream.mjs'), String(upstreamPort)], upstreamPort);
-const body = (model) => JSON.stringify({ model, messages: [{ role: 'user', content: 'Say hello.' }] });
-const results = {};
+const children = [upstream];
 
-try {
-  const floorPort = await freePort();
-  const floor = await startProcess(process.execPath, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`], floorPort);
-  results.floor = await runJson(['bench/load.mjs', `http://127.0.0.1:${floorPort}/v1/chat/completions`, body('bench'), concurrency, seconds]);
-  stop(floor);
-
-  const gatewayPort = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'l04-bench-'));
-  const configPath = join(dir, 'bench.yaml');
+/** A gateway process over the instant upstream; `state` memory or redis, cache on or off. */
+async function gateway(name, state, cache) {
+  const port = await freePort();
+  const configPath = join(dir, `${name}.json`);
   writeFileSync(
     configPath,
     JSON.stringify({
-      server: { host: '127.0.0.1', port: gatewayPort },
-      state: { backend: process.env.BENCH_STATE ?? 'memory' },
-      providers: {
-        upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 },
-        mock: { type: 'mock', max_concurrency: 1024 },
-      },
-      models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] }, 'mock-1': { provider: 'mock', capabilities: ['text'] } },
+      server: { host: '127.0.0.1', port },
+      state: { backend: state, key_prefix: `l04:bench:${process.pid}:${name}:` },
+      providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
+      models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] } },
       rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
-      cache: { enabled: false },
+      cache: { enabled: cache, embedder: { provider: 'local' } },
       health: { enabled: false },
       logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
     }),
   );
-  const gateway = await startProcess(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath], gatewayPort);
-  results.gateway = await runJson(['bench/load.mjs', `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, body('bench-openai'), concurrency, seconds]);
-  results.mock = await runJson(['bench/load.mjs', `http://127.0.0.1:${gatewayPort}/v1/chat/completions`, body('mock-1'), concurrency, seconds]);
-  stop(gateway);
+  const child = await startProcess(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath], port, { stdout: 'ignore' });
+  children.push(child);
+  return `http://127.0.0.1:${port}/v1/chat/completions`;
+}
 
+const results = {};
+try {
+  const floorPort = await freePort();
+  children.push(await startProcess(process.execPath, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`], floorPort));
+  const memoryOff = await gateway('memory-off', 'memory', false);
+  const memoryOn = await gateway('memory-on', 'memory', true);
+  const redisOn = await gateway('redis-on', 'redis', true);
+  const paths = [
+    ['floor', `http://127.0.0.1:${floorPort}/v1/chat/completions`, chat('bench', 'Say hello.'), '{}'],
+    ['memory, cache off', memoryOff, chat('bench-openai', 'Say hello {{n}}.'), '{}'],
+    ['memory, cache miss + store', memoryOn, chat('bench-openai', 'Say hello {{n}}.'), '{}'],
+    ['memory, exact hit', memoryOn, chat('bench-openai', 'Say hello.'), '{}'],
+    ['redis, cache miss + store', redisOn, chat('bench-openai', 'Say hello {{n}}.'), '{}'],
+    ['redis, exact hit', redisOn, chat('bench-openai', 'Say hello.'), '{}'],
+  ];
   if (process.env.BENCH_PORTKEY === '1') {
-    const portkeyPort = 8787;
     try {
-      const portkey = await startProcess('npx', ['--yes', '@portkey-ai/gateway'], portkeyPort, { timeoutMs: 120_000 });
-      results.portkey = await runJson([
-        'bench/load.mjs',
-        `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
-        body('bench'),
-        concurrency,
-        seconds,
-        JSON.stringify({ 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`, authorization: 'Bearer bench' }),
-      ]);
-      stop(portkey);
+      children.push(await startProcess('npx', ['--yes', '@portkey-ai/gateway'], 8787, { timeoutMs: 120_000 }));
+      const portkeyHeaders = JSON.stringify({
+        'x-portkey-provider': 'openai',
+        'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`,
+        authorization: 'Bearer bench',
+      });
+      paths.push(['portkey', 'http://127.0.0.1:8787/v1/chat/completions', chat('bench', 'Say hello.'), portkeyHeaders]);
     } catch (error) {
       results.portkey = { skipped: String(error.message).slice(0, 200) };
     }
   }
+  const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, url, body, headers] of paths) runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers]));
+  }
+  for (const [name, list] of Object.entries(runs)) {
+    const sorted = [...list].sort((a, b) => a.rps - b.rps);
+    results[name] = { ...sorted[Math.floor(sorted.length / 2)], rounds: list.map((run) => run.rps) };
+  }
 } finally {
-  stop(upstream);
+  for (const child of children.reverse()) stop(child);
 }
 console.log(JSON.stringify(results));

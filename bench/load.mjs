@@ -1,5 +1,6 @@
 // A small closed-loop HTTP load generator: C connections, each sending the next request as soon as
 // the previous answer is read, for D seconds after a warm-up. Prints JSON {rps, p50_ms, p99_ms, errors}.
+// A `{{n}}` in the body is replaced by a number unique to each request (a prompt never seen before).
 // usage: node bench/load.mjs URL BODY_JSON [CONCURRENCY=64] [SECONDS=5] [HEADERS_JSON={}]
 import { Pool } from 'undici';
 
@@ -9,6 +10,9 @@ const concurrency = Number(concurrencyArg);
 const seconds = Number(secondsArg);
 const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
 const headers = { 'content-type': 'application/json', ...JSON.parse(headersArg) };
+const [head, tail] = body.split('{{n}}');
+let sequence = 0;
+const nextBody = tail === undefined ? () => body : () => `${head}${process.pid}-${sequence++}${tail}`;
 
 async function run(durationMs, record) {
   const end = performance.now() + durationMs;
@@ -20,7 +24,7 @@ async function run(durationMs, record) {
       while (performance.now() < end) {
         const started = performance.now();
         try {
-          const response = await pool.request({ path: target.pathname, method: 'POST', headers, body });
+          const response = await pool.request({ path: target.pathname, method: 'POST', headers, body: nextBody() });
           await response.body.text();
           if (response.statusCode !== 200) errors++;
           else count++;

@@ -1,13 +1,14 @@
 // `npm run bench`: every benchmark of the gateway, measured in one run, printed as a report.
 // Ratios are against ../shared/bench/floor-proxy.mjs measured in the same run. Not a test: no
 // thresholds here; the README records the figures with the machine they came from.
-// env: BENCH_SECONDS (5), BENCH_CONCURRENCY (64), BENCH_PORTKEY=1 (also measure Portkey's gateway)
+// env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway)
 import { cpus, totalmem } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { runJson } from './lib.mjs';
 
-const seconds = process.env.BENCH_SECONDS ?? '5';
-const concurrency = process.env.BENCH_CONCURRENCY ?? '64';
+const seconds = process.env.BENCH_SECONDS ?? '3';
+const concurrency = process.env.BENCH_CONCURRENCY ?? '50';
+const rounds = process.env.BENCH_ROUNDS ?? '2';
 const line = (text = '') => process.stdout.write(`${text}\n`);
 
 line(`# L04 gateway benchmarks — ${new Date().toISOString()}`);
@@ -26,23 +27,20 @@ for (const backend of ['memory', 'redis']) {
 }
 line();
 
-line(`## HTTP throughput (${concurrency} connections, ${seconds} s each, instant upstream)`);
-const http = await runJson(['bench/http.mjs', concurrency, seconds]);
+line(`## HTTP throughput (${concurrency} connections, ${seconds} s per measurement, ${rounds} interleaved rounds, instant upstream)`);
+const http = await runJson(['bench/http.mjs', concurrency, seconds, rounds]);
 if (http.skipped) line(`skipped: ${http.skipped}`);
 else {
   const floor = http.floor?.rps ?? 0;
-  line('| path | req/s | p50 ms | p99 ms | errors | ratio to floor |');
-  line('|---|---|---|---|---|---|');
-  const row = (name, result) =>
-    line(
-      result?.skipped
-        ? `| ${name} | skipped: ${result.skipped} | | | | |`
-        : `| ${name} | ${result.rps} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`,
-    );
-  row('floor proxy → upstream', http.floor);
-  row('gateway → OpenAIAdapter → upstream', http.gateway);
-  row('gateway → mock provider', http.mock);
-  if (http.portkey) row('Portkey gateway → upstream', http.portkey);
+  line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | ratio to floor |');
+  line('|---|---|---|---|---|---|---|');
+  for (const [name, result] of Object.entries(http)) {
+    if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | |`);
+    else
+      line(
+        `| ${name} | ${result.rps} | ${result.rounds.join(', ')} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`,
+      );
+  }
 }
 line();
 

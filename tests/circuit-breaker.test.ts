@@ -3,8 +3,10 @@ import { GatewayError, ProviderError, ValidationError } from '../src/models/erro
 import type { ErrorCode } from '../src/models/error-codes.js';
 import { CircuitBreaker, CircuitBreakerRegistry, countsAsFailure } from '../src/resilience/circuit-breaker.js';
 import type { CircuitBreakerOptions, CircuitPermit, CircuitStateName } from '../src/resilience/circuit-breaker.js';
+import { MemoryProviderStateStore } from '../src/resilience/memory-provider-state-store.js';
+import type { BreakerPolicy, ProviderStateStore } from '../src/resilience/provider-state-store.js';
 import type { Clock } from '../src/util/clock.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 
 type Allowed = Extract<CircuitPermit, { allowed: true }>;
 type Refused = Extract<CircuitPermit, { allowed: false }>;
@@ -25,12 +27,20 @@ function setup(overrides: Partial<CircuitBreakerOptions> = {}) {
   return { clock, transitions, breaker: new CircuitBreaker('primary', options), options };
 }
 
-function allowed(permit: CircuitPermit): Allowed {
+/** Without a shared store every answer is immediate; a promise here is a bug. */
+function now(permit: CircuitPermit | Promise<CircuitPermit>): CircuitPermit {
+  if (permit instanceof Promise) throw new Error('a breaker without a shared store answered with a promise');
+  return permit;
+}
+
+function allowed(answer: CircuitPermit | Promise<CircuitPermit>): Allowed {
+  const permit = now(answer);
   if (!permit.allowed) throw new Error(`expected a permit, got a refusal: ${permit.error.message}`);
   return permit;
 }
 
-function refused(permit: CircuitPermit): Refused {
+function refused(answer: CircuitPermit | Promise<CircuitPermit>): Refused {
+  const permit = now(answer);
   if (permit.allowed) throw new Error('expected a refusal, got a permit');
   return permit;
 }
@@ -278,7 +288,7 @@ describe('CircuitBreaker', () => {
   it('reports a closed snapshot with its failure count', () => {
     const { breaker } = setup();
     failTimes(breaker, 1);
-    expect(breaker.snapshot()).toEqual({ provider: 'primary', state: 'closed', failures: 1, retry_after_ms: 0 });
+    expect(breaker.snapshot()).toEqual({ provider: 'primary', state: 'closed', failures: 1, retry_after_ms: 0, decided_by: 'local' });
   });
 });
 
@@ -302,5 +312,236 @@ describe('CircuitBreakerRegistry', () => {
 
   it('validates its options at construction', () => {
     expect(() => new CircuitBreakerRegistry({ failureThreshold: -1, cooldownMs: 1, probeTimeoutMs: 1, clock: new FakeClock() })).toThrow(RangeError);
+  });
+});
+
+const rateLimited = (retryAfterMs?: number): ProviderError =>
+  new ProviderError('E4204', 'upstream answered 429', retryAfterMs === undefined ? {} : { retryAfterMs });
+const overloaded = (retryAfterMs?: number): ProviderError =>
+  new ProviderError('E4205', 'upstream answered 529', retryAfterMs === undefined ? {} : { retryAfterMs });
+
+describe('CircuitBreaker cool-downs', () => {
+  it('refuses with E4701 for the Retry-After of a 429, then lets calls through, without counting a failure', async () => {
+    const { breaker, clock } = setup();
+    allowed(breaker.tryAcquire()).failure(rateLimited(20_000));
+    const refusal = refused(breaker.tryAcquire());
+    expect(refusal.error).toMatchObject({ code: 'E4701', httpStatus: 503, retryAfterMs: 20_000 });
+    expect(breaker.coolDownMs).toBe(20_000);
+    expect(breaker.refusal()?.code).toBe('E4701');
+    expect(breaker.currentState).toEqual({ state: 'closed', failures: 0 });
+    await clock.advance(19_999);
+    refused(breaker.tryAcquire());
+    await clock.advance(1);
+    allowed(breaker.tryAcquire());
+    expect(breaker.coolDownMs).toBe(0);
+  });
+
+  it('cools an overloaded provider down for its Retry-After, or for overloadCooldownMs when it names none', async () => {
+    const { breaker, clock } = setup({ overloadCooldownMs: 3_000 });
+    allowed(breaker.tryAcquire()).failure(overloaded());
+    expect(breaker.coolDownMs).toBe(3_000);
+    await clock.advance(3_000);
+    allowed(breaker.tryAcquire()).failure(overloaded(7_000));
+    expect(breaker.coolDownMs).toBe(7_000);
+  });
+
+  it('caps a cool-down at maxCooldownMs and starts none for a 429 that names no Retry-After', () => {
+    const { breaker } = setup({ maxCooldownMs: 60_000 });
+    allowed(breaker.tryAcquire()).failure(rateLimited());
+    expect(breaker.coolDownMs).toBe(0);
+    allowed(breaker.tryAcquire()).failure(rateLimited(3_600_000));
+    expect(breaker.coolDownMs).toBe(60_000);
+  });
+});
+
+describe('CircuitBreaker early probe', () => {
+  it('turns an open circuit half-open as soon as a check has seen the provider answer, once it has been open minOpenMs', async () => {
+    const context = setup();
+    failTimes(context.breaker, 3);
+    context.breaker.allowProbe(2_000);
+    expect(context.breaker.state).toBe('open');
+    expect(refused(context.breaker.tryAcquire()).retryAfterMs).toBe(2_000);
+    await context.clock.advance(2_000);
+    expect(context.breaker.state).toBe('half_open');
+    expect(allowed(context.breaker.tryAcquire()).probe).toBe(true);
+    expect(context.transitions.map(([, from, to]) => `${from}->${to}`)).toEqual(['closed->open', 'open->half_open']);
+  });
+
+  it('lets one probe through per minimum open time while checks pass but calls fail', async () => {
+    const context = setup();
+    failTimes(context.breaker, 3);
+    await context.clock.advance(2_000);
+    context.breaker.allowProbe(2_000);
+    allowed(context.breaker.tryAcquire()).failure(serverError());
+    context.breaker.allowProbe(2_000);
+    expect(context.breaker.state).toBe('open');
+    await context.clock.advance(1_999);
+    expect(context.breaker.state).toBe('open');
+    await context.clock.advance(1);
+    expect(context.breaker.state).toBe('half_open');
+    allowed(context.breaker.tryAcquire()).success();
+    expect(context.breaker.state).toBe('closed');
+    context.breaker.allowProbe(2_000);
+    expect(context.breaker.state).toBe('closed');
+  });
+
+  it('says why a call would be refused without taking the probe', async () => {
+    const context = setup();
+    expect(context.breaker.refusal()).toBeUndefined();
+    failTimes(context.breaker, 3);
+    expect(context.breaker.refusal()).toMatchObject({ code: 'E4700' });
+    await context.clock.advance(context.options.cooldownMs);
+    expect(context.breaker.refusal()).toBeUndefined();
+    expect(context.breaker.refusal()).toBeUndefined();
+    expect(allowed(context.breaker.tryAcquire()).probe).toBe(true);
+    expect(context.breaker.refusal()).toMatchObject({ code: 'E4700', details: { state: 'half_open' } });
+  });
+});
+
+/** A memory store behind promises, as the Redis store answers, that a test can take down. */
+function sharedStore(policy: BreakerPolicy) {
+  const inner = new MemoryProviderStateStore(policy);
+  const calls = { reads: 0, writes: 0 };
+  let down = false;
+  const answer = <T>(value: () => T, read = false): Promise<T> => {
+    if (down) return Promise.reject(new Error('Redis is not connected'));
+    if (read) calls.reads++;
+    else calls.writes++;
+    return Promise.resolve().then(value);
+  };
+  const store: ProviderStateStore = {
+    shared: true,
+    read: (provider) => answer(() => inner.read(provider), true),
+    recordFailure: (provider, generation, at) => answer(() => inner.recordFailure(provider, generation, at)),
+    recordSuccess: (provider, generation) => answer(() => inner.recordSuccess(provider, generation)),
+    claimProbe: (provider, owner, at) => answer(() => inner.claimProbe(provider, owner, at)),
+    settleProbe: (provider, owner, outcome, at) => answer(() => inner.settleProbe(provider, owner, outcome, at)),
+    halfOpenBy: (provider, generation, at) => answer(() => inner.halfOpenBy(provider, generation, at)),
+    coolDown: (provider, until) => answer(() => inner.coolDown(provider, until)),
+    claimCheck: (provider, lease, owner, at, leaseMs) => answer(() => inner.claimCheck(provider, lease, owner, at, leaseMs)),
+    saveCheck: (provider, health) => answer(() => inner.saveCheck(provider, health)),
+  };
+  return {
+    store,
+    calls,
+    setDown(value: boolean) {
+      down = value;
+    },
+    isReady: () => !down,
+  };
+}
+
+/** The breakers' states once the reads their consultation started have been answered. */
+async function viewed(...breakers: CircuitBreaker[]): Promise<CircuitStateName[]> {
+  for (const breaker of breakers) breaker.refusal();
+  await flushMicrotasks();
+  return breakers.map((breaker) => breaker.state);
+}
+
+/** Two instances of one provider's breaker on one shared store and one clock: a fleet of two. */
+function fleet(overrides: Partial<CircuitBreakerOptions> = {}) {
+  const clock = new FakeClock();
+  const policy = { failureThreshold: 3, cooldownMs: 60_000, probeTimeoutMs: 5_000 };
+  const shared = sharedStore(policy);
+  const make = (instanceId: string) =>
+    new CircuitBreaker('primary', {
+      ...policy,
+      clock,
+      instanceId,
+      syncIntervalMs: 250,
+      shared: { store: shared.store, isReady: shared.isReady },
+      ...overrides,
+    });
+  return { clock, shared, policy, a: make('a'), b: make('b') };
+}
+
+describe('CircuitBreaker on a shared store', () => {
+  it('spends one threshold for the fleet: at most threshold + 1 failed calls against a dead provider', async () => {
+    const { a, b, clock, policy } = fleet();
+    await flushMicrotasks();
+    let failedCalls = 0;
+    for (let index = 0; index < 20; index++) {
+      const breaker = index % 2 === 0 ? a : b;
+      const permit = await breaker.tryAcquire();
+      if (permit.allowed) {
+        failedCalls++;
+        permit.failure(serverError());
+      }
+      await flushMicrotasks();
+      await clock.advance(10);
+    }
+    expect(failedCalls).toBeGreaterThanOrEqual(policy.failureThreshold);
+    expect(failedCalls).toBeLessThanOrEqual(policy.failureThreshold + 1);
+    expect(a.state).toBe('open');
+    expect(b.state).toBe('open');
+    expect(a.snapshot().decided_by).toBe('shared');
+  });
+
+  it('lets one probe through for the whole fleet after the cooldown, and both instances see it close', async () => {
+    const { a, b, clock, policy } = fleet();
+    for (let index = 0; index < policy.failureThreshold; index++) {
+      const permit = await a.tryAcquire();
+      if (permit.allowed) permit.failure(serverError());
+      await flushMicrotasks();
+    }
+    await clock.advance(policy.cooldownMs);
+    const answers = await Promise.all([a.tryAcquire(), b.tryAcquire(), a.tryAcquire(), b.tryAcquire()]);
+    const probes = answers.filter((answer) => answer.allowed);
+    expect(probes).toHaveLength(1);
+    const probe = probes[0]!;
+    if (!probe.allowed) throw new Error('expected the probe');
+    expect(probe.probe).toBe(true);
+    probe.success();
+    await flushMicrotasks();
+    await clock.advance(250);
+    expect(await viewed(a, b)).toEqual(['closed', 'closed']);
+    allowed(a.tryAcquire());
+    allowed(b.tryAcquire());
+  });
+
+  it('shares a cool-down: the other instance stops within one sync interval', async () => {
+    const { a, b, clock } = fleet();
+    allowed(await b.tryAcquire()).success();
+    allowed(await a.tryAcquire()).failure(rateLimited(20_000));
+    await flushMicrotasks();
+    expect(a.refusal()?.code).toBe('E4701');
+    await clock.advance(250);
+    b.refusal();
+    await flushMicrotasks();
+    expect(refused(b.tryAcquire()).error).toMatchObject({ code: 'E4701' });
+    expect(b.coolDownMs).toBeGreaterThan(19_000);
+  });
+
+  it('answers at once and writes nothing while closed and healthy; reads at most once per sync interval', async () => {
+    const { a, clock, shared } = fleet();
+    allowed(await a.tryAcquire()).success(); // the first decision reads the fleet's record
+    shared.calls.reads = 0;
+    for (let index = 0; index < 100; index++) {
+      const answer = a.tryAcquire();
+      expect(answer).not.toBeInstanceOf(Promise);
+      allowed(answer).success();
+      await clock.advance(10);
+    }
+    await flushMicrotasks();
+    expect(shared.calls.writes).toBe(0);
+    expect(shared.calls.reads).toBeLessThanOrEqual(1_000 / 250 + 1);
+  });
+
+  it('decides alone while the shared store cannot answer, and on the shared record again once it can', async () => {
+    const { a, b, shared, policy } = fleet();
+    for (let index = 0; index < policy.failureThreshold; index++) {
+      const permit = await b.tryAcquire();
+      if (permit.allowed) permit.failure(serverError());
+      await flushMicrotasks();
+    }
+    shared.setDown(true);
+    expect(a.state).toBe('closed');
+    expect(a.snapshot().decided_by).toBe('local');
+    allowed(a.tryAcquire()).failure(serverError()); // counted by this process alone
+    await flushMicrotasks();
+    expect(a.currentState).toEqual({ state: 'closed', failures: 1 });
+    shared.setDown(false);
+    expect(await viewed(a)).toEqual(['open']);
+    expect(a.snapshot().decided_by).toBe('shared');
   });
 });

@@ -6,14 +6,23 @@ import type { HealthConfig } from '../src/config/config-schema.js';
 import type { HealthCheckOptions, ProviderAdapter } from '../src/providers/base.js';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
 import { CircuitBreakerRegistry } from '../src/resilience/circuit-breaker.js';
+import { MemoryProviderStateStore } from '../src/resilience/memory-provider-state-store.js';
 import { LatencyTracker } from '../src/resilience/latency-tracker.js';
 import { ModelRegistry } from '../src/routing/model-registry.js';
 import { OutcomeWindow } from '../src/resilience/outcome-window.js';
 import { ProviderHealthMonitor } from '../src/resilience/provider-health.js';
 import type { ProviderHealthMonitorOptions } from '../src/resilience/provider-health.js';
-import { FakeClock } from './helpers/fake-clock.js';
+import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 
-const HEALTH_CONFIG: HealthConfig = { enabled: true, window_s: 60, degraded_error_rate: 0.2, unhealthy_error_rate: 0.5 };
+const HEALTH_CONFIG: HealthConfig = {
+  enabled: true,
+  window_s: 60,
+  degraded_error_rate: 0.2,
+  unhealthy_error_rate: 0.5,
+  check_timeout_ms: 5_000,
+  latency_factor: 3,
+  recovery_interval_s: 2,
+};
 
 /** An adapter whose health check the test scripts; it serves nothing else. */
 class ScriptedAdapter implements ProviderAdapter {
@@ -135,7 +144,7 @@ describe('ProviderHealthMonitor', () => {
     expect(context.changes[0]![3]).toMatchObject({ provider: 'ollama', status: 'unhealthy', message: 'connection refused' });
   });
 
-  it('bounds a hanging check on the clock, aborts it, and keeps checking', async () => {
+  it('bounds a hanging check on the clock, aborts it, calls the provider slow first and unhealthy at the second miss', async () => {
     const context = setup();
     const signals: AbortSignal[] = [];
     context.ollama.answer = (options) => {
@@ -146,18 +155,30 @@ describe('ProviderHealthMonitor', () => {
     await context.clock.advance(4_999);
     expect(context.monitor.status('ollama')).toBe('healthy');
     await context.clock.advance(1);
-    expect(context.monitor.status('ollama')).toBe('unhealthy');
-    expect(context.monitor.snapshot().find((row) => row.provider === 'ollama')!.message).toBe('health check timed out after 5000 ms');
+    expect(context.monitor.status('ollama')).toBe('degraded');
+    expect(context.monitor.snapshot().find((row) => row.provider === 'ollama')!.message).toBe(
+      'no answer to the health check within 5000 ms: slow, not yet unhealthy',
+    );
     expect(signals[0]!.aborted).toBe(true);
     expect((signals[0]!.reason as GatewayError).code).toBe('E4201');
-    context.ollama.answer = () => context.ollama.healthy();
-    await context.clock.advance(10_000);
+    // Turns start a recovery interval apart: the check that timed out is followed at once, with twice the bound.
     expect(context.ollama.checks).toHaveLength(2);
+    expect(context.ollama.checks[1]!.timeoutMs).toBeGreaterThanOrEqual(10_000);
+    await context.clock.advance(9_999);
+    expect(context.monitor.status('ollama')).toBe('degraded');
+    context.ollama.answer = () => context.ollama.healthy();
+    await context.clock.advance(1);
     expect(context.monitor.status('ollama')).toBe('healthy');
+    expect(context.ollama.checks).toHaveLength(3);
+    expect(context.changes.map(([provider, from, to]) => `${provider}:${from}->${to}`)).toEqual([
+      'ollama:healthy->degraded',
+      'ollama:degraded->unhealthy',
+      'ollama:unhealthy->healthy',
+    ]);
     context.monitor.stop();
   });
 
-  it('treats a check that throws as unhealthy and keeps checking', async () => {
+  it('treats a check that throws as unhealthy, and checks again at the recovery interval, doubled per failed check up to the interval', async () => {
     const context = setup();
     context.ollama.answer = () => {
       throw new Error('adapter bug with key sk-abcdefghijklmnop');
@@ -168,8 +189,14 @@ describe('ProviderHealthMonitor', () => {
     expect(row.status).toBe('unhealthy');
     expect(row.message).toBe('health check failed: adapter bug with key [REDACTED]');
     context.ollama.answer = () => Promise.reject(new Error('rejected'));
-    await context.clock.advance(10_000);
-    expect(context.ollama.checks).toHaveLength(2);
+    const checkedAt: number[] = [];
+    const start = context.clock.now();
+    for (let step = 0; step < 5; step++) {
+      const before = context.ollama.checks.length;
+      while (context.ollama.checks.length === before) await context.clock.advance(500);
+      checkedAt.push(context.clock.now() - start);
+    }
+    expect(checkedAt).toEqual([2_000, 6_000, 14_000, 24_000, 34_000]); // +2, +4, +8, then the 10 s interval
     expect(context.monitor.status('ollama')).toBe('unhealthy');
     context.monitor.stop();
   });
@@ -304,7 +331,7 @@ describe('ProviderHealthMonitor', () => {
     const breakers = new CircuitBreakerRegistry({ failureThreshold: 5, cooldownMs: 1_000, probeTimeoutMs: 1_000, clock });
     const context = setup({ clock, breakers });
     for (let index = 0; index < 5; index++) {
-      const permit = breakers.get('cloud').tryAcquire();
+      const permit = await breakers.get('cloud').tryAcquire();
       if (permit.allowed) permit.failure(serverError());
       context.monitor.recordFailure('cloud', 'gpt', serverError());
     }
@@ -312,7 +339,7 @@ describe('ProviderHealthMonitor', () => {
     await clock.advance(1_000);
     expect(breakers.get('cloud').state).toBe('half_open');
     expect(context.monitor.status('cloud')).toBe('unhealthy');
-    const probe = breakers.get('cloud').tryAcquire();
+    const probe = await breakers.get('cloud').tryAcquire();
     if (probe.allowed) probe.success();
     expect(breakers.get('cloud').state).toBe('closed');
     expect(context.monitor.status('cloud')).toBe('healthy');
@@ -333,7 +360,7 @@ describe('ProviderHealthMonitor', () => {
     const clock = new FakeClock();
     const breakers = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 60_000, probeTimeoutMs: 1_000, clock });
     const context = setup({ breakers });
-    const permit = breakers.get('cloud').tryAcquire();
+    const permit = await breakers.get('cloud').tryAcquire();
     if (permit.allowed) permit.failure(serverError());
     context.monitor.recordSuccess('ollama', 'llama', 250);
     await context.monitor.checkNow('ollama');
@@ -370,6 +397,135 @@ describe('ProviderHealthMonitor', () => {
     mock.clearFailures();
     await monitor.checkNow();
     expect(monitor.status('mock')).toBe('healthy');
+  });
+
+  it("stretches a check's bound to the provider's observed latency, never past its timeout_ms", async () => {
+    const context = setup({ providerTimeoutMs: (provider) => (provider === 'cloud' ? 20_000 : 60_000) });
+    context.monitor.recordSuccess('ollama', 'llama', 5_000);
+    context.monitor.recordSuccess('cloud', 'gpt', 9_000);
+    const rows = context.monitor.snapshot();
+    expect(rows.find((row) => row.provider === 'ollama')!.check_timeout_ms).toBe(15_000);
+    expect(rows.find((row) => row.provider === 'cloud')!.check_timeout_ms).toBe(20_000);
+    // A provider that answers everything in 5 s answers its check in 5 s too: healthy, not a timeout.
+    context.ollama.answer = () =>
+      new Promise<ProviderHealth>((resolve) => {
+        const startedAt = context.clock.now();
+        context.clock.setTimer(() => resolve(context.ollama.healthy({ checked_at: startedAt, latency_ms: 5_000 })), 5_000);
+      });
+    const pending = context.monitor.checkNow('ollama');
+    await flushMicrotasks();
+    await context.clock.advance(5_000);
+    expect((await pending)[0]!.status).toBe('healthy');
+    expect(context.ollama.checks[0]!.timeoutMs).toBeGreaterThan(15_000);
+    expect(context.monitor.status('ollama')).toBe('healthy');
+  });
+
+  it('lets a live success after a failed check outweigh it, but not one from before the check ended', async () => {
+    const context = setup();
+    context.monitor.recordSuccess('cloud', 'gpt', 100);
+    await context.clock.advance(1);
+    context.cloud.answer = () => context.cloud.healthy({ status: 'unhealthy', latency_ms: 3, message: 'connection refused' });
+    await context.monitor.checkNow('cloud');
+    expect(context.monitor.status('cloud')).toBe('unhealthy');
+    await context.clock.advance(3);
+    context.monitor.recordSuccess('cloud', 'gpt', 100);
+    expect(context.monitor.status('cloud')).toBe('healthy');
+    expect(context.monitor.snapshot().find((row) => row.provider === 'cloud')!.message).toBe('live calls succeed since the last check (connection refused)');
+    // A check that found a configured model missing is not about the provider's health: it stands.
+    context.ollama.answer = () => context.ollama.healthy({ status: 'degraded', models: { 'llama3.2:latest': false } });
+    await context.monitor.checkNow('ollama');
+    context.monitor.recordSuccess('ollama', 'embed', 10);
+    expect(context.monitor.status('ollama')).toBe('degraded');
+  });
+
+  it("checks every recovery interval while the circuit is open, and lets the circuit's probe through once the provider answers", async () => {
+    const clock = new FakeClock();
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 60_000, probeTimeoutMs: 1_000, clock });
+    const context = setup({ clock, breakers });
+    context.monitor.start();
+    await clock.advance(0);
+    expect(context.cloud.checks).toHaveLength(1);
+    const permit = await breakers.get('cloud').tryAcquire();
+    if (permit.allowed) permit.failure(serverError());
+    expect(breakers.get('cloud').state).toBe('open');
+    context.cloud.answer = () => context.cloud.healthy({ status: 'unhealthy', message: 'connection refused' });
+    await clock.advance(2_000);
+    expect(context.cloud.checks).toHaveLength(2);
+    expect(breakers.get('cloud').state).toBe('open');
+    context.cloud.answer = () => context.cloud.healthy();
+    await clock.advance(2_000);
+    expect(context.cloud.checks).toHaveLength(3);
+    expect(breakers.get('cloud').state).toBe('half_open');
+    const probe = await breakers.get('cloud').tryAcquire();
+    expect(probe.allowed && probe.probe).toBe(true);
+    if (probe.allowed) probe.success();
+    expect(breakers.get('cloud').state).toBe('closed');
+    await clock.advance(2_000); // the turn scheduled while half-open
+    const settled = context.cloud.checks.length;
+    await clock.advance(20_000);
+    expect(context.cloud.checks).toHaveLength(settled); // back to the 30 s interval
+    context.monitor.stop();
+  });
+
+  it('keeps recovery checks short once the provider has answered checks before, so a stuck one does not delay the next', async () => {
+    const clock = new FakeClock();
+    const breakers = new CircuitBreakerRegistry({ failureThreshold: 1, cooldownMs: 60_000, probeTimeoutMs: 1_000, clock });
+    const context = setup({ clock, breakers });
+    context.cloud.answer = () => context.cloud.healthy({ latency_ms: 40 });
+    context.monitor.start();
+    await clock.advance(0);
+    const permit = await breakers.get('cloud').tryAcquire();
+    if (permit.allowed) permit.failure(serverError());
+    context.cloud.answer = () => new Promise<ProviderHealth>(() => undefined); // stuck on a dead connection
+    await clock.advance(2_000);
+    expect(context.cloud.checks).toHaveLength(2);
+    expect(context.cloud.checks[1]!.timeoutMs).toBeLessThan(2_500); // max(recovery interval, 3 × 40 ms), not 5 s
+    context.cloud.answer = () => context.cloud.healthy({ latency_ms: 40 });
+    await clock.advance(2_000); // the stuck check ends at its bound, and the next turn follows at once
+    expect(context.cloud.checks).toHaveLength(3);
+    expect(breakers.get('cloud').state).toBe('half_open');
+    context.monitor.stop();
+  });
+
+  it('runs one check per interval for instances sharing a store, and each adopts the shared result', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryProviderStateStore({ failureThreshold: 3, cooldownMs: 60_000, probeTimeoutMs: 1_000 });
+    const shared = { store, isReady: () => true };
+    const one = setup({ clock, shared, instanceId: 'one' });
+    const two = setup({ clock, shared, instanceId: 'two' });
+    one.cloud.answer = () => one.cloud.healthy({ status: 'unhealthy', message: 'connection refused' });
+    one.monitor.start();
+    two.monitor.start();
+    await clock.advance(0);
+    expect(one.cloud.checks.length + two.cloud.checks.length).toBe(1);
+    for (let interval = 1; interval <= 3; interval++) {
+      one.cloud.answer = () => one.cloud.healthy();
+      await clock.advance(30_000);
+      expect(one.cloud.checks.length + two.cloud.checks.length).toBe(1 + interval);
+    }
+    expect(two.cloud.checks).toHaveLength(0);
+    expect(two.monitor.status('cloud')).toBe('healthy');
+    one.cloud.answer = () => one.cloud.healthy({ status: 'unhealthy', message: 'connection refused' });
+    await clock.advance(30_000);
+    expect(one.monitor.status('cloud')).toBe('unhealthy');
+    // The other instance adopts it at its next turn (it checks nothing itself).
+    await clock.advance(2_000);
+    expect(two.monitor.status('cloud')).toBe('unhealthy');
+    expect(two.cloud.checks).toHaveLength(0);
+    one.monitor.stop();
+    two.monitor.stop();
+  });
+
+  it('checks for itself when the shared store cannot answer', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryProviderStateStore({ failureThreshold: 3, cooldownMs: 60_000, probeTimeoutMs: 1_000 });
+    store.claimCheck('cloud', 'periodic', 'elsewhere', clock.now(), 3_600_000);
+    store.claimCheck('ollama', 'periodic', 'elsewhere', clock.now(), 3_600_000);
+    const context = setup({ clock, shared: { store, isReady: () => false }, instanceId: 'here' });
+    context.monitor.start();
+    await clock.advance(0);
+    expect(context.cloud.checks).toHaveLength(1);
+    context.monitor.stop();
   });
 
   it('treats providers it has never heard of as healthy', () => {

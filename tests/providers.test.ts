@@ -132,11 +132,16 @@ async function listen(handler: Parameters<typeof createServer>[1]): Promise<stri
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-function client(baseUrl: string, timeouts: Partial<{ connectMs: number; firstByteMs: number; chunkGapMs: number; totalMs: number }> = {}): UpstreamClient {
+function client(
+  baseUrl: string,
+  timeouts: Partial<{ connectMs: number; firstByteMs: number; chunkGapMs: number; totalMs: number }> = {},
+  connections?: number,
+): UpstreamClient {
   const upstream = new UpstreamClient({
     provider: 'fixture',
     baseUrl,
     timeouts: { connectMs: 1000, firstByteMs: 1000, chunkGapMs: 1000, totalMs: 5000, ...timeouts },
+    ...(connections === undefined ? {} : { connections }),
   });
   onCleanup(() => upstream.close());
   return upstream;
@@ -175,6 +180,33 @@ describe('UpstreamClient', () => {
       }
     })();
     expect((await rejection(reading)).code).toBe('E4201');
+  });
+
+  it("ends with the caller's E4510 when its deadline is the nearest bound, and with E4201 when a provider bound is", async () => {
+    const url = await listen((_request, response) => {
+      setTimeout(() => response.end('{}'), 300).unref();
+    });
+    const byDeadline = await rejection(client(url).send({ method: 'GET', path: '/', deadlineAt: Date.now() + 50 }));
+    expect(byDeadline.code).toBe('E4510');
+    expect((await rejection(client(url, { totalMs: 50 }).send({ method: 'GET', path: '/', deadlineAt: Date.now() + 5_000 }))).code).toBe('E4201');
+    expect((await rejection(client(url, { firstByteMs: 50 }).send({ method: 'GET', path: '/', deadlineAt: Date.now() + 5_000 }))).code).toBe('E4201');
+    expect((await rejection(client(url).send({ method: 'GET', path: '/', deadlineAt: Date.now() - 1 }))).code).toBe('E4510');
+  });
+
+  it('sends health checks on a connection of their own, so a pool held by a hung call does not delay them', async () => {
+    const url = await listen((request, response) => {
+      if (request.url === '/hang') return;
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('{"ok":true}');
+    });
+    const upstream = client(url, {}, 1);
+    const hung = upstream.send({ method: 'GET', path: '/hang' });
+    hung.catch(() => undefined);
+    const queued = rejection(upstream.send({ method: 'GET', path: '/ok', totalTimeoutMs: 300 }));
+    const check = await upstream.send({ method: 'GET', path: '/ok', channel: 'health', totalTimeoutMs: 300 });
+    expect(await check.json()).toEqual({ ok: true });
+    // The same request on the traffic pool waits behind the hung call until its bound.
+    expect((await queued).code).toBe('E4201');
   });
 
   it('maps a body that is not JSON to E4600 and a caller abort to E4507', async () => {

@@ -388,7 +388,15 @@ describe('routing with live breakers and health', () => {
     const monitor = new ProviderHealthMonitor({
       adapters,
       expectedModels: () => [],
-      config: { enabled: true, window_s: options.windowS ?? 60, degraded_error_rate: 0.2, unhealthy_error_rate: 0.5 },
+      config: {
+        enabled: true,
+        window_s: options.windowS ?? 60,
+        degraded_error_rate: 0.2,
+        unhealthy_error_rate: 0.5,
+        check_timeout_ms: 5_000,
+        latency_factor: 3,
+        recovery_interval_s: 2,
+      },
       intervalMs: () => 30_000,
       clock,
       random: () => 0.5,
@@ -401,7 +409,7 @@ describe('routing with live breakers and health', () => {
     async function serve(): Promise<string> {
       const routed = request();
       for (const model of router.select(routed).candidates) {
-        const permit = breakers.get(model.provider).tryAcquire();
+        const permit = await breakers.get(model.provider).tryAcquire();
         if (!permit.allowed) continue;
         const adapter = adapters.get(model.provider)!;
         try {

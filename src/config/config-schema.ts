@@ -122,6 +122,12 @@ export const CircuitBreakerConfigSchema = z
     cooldown_s: z.number().positive().default(60),
     /** A half-open probe that takes longer than this fails, in milliseconds. */
     probe_timeout_ms: z.number().int().positive().default(30_000),
+    /** Cool-down of a provider that says it is overloaded (529, Ollama busy) without a Retry-After, in milliseconds. */
+    overload_cooldown_ms: z.number().int().positive().default(5_000),
+    /** The longest cool-down a provider's Retry-After can impose, in seconds. */
+    max_cooldown_s: z.number().positive().default(300),
+    /** Redis backend: how often an instance with traffic re-reads the fleet's breaker state, in milliseconds. */
+    sync_interval_ms: z.number().int().positive().default(250),
   })
   .strict();
 
@@ -135,6 +141,15 @@ export const HealthConfigSchema = z
     degraded_error_rate: z.number().min(0).max(1).default(0.2),
     /** Error rate at or above which a provider is unhealthy. */
     unhealthy_error_rate: z.number().min(0).max(1).default(0.5),
+    /**
+     * Bound on one active check, in milliseconds; stretched to `latency_factor` × the provider's
+     * observed latency when that is longer, and never past the provider's `timeout_ms`.
+     */
+    check_timeout_ms: z.number().int().positive().default(5_000),
+    /** How many times the provider's observed latency a check may take before it counts as no answer. */
+    latency_factor: z.number().min(1).default(3),
+    /** Seconds between checks while the provider's circuit is open or its last check failed. */
+    recovery_interval_s: z.number().positive().default(2),
   })
   .strict();
 

@@ -4,6 +4,7 @@
  * and logger. The state backend is chosen here (`auto`: Redis when it answers at start, else memory
  * with one loud warning). The request chain over these components is assembled in `request-chain.ts`.
  */
+import { randomUUID } from 'node:crypto';
 import type { GatewayConfig } from '../config/config-schema.js';
 import { configSecrets } from '../config/config-secrets.js';
 import { ConfigurationError } from '../models/error-codes.js';
@@ -25,6 +26,7 @@ import { createLogger } from '../observability/logger.js';
 import type { Logger } from '../observability/logger.js';
 import { ModelRegistry } from '../routing/model-registry.js';
 import { CircuitBreakerRegistry } from '../resilience/circuit-breaker.js';
+import { RedisProviderStateStore } from '../resilience/redis-provider-state-store.js';
 import { ProviderHealthMonitor } from '../resilience/provider-health.js';
 import { LLMRouter } from '../routing/llm-router.js';
 import { RateLimiter } from '../limits/rate-limiter.js';
@@ -102,10 +104,10 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
   const stateBackend = redis === undefined ? 'memory' : 'redis';
   const redisReady = (): boolean => redis?.isReady() ?? false;
 
+  // Provider state (breakers, cool-downs, health-check leases and results): shared by the fleet on Redis.
+  const providerState = buildProviderState(config, redis, redisReady);
   const breakers = new CircuitBreakerRegistry({
-    failureThreshold: config.circuit_breaker.failure_threshold,
-    cooldownMs: config.circuit_breaker.cooldown_s * 1000,
-    probeTimeoutMs: config.circuit_breaker.probe_timeout_ms,
+    ...providerState.breakerOptions,
     clock,
     onTransition: (provider, from, to) => {
       logger.warn({ provider, from, to }, 'circuit breaker transition');
@@ -118,6 +120,8 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     expectedModels: (provider) => expectedModels.get(provider) ?? [],
     config: config.health,
     intervalMs: (provider) => (config.providers[provider]?.health_interval_s ?? 30) * 1000,
+    providerTimeoutMs: (provider) => config.providers[provider]?.timeout_ms ?? Infinity,
+    ...providerState.healthOptions,
     clock,
     random,
     breakers,
@@ -232,10 +236,31 @@ export async function buildRuntime(config: GatewayConfig, dependencies: GatewayD
     stateBackend,
     async close() {
       health.stop();
+      breakers.stop();
       await ledger.close(3_000);
       await Promise.all([...adapters.values()].map((adapter) => adapter.close()));
       if (dependencies.redis === undefined) await redis?.close();
     },
+  };
+}
+
+/** The breakers' options and the health monitor's shared store: Redis when the state is, else each process alone. */
+function buildProviderState(config: GatewayConfig, redis: RedisConnection | undefined, isReady: () => boolean) {
+  const section = config.circuit_breaker;
+  const policy = { failureThreshold: section.failure_threshold, cooldownMs: section.cooldown_s * 1000, probeTimeoutMs: section.probe_timeout_ms };
+  const instanceId = randomUUID();
+  const shared = redis === undefined ? undefined : { store: new RedisProviderStateStore({ connection: redis, policy }), isReady };
+  const withShared = shared === undefined ? {} : { shared };
+  return {
+    breakerOptions: {
+      ...policy,
+      overloadCooldownMs: section.overload_cooldown_ms,
+      maxCooldownMs: section.max_cooldown_s * 1000,
+      syncIntervalMs: section.sync_interval_ms,
+      instanceId,
+      ...withShared,
+    },
+    healthOptions: { instanceId, ...withShared },
   };
 }
 

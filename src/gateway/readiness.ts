@@ -34,7 +34,7 @@ export function readinessOf(runtime: GatewayRuntime, closed: boolean): Readiness
                 ? {
                     effect: refusing
                       ? 'requests are refused with E4405 until Redis returns (rate_limits.failure_mode: closed)'
-                      : 'limits, cache and spend are decided per process until Redis returns',
+                      : 'limits, cache, spend and provider state (breakers, cool-downs, health checks) are decided per process until Redis returns',
                   }
                 : {}),
             },

@@ -80,6 +80,12 @@ export const ERROR_CODES = {
   E4600: { type: 'malformed_provider_response', httpStatus: 502, retryable: true, message: 'The provider answered with a malformed response' },
   // E4700–E4799 circuit breaker
   E4700: { type: 'circuit_open', httpStatus: 503, retryable: true, message: 'The circuit for this provider is open' },
+  E4701: {
+    type: 'provider_cooling_down',
+    httpStatus: 503,
+    retryable: true,
+    message: 'The provider asked the gateway to back off (429 with Retry-After, or overloaded); nothing is sent to it until the cool-down ends',
+  },
   // E4900–E4999 internal
   E4900: { type: 'internal_error', httpStatus: 500, retryable: false, message: 'Internal gateway error' },
 } as const satisfies Record<string, ErrorCodeSpec>;

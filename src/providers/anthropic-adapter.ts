@@ -87,7 +87,7 @@ export class AnthropicAdapter implements ProviderAdapter {
   }
 
   /**
-   * Lists models (`GET /v1/models`, authenticated, 2 s bound; spends no tokens). Reachable and
+   * Lists models (`GET /v1/models`, authenticated, on the health-check connection, bounded by `options.timeoutMs` or 2 s; spends no tokens). Reachable and
    * authorized → healthy, with each expected model marked found or missing. 429/529 → degraded;
    * anything else → unhealthy with the reason. Never throws.
    */
@@ -100,7 +100,8 @@ export class AnthropicAdapter implements ProviderAdapter {
         method: 'GET',
         path: '/v1/models?limit=1000',
         headers: this.headers(),
-        totalTimeoutMs: Math.min(ANTHROPIC_HEALTH_TIMEOUT_MS, this.config.timeout_ms),
+        totalTimeoutMs: options.timeoutMs ?? Math.min(ANTHROPIC_HEALTH_TIMEOUT_MS, this.config.timeout_ms),
+        channel: 'health',
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
       const latencyMs = this.clock.now() - started;

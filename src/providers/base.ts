@@ -72,6 +72,8 @@ export interface HealthCheckOptions {
   signal?: AbortSignal;
   /** Provider model names the configuration expects to exist upstream. */
   expectedModels?: string[];
+  /** Bound on the whole check, in milliseconds; the adapter's own default (2 s) when absent. */
+  timeoutMs?: number;
 }
 
 /** What every provider adapter implements. */

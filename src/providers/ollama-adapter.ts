@@ -59,6 +59,10 @@ export interface OllamaModelInfo {
 /** Options of the metadata calls. */
 export interface OllamaMetadataOptions {
   signal?: AbortSignal;
+  /** Bound on the call, in milliseconds (default 2 s). */
+  timeoutMs?: number;
+  /** `health`: the client's health-check connection, apart from the traffic pool. */
+  channel?: 'traffic' | 'health';
 }
 
 /** Talks to one Ollama server. */
@@ -116,14 +120,15 @@ export class OllamaAdapter implements ProviderAdapter {
   }
 
   /**
-   * `GET /api/tags` (+ `/api/version`), bounded at 2 s. Healthy when reachable with every expected
+   * `GET /api/tags` (+ `/api/version`) on the health-check connection, bounded by `options.timeoutMs` or 2 s. Healthy when reachable with every expected
    * model pulled; degraded when some are missing (each with a hint `ollama pull <name>`);
    * unhealthy when unreachable or failing. Never throws.
    */
   async healthCheck(options: HealthCheckOptions = {}): Promise<ProviderHealth> {
     const startedAt = this.clock.now();
     const expected = options.expectedModels ?? [];
-    const [tags, version] = await Promise.allSettled([this.listModels(options), this.version(options)]);
+    const check = { ...options, timeoutMs: options.timeoutMs ?? this.healthTimeoutMs, channel: 'health' as const };
+    const [tags, version] = await Promise.allSettled([this.listModels(check), this.version(check)]);
     const latencyMs = Math.max(0, this.clock.now() - startedAt);
     const base = { provider: this.id, checked_at: startedAt, latency_ms: latencyMs, ...(version.status === 'fulfilled' ? { version: version.value } : {}) };
     if (tags.status === 'rejected') return { ...base, status: 'unhealthy', message: this.describeFailure(toGatewayError(tags.reason)) };
@@ -140,14 +145,14 @@ export class OllamaAdapter implements ProviderAdapter {
 
   /** Names of the models pulled on this Ollama (`GET /api/tags`). Throws like `complete`. */
   async listModels(options: OllamaMetadataOptions = {}): Promise<string[]> {
-    const response = await this.send({ method: 'GET', path: '/api/tags', signal: options.signal, totalTimeoutMs: this.healthTimeoutMs });
+    const response = await this.send({ method: 'GET', path: '/api/tags', ...metadataRequest(options, this.healthTimeoutMs) });
     const parsed = this.parse(OllamaTagsResponseSchema, await response.json(), '/api/tags');
     return parsed.models.map((model) => model.name);
   }
 
   /** The Ollama server version (`GET /api/version`). Throws like `complete`. */
   async version(options: OllamaMetadataOptions = {}): Promise<string> {
-    const response = await this.send({ method: 'GET', path: '/api/version', signal: options.signal, totalTimeoutMs: this.healthTimeoutMs });
+    const response = await this.send({ method: 'GET', path: '/api/version', ...metadataRequest(options, this.healthTimeoutMs) });
     return this.parse(OllamaVersionResponseSchema, await response.json(), '/api/version').version;
   }
 
@@ -219,4 +224,9 @@ export class OllamaAdapter implements ProviderAdapter {
     if (error.code === 'E4201') return `Ollama at ${this.baseUrl} did not answer in time: ${error.message}`;
     return `Ollama at ${this.baseUrl} failed its health check: ${error.message}`;
   }
+}
+
+/** The signal, bound and channel of a metadata call. */
+function metadataRequest(options: OllamaMetadataOptions, defaultTimeoutMs: number): Pick<UpstreamRequest, 'signal' | 'totalTimeoutMs' | 'channel'> {
+  return { signal: options.signal, totalTimeoutMs: options.timeoutMs ?? defaultTimeoutMs, channel: options.channel ?? 'traffic' };
 }

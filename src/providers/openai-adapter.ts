@@ -120,7 +120,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   /**
-   * Lists `GET /models` (authenticated, bounded to 2 s or `timeout_ms`). Unhealthy when unreachable, refused or not
+   * Lists `GET /models` (authenticated, on the health-check connection, bounded by `options.timeoutMs`, else 2 s or `timeout_ms`). Unhealthy when unreachable, refused or not
    * configured; degraded when an expected model is not listed, or when the server answers /models
    * with no model list at all (compatible servers may not list everything they serve). Never throws.
    */
@@ -137,7 +137,8 @@ export class OpenAIAdapter implements ProviderAdapter {
       const response = await this.send({
         method: 'GET',
         path: '/models',
-        totalTimeoutMs: this.healthTimeoutMs,
+        totalTimeoutMs: options.timeoutMs ?? this.healthTimeoutMs,
+        channel: 'health',
         ...(options.signal === undefined ? {} : { signal: options.signal }),
       });
       const parsed = OpenAIModelListSchema.safeParse(await response.json());

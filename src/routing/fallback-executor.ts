@@ -6,7 +6,7 @@
  * the caller once its first content has arrived, so a provider that fails before its first token is
  * replaced without the client seeing anything.
  */
-import { CancelledError, GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
+import { CancelledError, DeadlineError, GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
 import type { AttemptRecord } from '../models/inference-response.js';
 import type { RegisteredModel } from '../models/model-config.js';
@@ -188,15 +188,17 @@ export class FallbackExecutor {
     }
   }
 
-  /** Passes the breaker, then the queue. `undefined`: skip this candidate (recorded). */
+  /**
+   * Checks the breaker, waits in the queue, then takes the breaker's permit. The permit is taken at
+   * dispatch, not before the wait: a circuit that opened (or a cool-down that began) while the
+   * request was queued is honoured, and a half-open probe's timer never runs in the queue.
+   * `undefined`: skip this candidate (recorded).
+   */
   private async acquire(model: RegisteredModel, plan: AttemptPlan, failures: GatewayError[]): Promise<AttemptSlot | undefined> {
     if (plan.signal.aborted) throw toGatewayError(plan.signal.reason);
-    const permit = this.options.breakers.get(model.provider).tryAcquire();
-    if (!permit.allowed) {
-      failures.push(permit.error);
-      plan.attempts.push(attemptRecord(model, 'skipped', 0, permit.error));
-      return undefined;
-    }
+    const breaker = this.options.breakers.get(model.provider);
+    const refusal = breaker.refusal();
+    if (refusal !== undefined) return skip(model, refusal, failures, plan.attempts);
     let ticket: QueueTicket;
     try {
       const queue = this.options.queueFor(model.provider);
@@ -204,13 +206,17 @@ export class FallbackExecutor {
         queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal }),
       );
     } catch (error) {
-      permit.release();
       const gatewayError = toGatewayError(error);
       // A full queue or an exhausted provider quota is a reason to fall back; a passed deadline or a cancelled caller is not.
       if (gatewayError.code !== 'E4404' && gatewayError.code !== 'E4402') throw gatewayError;
-      failures.push(gatewayError);
-      plan.attempts.push(attemptRecord(model, 'skipped', 0, gatewayError));
-      return undefined;
+      return skip(model, gatewayError, failures, plan.attempts);
+    }
+    const acquired = breaker.tryAcquire();
+    const permit = acquired instanceof Promise ? await acquired : acquired;
+    if (!permit.allowed) {
+      ticket.release();
+      void ticket.reservation?.release();
+      return skip(model, permit.error, failures, plan.attempts);
     }
     // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
     const signal = permit.probe ? AbortSignal.any([plan.signal, permit.signal]) : plan.signal;
@@ -230,22 +236,31 @@ export class FallbackExecutor {
     this.report(model, slot, gatewayError, plan);
     plan.attempts.push(attemptRecord(model, 'error', this.options.clock.now() - slot.startedAt, gatewayError));
     if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), plan.attempts);
+    if (this.options.clock.now() >= plan.deadlineAt) throw withAttempts(new DeadlineError('E4510'), plan.attempts);
     if (!gatewayError.retryable) throw withAttempts(gatewayError, plan.attempts);
   }
 
   /**
    * Tells the breaker and the health monitor about a failed attempt. When the request's own signal
    * ended it (the caller left, or its deadline passed) the provider is not to blame: the permit is
-   * released and nothing is counted.
+   * released and nothing is counted. The deadline is also checked on the clock, because a provider
+   * timer that fires in the same instant as the deadline may win the race with the request's signal.
    */
   private report(model: RegisteredModel, slot: AttemptSlot, error: GatewayError, plan: AttemptPlan): void {
-    if (plan.signal.aborted) {
+    if (plan.signal.aborted || this.options.clock.now() >= plan.deadlineAt) {
       slot.permit.release();
       return;
     }
     slot.permit.failure(error); // the breaker counts only provider faults (countsAsFailure)
     this.options.observer.recordFailure(model.provider, model.id, error);
   }
+}
+
+/** Records a candidate skipped without reaching its provider; always `undefined`. */
+function skip(model: RegisteredModel, error: GatewayError, failures: GatewayError[], attempts: AttemptRecord[]): undefined {
+  failures.push(error);
+  attempts.push(attemptRecord(model, 'skipped', 0, error));
+  return undefined;
 }
 
 function attemptRecord(model: RegisteredModel, outcome: AttemptRecord['outcome'], latencyMs: number, error?: GatewayError): AttemptRecord {
@@ -266,12 +281,11 @@ function exhausted(attempts: AttemptRecord[], failures: GatewayError[]): Gateway
   const only = failures[0];
   if (failures.length === 1 && only !== undefined) return withAttempts(only, attempts);
   if (failures.length === 0) return new RoutingError('E4101', 'No candidate model could be attempted', { details: { attempts } });
-  if (failures.every((failure) => failure.code === 'E4700')) {
+  const refusal = failures[0]?.code;
+  if ((refusal === 'E4700' || refusal === 'E4701') && failures.every((failure) => failure.code === refusal)) {
     const retryAfterMs = Math.min(...failures.map((failure) => failure.retryAfterMs ?? 0));
-    return new GatewayError('E4700', `The circuit is open for ${attempts.map((attempt) => attempt.provider).join(', ')}`, {
-      details: { attempts },
-      retryAfterMs,
-    });
+    const what = refusal === 'E4700' ? 'The circuit is open' : 'A cool-down is running';
+    return new GatewayError(refusal, `${what} for ${attempts.map((attempt) => attempt.provider).join(', ')}`, { details: { attempts }, retryAfterMs });
   }
   const summary = attempts.map((attempt) => `${attempt.model_id}: ${attempt.code ?? attempt.outcome}`).join(', ');
   return new RoutingError('E4103', `Every attempt failed (${summary})`, { details: { attempts } });

@@ -33,7 +33,7 @@ export interface LLMRouterOptions {
    * Usually the `CircuitBreakerRegistry`. `probeInFlight` (when the breaker reports it) tells a
    * half-open circuit waiting for its probe from one whose probe is out.
    */
-  breakers: { get(provider: string): { state: CircuitStateName; probeInFlight?: boolean; snapshot?(): { retry_after_ms: number } } };
+  breakers: { get(provider: string): { state: CircuitStateName; probeInFlight?: boolean; coolDownMs?: number; snapshot?(): { retry_after_ms: number } } };
 }
 
 /** A decision together with the registered models it names, in attempt order (chosen model first). */
@@ -117,7 +117,7 @@ export class LLMRouter {
       }
       const latencyMs = observedMs ?? model.expected_latency_ms;
       const breaker = this.options.breakers.get(model.provider);
-      const circuit = circuitView(breaker.state, breaker.probeInFlight);
+      const circuit = circuitView(breaker.state, breaker.probeInFlight, breaker.coolDownMs);
       const status = this.options.health.status(model.provider);
       const current = currentExclusion(model, status, circuit, latencyMs, need);
       if (current !== undefined) {
@@ -191,6 +191,14 @@ export class LLMRouter {
         param: 'model',
         details: { model_id: modelId, provider: model.provider },
         retryAfterMs: breaker.snapshot?.().retry_after_ms,
+      });
+    }
+    const coolDownMs = breaker.coolDownMs ?? 0;
+    if (coolDownMs > 0) {
+      throw new CircuitOpenError('E4701', `Provider ${model.provider} asked the gateway to back off, and pinned model "${modelId}" has no fallback`, {
+        param: 'model',
+        details: { model_id: modelId, provider: model.provider },
+        retryAfterMs: coolDownMs,
       });
     }
     const current = currentExclusion(model, status, circuitView(breaker.state, breaker.probeInFlight), 0, need);
@@ -318,9 +326,11 @@ function lastingExclusion(model: RegisteredModel, need: Need, cost: number, obse
  * they are healthy — and the provider would never recover. A half-open circuit whose probe is out
  * (`probing`; also any half-open breaker that does not say) ranks last: it refuses everyone else.
  */
-type CircuitView = 'closed' | 'open' | 'probe_due' | 'probing';
+type CircuitView = 'closed' | 'open' | 'probe_due' | 'probing' | 'cooling_down';
 
-function circuitView(state: CircuitStateName, probeInFlight: boolean | undefined): CircuitView {
+/** A provider cooling down (it answered 429 with Retry-After, or is overloaded) is left out like an open circuit. */
+function circuitView(state: CircuitStateName, probeInFlight: boolean | undefined, coolDownMs = 0): CircuitView {
+  if (coolDownMs > 0) return 'cooling_down';
   if (state !== 'half_open') return state;
   return probeInFlight === false ? 'probe_due' : 'probing';
 }
@@ -333,6 +343,8 @@ function currentExclusion(model: RegisteredModel, status: HealthStatus, circuit:
   if (!model.available) return { model_id: model.id, reason: 'unavailable', detail: model.unavailable_reason ?? 'model unavailable' };
   if (status === 'unhealthy' && circuit !== 'probe_due') return { model_id: model.id, reason: 'health', detail: `provider ${model.provider} is unhealthy` };
   if (circuit === 'open') return { model_id: model.id, reason: 'circuit', detail: `circuit open for provider ${model.provider}` };
+  if (circuit === 'cooling_down')
+    return { model_id: model.id, reason: 'circuit', detail: `provider ${model.provider} asked the gateway to back off (cool-down)` };
   if (latencyMs > need.maxLatencyMs) {
     return { model_id: model.id, reason: 'latency', detail: `observed latency ${Math.round(latencyMs)} ms > max_latency_ms ${need.maxLatencyMs}` };
   }

@@ -2,12 +2,20 @@
  * The one HTTP client every adapter uses to reach its provider: a pooled undici agent per provider,
  * and four timeouts (connect, first byte, gap between body chunks, whole request bounded by the
  * request's deadline), all ending in one AbortSignal. Failures come out as `GatewayError`s:
- * E4200 unreachable, E4201 timeout, E4507 cancelled by the caller; HTTP error statuses are left to
- * the adapter, which knows the provider's error body (see `map-http-error.ts`).
+ * E4200 unreachable, E4201 timeout, E4507 cancelled by the caller, E4510 the caller's deadline
+ * passed first; HTTP error statuses are left to the adapter, which knows the provider's error body
+ * (see `map-http-error.ts`).
+ *
+ * A timeout is the provider's fault only when a provider bound ran out. When the caller's deadline
+ * is the nearer bound, the call ends with the caller's E4510 instead of E4201, so that breakers and
+ * health never blame a provider for a deadline the caller chose.
+ *
+ * Health checks travel on a connection of their own (`channel: 'health'`): a pool saturated by
+ * traffic — or by calls hanging on a stalled upstream — never makes a check wait for a socket.
  */
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { CancelledError, GatewayError, ProviderError } from '../../models/error-codes.js';
+import { CancelledError, DeadlineError, GatewayError, ProviderError } from '../../models/error-codes.js';
 
 /** The four bounds of one upstream call, in milliseconds. */
 export interface UpstreamTimeouts {
@@ -30,6 +38,11 @@ export interface UpstreamRequest {
   deadlineAt?: number;
   /** Overrides the client's whole-request bound (health checks use a short one). */
   totalTimeoutMs?: number;
+  /**
+   * `health`: sent on the client's own health-check connection instead of the traffic pool, so
+   * that it never queues behind traffic. Default `traffic`.
+   */
+  channel?: 'traffic' | 'health';
 }
 
 /** A response whose status is known and whose body has not been read yet. */
@@ -68,6 +81,9 @@ export interface UpstreamProviderSettings {
   max_concurrency: number;
 }
 
+/** Connections of the health-check channel: Ollama's check sends two requests at once. */
+const HEALTH_CONNECTIONS = 2;
+
 /** Pooled, timeout-bounded JSON-over-HTTP access to one provider. */
 export class UpstreamClient {
   readonly provider: string;
@@ -75,6 +91,8 @@ export class UpstreamClient {
   private readonly timeouts: UpstreamTimeouts;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
+  /** The health-check channel's agent, created on first use (the injected dispatcher when there is one). */
+  private healthDispatcher: Dispatcher | undefined;
 
   constructor(options: UpstreamClientOptions) {
     this.provider = options.provider;
@@ -111,18 +129,29 @@ export class UpstreamClient {
   /** Sends the request and resolves once the status and headers have arrived. */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const now = Date.now();
-    const totalMs = Math.min(request.totalTimeoutMs ?? this.timeouts.totalMs, request.deadlineAt === undefined ? Infinity : request.deadlineAt - now);
-    if (totalMs <= 0) throw this.timeoutError('the request deadline has already passed');
+    const providerBoundMs = request.totalTimeoutMs ?? this.timeouts.totalMs;
+    const deadlineMs = request.deadlineAt === undefined ? Infinity : request.deadlineAt - now;
+    if (deadlineMs <= 0) throw this.deadlineError();
     if (request.signal?.aborted) throw abortReason(request.signal);
+    // The nearer bound decides whose fault a timeout is: the provider's (E4201) or the caller's deadline (E4510).
+    const deadlineFirst = deadlineMs <= providerBoundMs;
+    const totalMs = Math.min(providerBoundMs, deadlineMs);
 
     const controller = new AbortController();
     const onCallerAbort = (): void => controller.abort(abortReason(request.signal));
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const timer = setTimeout(() => controller.abort(this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`)), totalMs);
+    const timer = setTimeout(
+      () => controller.abort(deadlineFirst ? this.deadlineError() : this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`)),
+      totalMs,
+    );
     timer.unref();
-    // undici's own header and body timeouts tick at about 0.5-1 s resolution; these native timers are exact.
-    const firstByte = setTimeout(() => controller.abort(this.timeoutError(`no response within ${this.timeouts.firstByteMs} ms`)), this.timeouts.firstByteMs);
-    firstByte.unref();
+    // undici's own header and body timeouts tick at about 0.5-1 s resolution; these native timers are
+    // exact. A first-byte bound at or past the whole-request bound is left to the latter.
+    const firstByte =
+      this.timeouts.firstByteMs < totalMs
+        ? setTimeout(() => controller.abort(this.timeoutError(`no response within ${this.timeouts.firstByteMs} ms`)), this.timeouts.firstByteMs)
+        : undefined;
+    firstByte?.unref();
     const release = (): void => {
       clearTimeout(timer);
       clearTimeout(firstByte);
@@ -142,7 +171,7 @@ export class UpstreamClient {
         headers,
         body,
         signal: controller.signal,
-        dispatcher: this.dispatcher,
+        dispatcher: request.channel === 'health' ? this.healthChannel() : this.dispatcher,
       });
     } catch (error) {
       release();
@@ -152,9 +181,23 @@ export class UpstreamClient {
     return this.wrapResponse(response, controller, release);
   }
 
-  /** Closes the pooled connections. */
+  /** Closes the pooled connections and the health-check connection. */
   async close(): Promise<void> {
-    if (this.ownsDispatcher) await this.dispatcher.close();
+    if (!this.ownsDispatcher) return;
+    await Promise.all([this.dispatcher.close(), this.healthDispatcher?.close()]);
+  }
+
+  /** The health-check channel: a small agent of its own, apart from the traffic pool. */
+  private healthChannel(): Dispatcher {
+    if (!this.ownsDispatcher) return this.dispatcher;
+    this.healthDispatcher ??= new Agent({
+      connections: HEALTH_CONNECTIONS,
+      connect: { timeout: this.timeouts.connectMs },
+      headersTimeout: this.timeouts.firstByteMs,
+      bodyTimeout: this.timeouts.chunkGapMs,
+      keepAliveTimeout: 10_000,
+    });
+    return this.healthDispatcher;
   }
 
   private wrapResponse(response: Dispatcher.ResponseData, controller: AbortController, release: () => void): UpstreamResponse {
@@ -219,6 +262,10 @@ export class UpstreamClient {
         finish();
       },
     };
+  }
+
+  private deadlineError(): DeadlineError {
+    return new DeadlineError('E4510', `The request deadline passed while ${this.provider} was answering`, { details: { provider: this.provider } });
   }
 
   private timeoutError(message: string): ProviderError {
