@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `l04-gateway serve | check | models`.
- *   serve  [--config F] [--host H] [--port N]   run the HTTP service (default config when no --config)
+ *   serve  [--config F] [--host H] [--port N] [--workers N|auto]   run the HTTP service (default config when no --config)
  *   check  [--config F]                         validate a config, list its providers and models, run every health check
  *   models [--config F]                         list the models a config defines
  * Exit codes: 0 ok, 1 invalid configuration (E4000/E4003) or start-up failure, 2 usage error.
@@ -15,14 +15,15 @@ import { GatewayError } from './models/error-codes.js';
 import type { ProviderHealth } from './models/provider-config.js';
 import { ModelGateway } from './gateway/model-gateway.js';
 import { GatewayServer } from './server/http-server.js';
+import { clusterWorker, isClusterWorker, parseWorkersFlag, runPrimary, workerCount } from './server/workers.js';
 import { createLogger } from './observability/logger.js';
 import { formatTable } from './util/format-table.js';
 
-const USAGE = `usage: l04-gateway <serve|check|models> [--config FILE] [--host HOST] [--port PORT]`;
+const USAGE = `usage: l04-gateway <serve|check|models> [--config FILE] [--host HOST] [--port PORT] [--workers N|auto]`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  let values: { config?: string; host?: string; port?: string; help?: boolean };
+  let values: { config?: string; host?: string; port?: string; workers?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
@@ -30,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
         config: { type: 'string', short: 'c' },
         host: { type: 'string' },
         port: { type: 'string', short: 'p' },
+        workers: { type: 'string', short: 'w' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -56,8 +58,16 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
   switch (command) {
-    case 'serve':
+    case 'serve': {
+      const workers = values.workers === undefined ? config.server.workers : parseWorkersFlag(values.workers);
+      if (workers === undefined) {
+        process.stderr.write(`--workers must be a count from 1 to 256 or auto, got ${values.workers}\n`);
+        return 2;
+      }
+      if (workerCount(workers) > 1 && !isClusterWorker())
+        return runPrimary({ config, workers: workerCount(workers), log: (line) => process.stderr.write(`${line}\n`) });
       return serve(config, configPath, values.host, values.port);
+    }
     case 'check':
       return check(config, configPath);
     case 'models':
@@ -78,7 +88,8 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
     process.stderr.write(`--port must be 0-65535, got ${port}\n`);
     return 2;
   }
-  const gateway = new ModelGateway(config, { logger });
+  const worker = clusterWorker();
+  const gateway = new ModelGateway(worker?.config(config) ?? config, { logger, ...(worker === undefined ? {} : { metrics: worker.metrics }) });
   const server = new GatewayServer(gateway, { logger, ...(host === undefined ? {} : { host }), ...(portNumber === undefined ? {} : { port: portNumber }) });
   const address = await server.listen();
   // The first active check (already started) says at once which provider is not usable, e.g. Ollama not running.
@@ -87,9 +98,10 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
       if (health.status !== 'healthy') process.stderr.write(`l04-gateway: ${health.provider} is ${health.status}: ${describe(health)}\n`);
     }
   }
-  process.stderr.write(
-    `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,
-  );
+  if (worker === undefined)
+    process.stderr.write(
+      `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,
+    );
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -109,6 +121,8 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // A cluster worker reports to its primary, which prints one line for all workers.
+  worker?.joined(gateway, address.url, stop);
   return new Promise<number>(() => undefined);
 }
 

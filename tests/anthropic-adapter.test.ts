@@ -242,9 +242,9 @@ describe('AnthropicAdapter.complete', () => {
     expect((await failure(adapter.complete(call('hang')))).code).toBe('E4201');
   });
 
-  it('times out with E4201 at the request deadline', async () => {
+  it("fails with the caller's E4510, not a provider timeout, at the request deadline", async () => {
     const { adapter } = await setup();
-    expect((await failure(adapter.complete(call('hang', {}, { deadlineAt: Date.now() + 100 })))).code).toBe('E4201');
+    expect((await failure(adapter.complete(call('hang', {}, { deadlineAt: Date.now() + 100 })))).code).toBe('E4510');
   });
 
   it('cancels with E4507 when the signal aborts', async () => {

@@ -205,12 +205,12 @@ describe('OllamaAdapter.complete', () => {
     expect(error.code).toBe('E4201');
   });
 
-  it('times out with E4201 at the whole-request bound and at the call deadline', async () => {
+  it("times out with E4201 at the whole-request bound, and with the caller's E4510 at its deadline", async () => {
     fixture.scenario('hang');
     const bounded = await failure(adapterFor(fixture.url, { timeout_ms: 100 }).complete(callWith()));
     expect(bounded.code).toBe('E4201');
     const deadline = await failure(adapterFor(fixture.url).complete(callWith({}, { deadlineAt: Date.now() + 100 })));
-    expect(deadline.code).toBe('E4201');
+    expect(deadline.code).toBe('E4510');
   });
 
   it('stops with E4507 when the caller aborts, and closes the upstream request', async () => {

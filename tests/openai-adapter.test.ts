@@ -208,9 +208,9 @@ describe('OpenAIAdapter.complete', () => {
     expectCode(await rejection(adapter.complete(callFor('stall'))), 'E4201');
   });
 
-  it('fails with E4201 at once when the deadline has passed', async () => {
+  it("fails with the caller's E4510 at once when its deadline has passed", async () => {
     const server = await fixture();
-    expectCode(await rejection(openAIAdapter({ base_url: server.url }).complete(callFor('plain', {}, { deadlineAt: Date.now() - 1 }))), 'E4201');
+    expectCode(await rejection(openAIAdapter({ base_url: server.url }).complete(callFor('plain', {}, { deadlineAt: Date.now() - 1 }))), 'E4510');
     expect(server.requests).toHaveLength(0);
   });
 

@@ -25,6 +25,11 @@ export interface CallContext {
   caller?: CallerIdentity;
   /** Aborts the request (client disconnect). */
   signal?: AbortSignal;
+  /**
+   * A hard deadline set by the transport (the `x-l04-deadline-ms` header), in milliseconds from
+   * arrival; the earlier of this and `constraints.deadline_ms` applies.
+   */
+  deadlineMs?: number;
 }
 
 /**

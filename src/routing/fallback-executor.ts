@@ -19,7 +19,10 @@ import type { QueueTicket, RequestQueue } from '../resilience/request-queue.js';
 /** What every attempt of one request shares. */
 export interface AttemptPlan {
   priority: Priority;
-  deadlineAt: number;
+  /** The caller's hard deadline, epoch milliseconds (none: the queue and provider timeouts bound the attempts). */
+  deadlineAt: number | undefined;
+  /** Epoch milliseconds past which a provider's quota is not waited for (the caller's latency preference): fall back instead. */
+  quotaWaitUntil?: number;
   /** Estimated tokens, charged against the provider's tpm by its queue. */
   tokens: number;
   /** The request's signal: caller disconnect and deadline. */
@@ -201,7 +204,7 @@ export class FallbackExecutor {
     try {
       const queue = this.options.queueFor(model.provider);
       ticket = await withSpan('l04.queue', { 'l04.provider': model.provider, 'l04.priority': plan.priority }, () =>
-        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal }),
+        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, quotaWaitUntil: plan.quotaWaitUntil, tokens: plan.tokens, signal: plan.signal }),
       );
     } catch (error) {
       permit.release();

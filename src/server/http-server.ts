@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AuthError, CancelledError, GatewayError, toGatewayError, toOpenAIError, ValidationError } from '../models/error-codes.js';
+import { AuthError, CancelledError, GatewayError, toGatewayError, ValidationError } from '../models/error-codes.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
@@ -15,9 +15,10 @@ import type { Logger } from '../observability/logger.js';
 import { ApiKeyAuthenticator } from './auth.js';
 import { handleChatCompletions } from './openai/chat-route.js';
 import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
-import { sendError } from './http-io.js';
+import { deadlineFromHeaders, sendError } from './http-io.js';
 import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleModels, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
+import { clientErrorResponse, responseStarted, serverOptions } from './server-limits.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
 
@@ -68,19 +69,17 @@ export class GatewayServer {
     this.options = options;
     this.idGenerator = options.idGenerator ?? randomRequestId;
     this.authenticator = new ApiKeyAuthenticator(gateway.config.auth);
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (request, response) => {
+    this.server = createServer(serverOptions(gateway.config.server), (request, response) => {
       void this.handle(request, response);
     });
-    // Requests Node's parser cannot read get the OpenAI error shape too, not a bare status line.
+    this.server.maxConnections = gateway.config.server.max_connections;
+    // Requests Node's parser cannot read (or that arrive too slowly) get the OpenAI error shape too, not a bare status line.
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || error.code === 'ECONNRESET') {
+      if (!socket.writable || error.code === 'ECONNRESET' || responseStarted(socket)) {
         socket.destroy();
         return;
       }
-      const body = JSON.stringify(toOpenAIError(new ValidationError('E4500', 'Invalid request: the HTTP request could not be parsed')).body);
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      socket.end(clientErrorResponse(error));
     });
   }
 
@@ -168,7 +167,7 @@ export class GatewayServer {
     signal: AbortSignal,
   ): RouteContext {
     const gateway = this.gateway;
-    const callContext = { caller, signal };
+    const callContext = { caller, signal, ...deadlineFromHeaders(request.headers) };
     let dispatched = false;
     const dispatch = <T>(call: () => T): T => {
       dispatched = true;
