@@ -16,6 +16,7 @@ import type { ProviderHealth } from './models/provider-config.js';
 import { ModelGateway } from './gateway/model-gateway.js';
 import { GatewayServer } from './server/http-server.js';
 import { clusterWorker, isClusterWorker, parseWorkersFlag, runPrimary, workerCount } from './server/workers.js';
+import { boundHeap } from './server/heap-bound.js';
 import { createLogger } from './observability/logger.js';
 import { formatTable } from './util/format-table.js';
 
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(config: GatewayConfig, configPath: string, host: string | undefined, port: string | undefined): Promise<number> {
+  // Re-executes this process with --max-old-space-size when it can (it never returns then); cluster workers start with it.
+  const heap = boundHeap(config.server.max_heap_mb);
   // Buffered, asynchronous stdout: a request's log line must not cost it a write syscall. Flushed on shutdown.
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   const logger = createLogger({ level: config.logging.level, logContent: config.logging.log_content, secrets: configSecrets(config), destination });
@@ -98,6 +101,8 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
       if (health.status !== 'healthy') process.stderr.write(`l04-gateway: ${health.provider} is ${health.status}: ${describe(health)}\n`);
     }
   }
+  if (!heap.bounded)
+    logger.info({ max_heap_mb: config.server.max_heap_mb }, `heap not bounded: this Node cannot re-execute itself; start it with ${heap.flag}`);
   if (worker === undefined)
     process.stderr.write(
       `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,

@@ -36,6 +36,8 @@ export const ServerConfigSchema = z
       .min(1024)
       .max(1024 * 1024)
       .default(16 * 1024),
+    /** Old-space bound of every serving process, in MiB (`--max-old-space-size`); 0 leaves Node's default (a quarter of the machine's memory, up to 4 GB). */
+    max_heap_mb: z.union([z.literal(0), z.number().int().min(64)]).default(512),
     /** Processes serving the port (node:cluster): a count, or `auto` for one per core. More than one needs Redis state. */
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
   })

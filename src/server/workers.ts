@@ -2,8 +2,9 @@
  * `serve --workers N` (or `server.workers`): N processes serve the one port through node:cluster.
  * The primary serves nothing itself; it checks that state is shared (Redis: with the memory backend
  * each worker would hold its own limits, cache and spend, so more than one worker is refused with
- * E4000), forks the workers, replaces one that dies after it started, answers `/metrics` for all of
- * them, and on SIGTERM or SIGINT stops every worker gracefully before it exits.
+ * E4000), forks the workers (each with the heap bound, `server.max_heap_mb`), replaces one that dies
+ * after it started, answers `/metrics` for all of them, and on SIGTERM or SIGINT stops every worker
+ * gracefully before it exits.
  *
  * `/metrics` reaches one worker; that worker asks the primary, which collects every worker's
  * registry as JSON and sums it with prom-client's `AggregatorRegistry`. Each worker samples its
@@ -19,6 +20,7 @@ import type { GatewayConfig } from '../config/config-schema.js';
 import { ConfigurationError, InternalError } from '../models/error-codes.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { RedisConnection } from '../state/redis-connection.js';
+import { heapBoundFlag } from './heap-bound.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 
 /** One worker's registry as prom-client's `getMetricsAsJSON()` gives it (what `AggregatorRegistry.aggregate` sums). */
@@ -113,6 +115,8 @@ class Primary {
 
   run(): Promise<number> {
     const finished = new Promise<number>((resolve) => (this.finish = resolve));
+    const heapFlag = heapBoundFlag(this.options.config.server.max_heap_mb);
+    if (heapFlag !== undefined) cluster.setupPrimary({ execArgv: [...process.execArgv, heapFlag] });
     cluster.on('message', (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     process.on('SIGTERM', () => this.stop('SIGTERM'));

@@ -4,7 +4,8 @@
  * request's `model` picks the behaviour, with its numbers after colons.
  *
  * - `ok` — a short answer at once; `slow:<ms>` — the same spread over `ms` (a stream in 20 events,
- *   a JSON answer after `ms`).
+ *   a JSON answer after `ms`); `tokens:<count>:<ms>` — a stream of `count` events of one short word
+ *   each (as a model streams tokens), spread over `ms`.
  * - `huge-json:<MB>` — a valid `chat.completion` whose content is `MB` megabytes, with its
  *   `content-length`; `huge-json-chunked:<MB>` — the same without a length.
  * - `huge-stream:<MB>` — a valid SSE stream carrying `MB` megabytes of text, then `[DONE]`.
@@ -83,7 +84,7 @@ export async function startFaultUpstream(port = 0): Promise<FaultUpstream> {
 }
 
 async function answer(response: ServerResponse, model: string, stream: boolean): Promise<void> {
-  const [kind = 'ok', arg = '0'] = model.split(':');
+  const [kind = 'ok', arg = '0', second = '0'] = model.split(':');
   const amount = Number(arg);
   switch (kind) {
     case 'hang':
@@ -108,6 +109,9 @@ async function answer(response: ServerResponse, model: string, stream: boolean):
         `data: {"id":"chatcmpl-line","object":"chat.completion.chunk","created":1,"model":"${model}","choices":[{"index":0,"delta":{"content":"`,
         amount * MB,
       );
+      return;
+    case 'tokens':
+      await sseText(response, model, amount * 4, Number(second) / amount, 4);
       return;
     case 'slow':
     case 'ok':
