@@ -83,6 +83,20 @@ describe('UpstreamClient time bounds', () => {
     expect(noDeadline.code).toBe('E4201');
   });
 
+  it("counts only the provider's silence against chunk_gap_timeout_ms, not a consumer slow to read", async () => {
+    const upstream = await faultUpstream();
+    const adapter = openAIAdapter({ base_url: upstream.url, chunk_gap_timeout_ms: 100 });
+    const parts: StreamPart[] = [];
+    for await (const part of adapter.stream(callFor('slow:200'))) {
+      // The consumer dawdles three gaps long after its first part, as a slow client would.
+      if (parts.length === 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      parts.push(part);
+    }
+    expect(parts.at(-1)).toMatchObject({ type: 'finish' });
+    const stalled = await collect(adapter.stream(callFor('trickle:300')));
+    expect(stalled.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4201' } });
+  });
+
   it("cuts a stream past the caller's deadline with E4510, not a provider fault", async () => {
     const upstream = await faultUpstream();
     const adapter = openAIAdapter({ base_url: upstream.url, timeout_ms: 10_000 });

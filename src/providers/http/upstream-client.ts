@@ -254,8 +254,10 @@ export class UpstreamClient {
           try {
             armGap();
             for await (const chunk of response.body) {
-              armGap();
+              // The gap measures the provider's silence, not a consumer slow to ask for the next chunk.
+              clearTimeout(gap);
               yield chunk as Uint8Array;
+              armGap();
             }
           } catch (error) {
             throw mapError(error);
