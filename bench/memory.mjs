@@ -9,7 +9,7 @@
 //             each must be refused (E4601 / E4602) while RSS stays low
 // usage: node bench/memory.mjs [CONCURRENCY=100] [SECONDS=20] [REFUSALS_AT_ONCE=2]
 // env: BENCH_STATE (redis), BENCH_REDIS_URL (redis://127.0.0.1:6379), BENCH_NODE_OPTIONS (node flags of the gateway),
-//      BENCH_STREAM_MODEL (the fault upstream's model for streams, tokens:500:2000)
+//      BENCH_STREAM_MODEL (the fault upstream's model for streams, tokens:500:2000), BENCH_MAX_HEAP_MB (server.max_heap_mb)
 // Prints JSON: peak and idle RSS in MB for each phase, request counts and the codes seen.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,16 +34,22 @@ const configPath = join(dir, 'memory.yaml');
 writeFileSync(
   configPath,
   JSON.stringify({
-    server: { host: '127.0.0.1', port },
+    server: { host: '127.0.0.1', port, ...(process.env.BENCH_MAX_HEAP_MB === undefined ? {} : { max_heap_mb: Number(process.env.BENCH_MAX_HEAP_MB) }) },
     state: { backend: stateBackend, redis_url: redisUrl, key_prefix: keyPrefix },
-    providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
+    // One provider per fault (the same upstream), so that one fault's refusals do not open the next one's circuit.
+    providers: Object.fromEntries(
+      ['upstream', 'json-fault', 'chunked-fault', 'stream-fault', 'endless-fault'].map((id) => [
+        id,
+        { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 },
+      ]),
+    ),
     models: {
       stream: { provider: 'upstream', provider_model: process.env.BENCH_STREAM_MODEL ?? 'tokens:500:2000', capabilities: ['text', 'streaming'] },
       json: { provider: 'upstream', provider_model: 'ok', capabilities: ['text'] },
-      'huge-json': { provider: 'upstream', provider_model: 'huge-json:300', capabilities: ['text'] },
-      'huge-json-chunked': { provider: 'upstream', provider_model: 'huge-json-chunked:300', capabilities: ['text'] },
-      'huge-stream': { provider: 'upstream', provider_model: 'huge-stream:500', capabilities: ['text', 'streaming'] },
-      endless: { provider: 'upstream', provider_model: 'endless', capabilities: ['text', 'streaming'] },
+      'huge-json': { provider: 'json-fault', provider_model: 'huge-json:300', capabilities: ['text'] },
+      'huge-json-chunked': { provider: 'chunked-fault', provider_model: 'huge-json-chunked:300', capabilities: ['text'] },
+      'huge-stream': { provider: 'stream-fault', provider_model: 'huge-stream:500', capabilities: ['text', 'streaming'] },
+      endless: { provider: 'endless-fault', provider_model: 'endless', capabilities: ['text', 'streaming'] },
     },
     routing: { max_attempts: 1 },
     rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
@@ -114,11 +120,12 @@ try {
     ['stream_500mb', 'huge-stream', true],
     ['endless_stream', 'endless', true],
   ]) {
+    const before = rssMb();
     result[name] = await sampled(async () => {
       const outcomes = await Promise.all(
         Array.from({ length: refusalsAtOnce }, () => ask(model, stream).catch((error) => ({ ok: false, code: String(error.code) }))),
       );
-      return { codes: outcomes.map((outcome) => (outcome.ok ? 'ok' : outcome.code)) };
+      return { rss_before_mb: before, codes: outcomes.map((outcome) => (outcome.ok ? 'ok' : outcome.code)) };
     });
   }
   result.final_rss_mb = rssMb();

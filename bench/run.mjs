@@ -67,7 +67,7 @@ line(
 line();
 
 line('## Gateway memory: 100 connections of mixed streaming, then oversized answers refused');
-const memory = await runJson(['bench/memory.mjs', '100', process.env.BENCH_MEMORY_SECONDS ?? '20', '2']);
+const memory = await runJson(['bench/memory.mjs', '100', process.env.BENCH_MEMORY_SECONDS ?? '20', '1']);
 line('| phase | gateway peak RSS | outcome |');
 line('|---|---|---|');
 line(`| idle | ${memory.idle_rss_mb} MB | |`);
@@ -80,7 +80,7 @@ for (const [name, label] of [
   ['stream_500mb', '500 MB stream'],
   ['endless_stream', 'endless stream'],
 ])
-  line(`| ${label}, ${memory[name].codes.length} at once | ${memory[name].peak_rss_mb} MB | ${memory[name].codes.join(', ')} |`);
+  line(`| ${label} | ${memory[name].peak_rss_mb} MB (${memory[name].rss_before_mb} MB before) | ${memory[name].codes.join(', ')} |`);
 line();
 
 line('## Throughput with --workers 2 against 1 (50 connections, Redis state, instant upstream)');

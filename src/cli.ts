@@ -102,7 +102,7 @@ async function serve(config: GatewayConfig, configPath: string, host: string | u
     }
   }
   if (!heap.bounded)
-    logger.info({ max_heap_mb: config.server.max_heap_mb }, `heap not bounded: this Node cannot re-execute itself; start it with ${heap.flag}`);
+    logger.info({ max_heap_mb: config.server.max_heap_mb }, `heap not bounded: this Node cannot re-execute itself; start it with ${heap.flags.join(' ')}`);
   if (worker === undefined)
     process.stderr.write(
       `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { GatewayConfigSchema } from '../src/config/config-schema.js';
 import { clientErrorFor, serverOptions } from '../src/server/server-limits.js';
 import { parseWorkersFlag, workerCount } from '../src/server/workers.js';
-import { heapBoundFlag } from '../src/server/heap-bound.js';
+import { heapBoundFlags } from '../src/server/heap-bound.js';
 import { onCleanup } from './helpers/cleanup.js';
 import { mockConfig, startTestServer } from './helpers/gateway.js';
 
@@ -75,14 +75,14 @@ describe('server bounds', () => {
 });
 
 describe('heap bound', () => {
-  it('asks for --max-old-space-size when the heap limit is above server.max_heap_mb, and not when it fits or the bound is off', () => {
+  it('asks for the bound when the heap limit is above server.max_heap_mb, and not when it fits or the bound is off', () => {
     const MB = 1024 * 1024;
     expect(GatewayConfigSchema.parse({}).server.max_heap_mb).toBe(512);
-    expect(heapBoundFlag(512, 4_144 * MB)).toBe('--max-old-space-size=512');
-    // Started with the flag: Node 20 reports 560 MB, Node 24 704 MB (its young generation is larger).
-    expect(heapBoundFlag(512, 560 * MB)).toBeUndefined();
-    expect(heapBoundFlag(512, 704 * MB)).toBeUndefined();
-    expect(heapBoundFlag(0, 4_144 * MB)).toBeUndefined();
+    expect(heapBoundFlags(512, 4_144 * MB)).toEqual(['--max-old-space-size=512', '--max-semi-space-size=16']);
+    // Started with both flags, Node reports 512 + 3 × 16 MB; Node 24 with the old-space flag alone reports 704 MB.
+    expect(heapBoundFlags(512, 560 * MB)).toBeUndefined();
+    expect(heapBoundFlags(512, 704 * MB)).toHaveLength(2);
+    expect(heapBoundFlags(0, 4_144 * MB)).toBeUndefined();
     expect(GatewayConfigSchema.safeParse({ server: { max_heap_mb: 32 } }).success).toBe(false);
   });
 });

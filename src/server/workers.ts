@@ -20,7 +20,7 @@ import type { GatewayConfig } from '../config/config-schema.js';
 import { ConfigurationError, InternalError } from '../models/error-codes.js';
 import { GatewayMetrics } from '../observability/metrics.js';
 import { RedisConnection } from '../state/redis-connection.js';
-import { heapBoundFlag } from './heap-bound.js';
+import { heapBoundFlags } from './heap-bound.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 
 /** One worker's registry as prom-client's `getMetricsAsJSON()` gives it (what `AggregatorRegistry.aggregate` sums). */
@@ -115,8 +115,8 @@ class Primary {
 
   run(): Promise<number> {
     const finished = new Promise<number>((resolve) => (this.finish = resolve));
-    const heapFlag = heapBoundFlag(this.options.config.server.max_heap_mb);
-    if (heapFlag !== undefined) cluster.setupPrimary({ execArgv: [...process.execArgv, heapFlag] });
+    const heapFlags = heapBoundFlags(this.options.config.server.max_heap_mb);
+    if (heapFlags !== undefined) cluster.setupPrimary({ execArgv: [...process.execArgv, ...heapFlags] });
     cluster.on('message', (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     process.on('SIGTERM', () => this.stop('SIGTERM'));

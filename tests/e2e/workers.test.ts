@@ -96,7 +96,10 @@ describe('serve --workers 2', () => {
     const workers = childrenOf(primary.pid!);
     expect(workers).toHaveLength(2);
     // Each worker runs with the heap bound (server.max_heap_mb, 512 by default).
-    for (const pid of workers) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=512');
+    for (const pid of workers)
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toEqual(
+        expect.arrayContaining(['--max-old-space-size=512', '--max-semi-space-size=16']),
+      );
 
     const answers = await Promise.all(
       Array.from({ length: 8 }, (_, index) =>
