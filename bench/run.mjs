@@ -1,7 +1,8 @@
 // `npm run bench`: every benchmark of the gateway, measured in one run, printed as a report.
 // Ratios are against ../shared/bench/floor-proxy.mjs measured in the same run. Not a test: no
 // thresholds here; the README records the figures with the machine they came from.
-// env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway)
+// env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway),
+//      BENCH_MEMORY_SECONDS (20, the mixed load of bench/memory.mjs)
 import { cpus, totalmem } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { runJson } from './lib.mjs';
@@ -61,3 +62,26 @@ const streams = await runJson(['bench/streams.mjs', '1000']);
 line(
   `${streams.completed}/${streams.streams} streams completed (${streams.failed} failed) in ${streams.wall_s} s; gateway RSS ${streams.idle_rss_mb} MB idle, ${streams.peak_rss_mb} MB peak`,
 );
+line();
+
+line('## Gateway memory: 100 connections of mixed streaming, then oversized answers refused');
+const memory = await runJson(['bench/memory.mjs', '100', process.env.BENCH_MEMORY_SECONDS ?? '20', '1']);
+line('| phase | gateway peak RSS | outcome |');
+line('|---|---|---|');
+line(`| idle | ${memory.idle_rss_mb} MB | |`);
+line(
+  `| mixed: half streams, half JSON, ${memory.seconds} s | ${memory.mixed.peak_rss_mb} MB | ${memory.mixed.requests} answered, ${memory.mixed.failed} failed |`,
+);
+for (const [name, label] of [
+  ['json_300mb', '300 MB JSON answer (content-length)'],
+  ['json_300mb_chunked', '300 MB JSON answer (chunked)'],
+  ['stream_500mb', '500 MB stream'],
+  ['endless_stream', 'endless stream'],
+])
+  line(`| ${label} | ${memory[name].peak_rss_mb} MB (${memory[name].rss_before_mb} MB before) | ${memory[name].codes.join(', ')} |`);
+line();
+
+line('## Throughput with --workers 2 against 1 (50 connections, Redis state, instant upstream)');
+const workers = await runJson(['bench/workers.mjs', '50', seconds, '2']);
+if (workers.skipped) line(`skipped: ${workers.skipped}`);
+else line(`1 worker: ${workers.rps_1} req/s; 2 workers: ${workers.rps_2} req/s; ratio ${workers.ratio}`);

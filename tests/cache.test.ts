@@ -274,6 +274,14 @@ describe.each(backends)('SemanticCache on the %s store', (_name, createStore) =>
     }
   });
 
+  it('never stores an answer larger than max_entry_bytes', async () => {
+    const { cache } = harness(await createStore(), { config: { max_entry_bytes: 4_096 } });
+    await cache.store(expectMiss(await cache.lookup(request('Tell me everything.'), TENANT_A)), answer('x'.repeat(4_096)));
+    expectMiss(await cache.lookup(request('Tell me everything.'), TENANT_A));
+    await remember(cache, request('Tell me briefly.'), 'x'.repeat(2_048));
+    expect((await cache.lookup(request('Tell me briefly.'), TENANT_A)).hit).toBe('exact');
+  });
+
   it('matches answers with tool calls, and requests with tools, exactly only', async () => {
     const { cache } = harness(await createStore());
     const withCall = answer('', { finish_reason: 'tool_calls', tool_calls: [{ id: 'call_1', name: 'reset_password', arguments: '{}' }] });

@@ -55,7 +55,7 @@ async function openAndCoolDown(context: ReturnType<typeof setup>): Promise<void>
 }
 
 describe('countsAsFailure', () => {
-  it.each<ErrorCode>(['E4200', 'E4201', 'E4202', 'E4205', 'E4208', 'E4600'])('counts %s', (code) => {
+  it.each<ErrorCode>(['E4200', 'E4201', 'E4202', 'E4205', 'E4208', 'E4600', 'E4601', 'E4602'])('counts %s', (code) => {
     expect(countsAsFailure(new GatewayError(code))).toBe(true);
   });
 

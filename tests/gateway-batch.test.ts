@@ -43,15 +43,15 @@ async function oneSlotGateway() {
   return { ...started, clock, adapter, queue };
 }
 
-type Item = { content: string; priority?: 'high' | 'normal' | 'low'; max_latency_ms?: number };
+type Item = { content: string; priority?: 'high' | 'normal' | 'low'; deadline_ms?: number };
 
-function item({ content, priority, max_latency_ms }: Item): InferenceRequestInput {
+function item({ content, priority, deadline_ms }: Item): InferenceRequestInput {
   return {
     agent_did: 'did:l04:batcher',
     logical_prompt: { messages: [{ role: 'user', content }] },
     requirements: { max_output_tokens: 64 },
     ...(priority === undefined ? {} : { priority }),
-    ...(max_latency_ms === undefined ? {} : { constraints: { max_latency_ms } }),
+    ...(deadline_ms === undefined ? {} : { constraints: { deadline_ms } }),
   };
 }
 
@@ -62,12 +62,12 @@ function item({ content, priority, max_latency_ms }: Item): InferenceRequestInpu
  */
 const BATCH: Array<InferenceRequestInput | Record<string, unknown>> = [
   item({ content: 'first' }),
-  item({ content: 'low-late', priority: 'low', max_latency_ms: 60_000 }),
+  item({ content: 'low-late', priority: 'low', deadline_ms: 60_000 }),
   { agent_did: 'did:l04:batcher', logical_prompt: { messages: [] } },
-  item({ content: 'high-late', priority: 'high', max_latency_ms: 50_000 }),
+  item({ content: 'high-late', priority: 'high', deadline_ms: 50_000 }),
   item({ content: 'fails [[mock:fail:400]]' }),
-  item({ content: 'high-soon', priority: 'high', max_latency_ms: 20_000 }),
-  item({ content: 'low-expires', priority: 'low', max_latency_ms: 250 }),
+  item({ content: 'high-soon', priority: 'high', deadline_ms: 20_000 }),
+  item({ content: 'low-expires', priority: 'low', deadline_ms: 250 }),
   item({ content: 'normal' }),
 ];
 const SERVED_ORDER = ['first', 'high-soon', 'high-late', 'fails [[mock:fail:400]]', 'normal', 'low-late'];

@@ -45,16 +45,16 @@ async function providerRow(url: string, provider = 'up'): Promise<ProviderRow> {
   return row;
 }
 
-function ask(client: OpenAI, maxLatencyMs: number) {
+function ask(client: OpenAI, deadlineMs: number) {
   return client.chat.completions.create({
     model: 'fast',
     messages: [{ role: 'user', content: 'Why is the sky blue?' }],
-    l04: { max_latency_ms: maxLatencyMs },
+    l04: { deadline_ms: deadlineMs },
   } as OpenAI.ChatCompletionCreateParamsNonStreaming);
 }
 
 describe("a caller's deadline or disconnect never counts against a provider", () => {
-  it('keeps the circuit closed when 12 requests with max_latency_ms 50 meet a provider answering in 100 ms', async () => {
+  it('keeps the circuit closed when 12 requests with a 50 ms deadline meet a provider answering in 100 ms', async () => {
     const upstream = await startFaultyUpstream();
     upstream.latency(100);
     const { client, url } = await startTestServer(upstreamConfig(upstream.url));
@@ -80,7 +80,7 @@ describe("a caller's deadline or disconnect never counts against a provider", ()
       model: 'fast',
       stream: true,
       messages: [{ role: 'user', content: 'Tell me a long story' }],
-      l04: { max_latency_ms: 200 },
+      l04: { deadline_ms: 200 },
     } as OpenAI.ChatCompletionCreateParamsStreaming);
     let text = '';
     const ended = await (async () => {
@@ -152,7 +152,7 @@ describe('the fallback executor', () => {
     );
     onCleanup(() => gateway.close());
     const pending = gateway
-      .complete({ agent_did: 'did:test:a', constraints: { max_latency_ms: 1_000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
+      .complete({ agent_did: 'did:test:a', constraints: { deadline_ms: 1_000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
       .catch((error: unknown) => error);
     await until(() => primary.calls === 1);
     clock.current += 1_000;
@@ -215,8 +215,8 @@ function slotGateway(clock: FakeClock, primary: MockAdapter): ModelGateway {
   return gateway;
 }
 
-function request(maxLatencyMs: number) {
-  return { agent_did: 'did:test:a', constraints: { max_latency_ms: maxLatencyMs }, logical_prompt: { messages: [{ role: 'user' as const, content: 'x' }] } };
+function request(deadlineMs: number) {
+  return { agent_did: 'did:test:a', constraints: { deadline_ms: deadlineMs }, logical_prompt: { messages: [{ role: 'user' as const, content: 'x' }] } };
 }
 
 /** Waits for I/O the test does not control (a request reaching the upstream); bounded. */

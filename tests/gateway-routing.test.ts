@@ -172,7 +172,7 @@ describe('fallbacks and circuit breakers through the gateway', () => {
     await gateway.start();
     primary.injectFailure({ kind: 'hang' }, 1);
     const pending = gateway
-      .complete({ agent_did: 'did:test:agent', constraints: { max_latency_ms: 1000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
+      .complete({ agent_did: 'did:test:agent', constraints: { deadline_ms: 1000 }, logical_prompt: { messages: [{ role: 'user', content: 'x' }] } })
       .catch((caught: unknown) => caught);
     await clock.advance(999);
     expect(primary.calls).toBe(1);

@@ -27,19 +27,33 @@ function setup(options: { maxConcurrency?: number; maxSize?: number; agingMs?: n
     tickets.get(dispatched.at(-1)!)!.release();
     await flushMicrotasks();
   };
-  const enqueue = (name: string, priority: Priority = 'normal', latencyMs = 60_000, extra: { tokens?: number; signal?: AbortSignal } = {}): Tracked => {
+  /** `latencyMs` null: the request has no hard deadline. */
+  const enqueue = (
+    name: string,
+    priority: Priority = 'normal',
+    latencyMs: number | null = 60_000,
+    extra: { tokens?: number; signal?: AbortSignal; quotaWaitMs?: number } = {},
+  ): Tracked => {
     let ticket: QueueTicket | undefined;
     let error: unknown;
-    queue.acquire({ priority, deadlineAt: clock.now() + latencyMs, tokens: extra.tokens ?? 10, ...(extra.signal ? { signal: extra.signal } : {}) }).then(
-      (value) => {
-        ticket = value;
-        tickets.set(name, value);
-        dispatched.push(name);
-      },
-      (reason: unknown) => {
-        error = reason;
-      },
-    );
+    queue
+      .acquire({
+        priority,
+        deadlineAt: latencyMs === null ? undefined : clock.now() + latencyMs,
+        ...(extra.quotaWaitMs === undefined ? {} : { quotaWaitUntil: clock.now() + extra.quotaWaitMs }),
+        tokens: extra.tokens ?? 10,
+        ...(extra.signal ? { signal: extra.signal } : {}),
+      })
+      .then(
+        (value) => {
+          ticket = value;
+          tickets.set(name, value);
+          dispatched.push(name);
+        },
+        (reason: unknown) => {
+          error = reason;
+        },
+      );
     return {
       ticket: () => {
         if (ticket === undefined) throw new Error(`${name} was not dispatched`);
@@ -182,6 +196,31 @@ describe('RequestQueue', () => {
     expect(urgent.error()).toMatchObject({ code: 'E4402', retryAfterMs: 5_000 });
     expect(huge.error()).toMatchObject({ code: 'E4402', retryAfterMs: undefined });
     expect(dispatched).toEqual(['fits']);
+  });
+
+  it('orders requests without a hard deadline after those with one, and never expires them', async () => {
+    const { clock, dispatched, enqueue, finishLatest } = setup();
+    enqueue('running');
+    const open = enqueue('no-deadline', 'normal', null);
+    enqueue('deadline', 'normal', 3_600_000);
+    await flushMicrotasks();
+    await clock.advance(3_000_000);
+    await finishLatest();
+    await finishLatest();
+    expect(dispatched).toEqual(['running', 'deadline', 'no-deadline']);
+    expect(open.error()).toBeUndefined();
+  });
+
+  it('refuses with E4402 a quota wait past quotaWaitUntil, so that the request can fall back', async () => {
+    const answers: QuotaDecision[] = [{ allowed: false, retryAfterMs: 5_000 }, { allowed: false, retryAfterMs: 5_000 }, { allowed: true }];
+    const { clock, dispatched, enqueue } = setup({ quota: () => Promise.resolve(answers.shift()!) });
+    const impatient = enqueue('impatient', 'normal', null, { quotaWaitMs: 4_000 });
+    const patient = enqueue('patient', 'normal', null, { quotaWaitMs: 6_000 });
+    await flushMicrotasks();
+    expect(impatient.error()).toMatchObject({ code: 'E4402' });
+    await clock.advance(5_000);
+    expect(patient.error()).toBeUndefined();
+    expect(dispatched).toEqual(['patient']);
   });
 
   it('hands the quota reservation to the ticket, and gives it back when the request left meanwhile', async () => {

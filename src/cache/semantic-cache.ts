@@ -200,6 +200,9 @@ export class SemanticCache {
   private async storeAnswer(miss: CacheMiss, response: InferenceResponse): Promise<void> {
     if (!miss.writable || !this.config.enabled || refusalReason(response) !== undefined) return;
     const now = this.clock.now();
+    const payload = encodeCachedAnswer(response, now);
+    // A size bound on every entry: one huge answer must not fill the shared store.
+    if (Buffer.byteLength(payload) > this.config.max_entry_bytes) return;
     let embedding: PromptEmbedding | undefined;
     if (miss.text !== undefined && (response.tool_calls ?? []).length === 0) {
       try {
@@ -217,7 +220,7 @@ export class SemanticCache {
       partition: miss.partition,
       exactKey: miss.exactKey,
       tenant: miss.tenant,
-      payload: encodeCachedAnswer(response, now),
+      payload,
       createdAt: now,
       expiresAt: now + this.config.ttl_s * 1000,
       vector,

@@ -38,6 +38,12 @@ export const COMMANDS: readonly CliCommand[] = [
       config: CONFIG,
       host: { type: 'string', value: 'HOST', description: 'bind address (default: server.host, 127.0.0.1)' },
       port: { type: 'string', short: 'p', value: 'N', description: 'port, 0 for any free one (default: server.port, 8080)' },
+      workers: {
+        type: 'string',
+        short: 'w',
+        value: 'N|auto',
+        description: 'processes serving the port, or auto for one per core; more than one needs Redis state (default: server.workers, 1)',
+      },
       'log-level': { type: 'string', value: 'LEVEL', description: 'fatal, error, warn, info, debug, trace or silent (default: logging.level)' },
       'log-format': { type: 'string', value: 'FORMAT', description: 'auto (pretty on a terminal, JSON otherwise), json or pretty (default: auto)' },
       help: HELP,

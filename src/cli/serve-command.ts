@@ -11,6 +11,8 @@ import { GatewayServer } from '../server/http-server.js';
 import { createLogger } from '../observability/logger.js';
 import { createLogDestination } from '../observability/log-destination.js';
 import type { LogFormat } from '../observability/log-destination.js';
+import { clusterWorker, isClusterWorker, parseWorkersFlag, runPrimary, workerCount } from '../server/workers.js';
+import { boundHeap } from '../server/heap-bound.js';
 import { describeHealth } from './cli-support.js';
 import type { CliIo, CliValues } from './cli-support.js';
 
@@ -19,16 +21,26 @@ const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
 /** Longest wait for the gateway to release its connections when start-up fails. */
 const ABORT_CLOSE_MS = 3_000;
 
-/** Runs the service; resolves only when it cannot start (with exit code 1 or 2). */
+/**
+ * Runs the service; resolves only when it cannot start (with exit code 1 or 2). With more than one
+ * worker this process becomes the primary of a node:cluster (`server/workers.ts`) and each worker
+ * runs this function in turn.
+ */
 export async function serve(config: GatewayConfig, configPath: string, values: CliValues, io: CliIo): Promise<number> {
   const options = serveOptions(config, values);
   if (typeof options === 'string') {
     io.stderr(`l04-gateway serve: ${options}\n`);
     return 2;
   }
+  if (workerCount(options.workers) > 1 && !isClusterWorker()) {
+    return runPrimary({ config, workers: workerCount(options.workers), log: (line) => io.stderr(`${line}\n`) });
+  }
+  // Re-executes this process with --max-old-space-size when it can (it never returns then); cluster workers start with it.
+  const heap = boundHeap(config.server.max_heap_mb);
   const destination = createLogDestination({ format: options.format });
   const logger = createLogger({ level: options.level, logContent: config.logging.log_content, secrets: configSecrets(config), destination });
-  const gateway = new ModelGateway(config, { logger });
+  const worker = clusterWorker();
+  const gateway = new ModelGateway(worker?.config(config) ?? config, { logger, ...(worker === undefined ? {} : { metrics: worker.metrics }) });
   const server = new GatewayServer(gateway, { logger, host: options.host, port: options.port });
   let address: { url: string };
   try {
@@ -44,9 +56,15 @@ export async function serve(config: GatewayConfig, configPath: string, values: C
       if (health.status !== 'healthy') io.stderr(`l04-gateway: ${health.provider} is ${health.status}: ${describeHealth(health)}\n`);
     }
   }
-  io.stderr(
-    `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); dashboard: ${address.url}/dashboard; try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,
-  );
+  if (!heap.bounded) {
+    logger.info({ max_heap_mb: config.server.max_heap_mb }, `heap not bounded: this Node cannot re-execute itself; start it with ${heap.flags.join(' ')}`);
+  }
+  // A cluster worker reports to its primary, which prints one line for all workers.
+  if (worker === undefined) {
+    io.stderr(
+      `l04-gateway: serving ${Object.keys(config.models).length} models on ${address.url} (config ${configPath}); dashboard: ${address.url}/dashboard; try: curl ${address.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"mock-1","messages":[{"role":"user","content":"hello"}]}'\n`,
+    );
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -66,19 +84,23 @@ export async function serve(config: GatewayConfig, configPath: string, values: C
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  worker?.joined(gateway, address.url, stop);
   return new Promise<number>(() => undefined);
 }
 
 interface ServeOptions {
   host: string;
   port: number;
+  workers: NonNullable<ReturnType<typeof parseWorkersFlag>>;
   level: (typeof LOG_LEVELS)[number];
   format: LogFormat;
 }
 
 /** The options of `serve` with the config's defaults, or what is wrong with them. */
 function serveOptions(config: GatewayConfig, values: CliValues): ServeOptions | string {
-  const { host, port, 'log-level': level, 'log-format': format } = values;
+  const { host, port, workers, 'log-level': level, 'log-format': format } = values;
+  const workerSetting = typeof workers === 'string' ? parseWorkersFlag(workers) : config.server.workers;
+  if (workerSetting === undefined) return `--workers must be a count from 1 to 256 or auto, got ${String(workers)}`;
   const portNumber = typeof port === 'string' ? Number(port) : config.server.port;
   if (typeof port === 'string' && !(/^\d{1,5}$/.test(port) && portNumber <= 65535)) return `--port must be 0-65535, got ${port}`;
   if (typeof level === 'string' && !(LOG_LEVELS as readonly string[]).includes(level))
@@ -88,6 +110,7 @@ function serveOptions(config: GatewayConfig, values: CliValues): ServeOptions | 
   return {
     host: typeof host === 'string' ? host : config.server.host,
     port: portNumber,
+    workers: workerSetting,
     level: typeof level === 'string' ? (level as ServeOptions['level']) : config.logging.level,
     format: typeof format === 'string' ? (format as LogFormat) : 'auto',
   };

@@ -31,8 +31,31 @@ export const ServerConfigSchema = z
      * tenant; off by default, when such a bind refuses to start (E4005).
      */
     allow_unauthenticated: z.boolean().default(false),
+    /** A request's headers and body must both have arrived this long after it began, in milliseconds (else 408 E4513). */
+    request_timeout_ms: z.number().int().positive().default(30_000),
+    /** A request's headers must have arrived this long after it began, in milliseconds (at most `request_timeout_ms`). */
+    headers_timeout_ms: z.number().int().positive().default(10_000),
+    /** How long an idle keep-alive connection stays open, in milliseconds (longer than a load balancer's idle timeout). */
+    keep_alive_timeout_ms: z.number().int().positive().default(65_000),
+    /** Open connections per process; more are closed at once. */
+    max_connections: z.number().int().positive().default(2048),
+    /** Largest request head (request line and headers), in bytes (else 431 E4514). */
+    max_header_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024),
+    /** Old-space bound of every serving process, in MiB (`--max-old-space-size`); 0 leaves Node's default (a quarter of the machine's memory, up to 4 GB). */
+    max_heap_mb: z.union([z.literal(0), z.number().int().min(64)]).default(512),
+    /** Processes serving the port (node:cluster): a count, or `auto` for one per core. More than one needs Redis state. */
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(256)]).default(1),
   })
-  .strict();
+  .strict()
+  .refine((server) => server.headers_timeout_ms <= server.request_timeout_ms, {
+    message: 'headers_timeout_ms must not exceed request_timeout_ms',
+    path: ['headers_timeout_ms'],
+  });
 
 export const StateConfigSchema = z
   .object({
@@ -93,6 +116,12 @@ export const CacheConfigSchema = z
     semantic: z.boolean().default(true),
     /** Entries kept per partition before the oldest are evicted. */
     max_entries_per_partition: z.number().int().positive().default(10_000),
+    /** Largest answer stored, in bytes of its serialized entry; larger answers are served but never cached. */
+    max_entry_bytes: z
+      .number()
+      .int()
+      .positive()
+      .default(1024 * 1024),
     embedder: EmbedderConfigSchema.default({ provider: 'auto' }),
   })
   .strict();

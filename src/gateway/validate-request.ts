@@ -36,30 +36,39 @@ export function validateRequest(
     ...(parsed.request_id === undefined ? {} : { client_request_id: parsed.request_id }),
   };
   const arrivalAt = options.clock.now();
-  const deadlineMs = request.constraints.max_latency_ms;
+  // Only a hard deadline ends the request; `max_latency_ms` is the router's preference.
+  const deadlineMs = earliest(request.constraints.deadline_ms, context.deadlineMs);
   const promptTokens = estimatePromptTokens(request.logical_prompt);
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(context.signal?.reason ?? new CancelledError('E4507'));
   context.signal?.addEventListener('abort', onAbort, { once: true });
   if (context.signal?.aborted === true) onAbort();
-  const timer = options.clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
+  const timer =
+    deadlineMs === undefined
+      ? undefined
+      : options.clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
   return new Exchange({
     operation: options.operation ?? 'chat',
     stream: options.stream,
     request,
     caller,
     arrivalAt,
-    deadlineAt: arrivalAt + deadlineMs,
+    deadlineAt: deadlineMs === undefined ? undefined : arrivalAt + deadlineMs,
     promptTokens,
     estimatedTokens: promptTokens + request.requirements.max_output_tokens,
     signal: controller.signal,
     ...(options.embedding === undefined ? {} : { embedding: options.embedding }),
     dispose: () => {
-      timer.cancel();
+      timer?.cancel();
       context.signal?.removeEventListener('abort', onAbort);
     },
     onListenerError: options.onListenerError,
   });
+}
+
+function earliest(first: number | undefined, second: number | undefined): number | undefined {
+  if (first === undefined) return second;
+  return second === undefined ? first : Math.min(first, second);
 }
 
 /** Most texts one embeddings call may carry, and the longest text. */

@@ -76,8 +76,12 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The gateway keeps no conversation state: send the whole conversation instead of referring to a stored response or item',
   },
+  E4513: { type: 'request_timeout', httpStatus: 408, retryable: true, message: 'The request headers and body did not arrive in time' },
+  E4514: { type: 'headers_too_large', httpStatus: 431, retryable: false, message: 'The request headers are too large' },
   // E4600–E4699 response processing
   E4600: { type: 'malformed_provider_response', httpStatus: 502, retryable: true, message: 'The provider answered with a malformed response' },
+  E4601: { type: 'provider_response_too_large', httpStatus: 502, retryable: true, message: 'The provider answer is larger than the configured limit' },
+  E4602: { type: 'provider_stream_too_long', httpStatus: 502, retryable: true, message: 'The provider stream produced more text than the configured limit' },
   // E4700–E4799 circuit breaker
   E4700: { type: 'circuit_open', httpStatus: 503, retryable: true, message: 'The circuit for this provider is open' },
   E4701: {
@@ -157,7 +161,7 @@ export class ProviderError extends GatewayError {}
 export class CacheError extends GatewayError {}
 /** E4400–E4499. */
 export class RateLimitError extends GatewayError {}
-/** E4500, E4503–E4506: the request itself is malformed. */
+/** E4500, E4503–E4506, E4512, E4513: the request itself is malformed, too large or too slow. */
 export class ValidationError extends GatewayError {}
 /** E4501 unauthenticated, E4508 forbidden. */
 export class AuthError extends GatewayError {}

@@ -31,6 +31,11 @@ export interface CallContext {
    * own id: kept as `client_request_id`, never used as the gateway's.
    */
   requestId?: string;
+  /**
+   * A hard deadline set by the transport (the `x-l04-deadline-ms` header), in milliseconds from
+   * arrival; the earlier of this and `constraints.deadline_ms` applies.
+   */
+  deadlineMs?: number;
 }
 
 /**

@@ -180,10 +180,19 @@ export const ModelRequirementsSchema = z
   .strict();
 export type ModelRequirements = z.infer<typeof ModelRequirementsSchema>;
 
-/** What the caller will accept. The deadline is arrival + `max_latency_ms`. */
+/** Longest hard deadline a caller may set, in milliseconds (one hour). */
+export const MAX_DEADLINE_MS = 3_600_000;
+
+/**
+ * What the caller will accept. `max_latency_ms` is a routing preference (prefer models expected to
+ * answer faster); it never ends a request. `deadline_ms` is the hard deadline: when set, the request
+ * fails at arrival + `deadline_ms` (E4502 before dispatch, E4510 in flight) wherever it is. Without
+ * it, each upstream call is bounded by its provider's timeouts.
+ */
 export const RequestConstraintsSchema = z
   .object({
     max_latency_ms: z.number().int().positive().max(3_600_000).default(30_000),
+    deadline_ms: z.number().int().positive().max(MAX_DEADLINE_MS).optional(),
     max_cost_cents: z.number().nonnegative().max(1_000_000).default(100),
     preferred_providers: z.array(z.string().min(1).max(64)).max(32).default([]),
   })

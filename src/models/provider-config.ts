@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 const TimeoutsShape = {
-  /** Whole-request bound, in milliseconds; the request deadline may cut it shorter. */
+  /** Whole-request bound, in milliseconds; a caller's hard deadline (`deadline_ms`) may cut it shorter. */
   timeout_ms: z.number().int().positive().default(120_000),
   /** TCP/TLS connect bound, in milliseconds. */
   connect_timeout_ms: z.number().int().positive().default(5_000),
@@ -18,6 +18,14 @@ const TimeoutsShape = {
   tpm: z.number().int().positive().optional(),
   /** Seconds between active health checks (jittered ±20%). */
   health_interval_s: z.number().positive().default(30),
+  /** Largest JSON body (an answer, a model list, one stream event) read from the provider, in bytes; more is E4601. */
+  max_response_bytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
+  /** Most text (content and tool-call arguments) one streamed answer may carry, in characters; more is E4602. */
+  max_stream_text_chars: z.number().int().min(1024).default(4_000_000),
 };
 
 export const OllamaProviderSchema = z

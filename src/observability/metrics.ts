@@ -168,6 +168,8 @@ export class GatewayMetrics {
       help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
       labelNames: ['provider'],
       registers,
+      // Summed over cluster workers a state would be meaningless: the worst worker's state is reported.
+      aggregator: 'max',
     });
     this.queueDepth = new Gauge({
       name: name('queue_depth'),
@@ -180,6 +182,7 @@ export class GatewayMetrics {
       help: 'Whether a provider is healthy enough to take traffic (1) or not (0)',
       labelNames: ['provider'],
       registers,
+      aggregator: 'min',
     });
   }
 

@@ -58,13 +58,13 @@ export interface ExchangeInit {
   caller: CallerIdentity;
   /** Epoch milliseconds. */
   arrivalAt: number;
-  /** Epoch milliseconds after which the answer is no use to the caller. */
-  deadlineAt: number;
+  /** The caller's hard deadline, epoch milliseconds; undefined when it set none (provider timeouts bound the calls). */
+  deadlineAt: number | undefined;
   /** Estimated prompt tokens. */
   promptTokens: number;
   /** Prompt estimate + max output tokens: what admission reserves against the agent's token rate. */
   estimatedTokens: number;
-  /** Aborts on caller disconnect (E4507) or at the deadline (E4510). */
+  /** Aborts on caller disconnect (E4507) or at the hard deadline, when there is one (E4510). */
   signal: AbortSignal;
   /** For `embeddings`: the model asked for and the texts. */
   embedding?: { modelId: string; texts: string[] };
@@ -81,7 +81,7 @@ export class Exchange {
   readonly request: ValidatedRequest;
   readonly caller: CallerIdentity;
   readonly arrivalAt: number;
-  readonly deadlineAt: number;
+  readonly deadlineAt: number | undefined;
   readonly promptTokens: number;
   readonly estimatedTokens: number;
   readonly signal: AbortSignal;

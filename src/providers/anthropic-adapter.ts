@@ -23,6 +23,7 @@ import type { AnthropicProviderConfig, ProviderHealth } from '../models/provider
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { parseSse } from './http/sse.js';
+import { limitStreamText } from './http/stream-bounds.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import type { UpstreamResponse } from './http/upstream-client.js';
 import type { EmbedCall, EmbedResult, HealthCheckOptions, ProviderAdapter, ProviderCall, ProviderResult, StreamPart } from './base.js';
@@ -78,7 +79,8 @@ export class AnthropicAdapter implements ProviderAdapter {
   /** Streams a `/v1/messages` call (SSE). Failures before the first event throw from the first `next()`. */
   async *stream(call: ProviderCall): AsyncGenerator<StreamPart> {
     const { response, jsonTool } = await this.post(call, true);
-    yield* toAnthropicStreamParts(parseSse(response.chunks()), this.id, jsonTool);
+    const events = parseSse(response.chunks(), { provider: this.id, maxEventChars: this.client.maxResponseBytes });
+    yield* limitStreamText(toAnthropicStreamParts(events, this.id, jsonTool), this.config.max_stream_text_chars, this.id);
   }
 
   /** Always throws E4209: Anthropic has no embeddings API. */
@@ -106,7 +108,7 @@ export class AnthropicAdapter implements ProviderAdapter {
       });
       const latencyMs = this.clock.now() - started;
       if (response.status !== 200) {
-        const error = mapAnthropicError(this.id, response.status, response.headers, await response.text(), 'other');
+        const error = mapAnthropicError(this.id, response.status, response.headers, await response.errorText(), 'other');
         const busy = error.code === 'E4204' || error.code === 'E4205';
         return report({ status: busy ? 'degraded' : 'unhealthy', latency_ms: latencyMs, message: error.message });
       }
@@ -159,7 +161,7 @@ export class AnthropicAdapter implements ProviderAdapter {
       deadlineAt: call.deadlineAt,
     });
     if (response.status === 200) return { response, jsonTool: request.jsonTool };
-    throw mapAnthropicError(this.id, response.status, response.headers, await response.text());
+    throw mapAnthropicError(this.id, response.status, response.headers, await response.errorText());
   }
 
   private headers(): Record<string, string> {

@@ -22,8 +22,11 @@ export interface ProviderCall {
   minContextLength: number;
   /** Aborted on client disconnect, deadline or breaker probe timeout. */
   signal: AbortSignal;
-  /** Epoch milliseconds after which the call is pointless; bounds the whole-request timeout. */
-  deadlineAt: number;
+  /**
+   * The caller's hard deadline, epoch milliseconds: bounds the whole-request timeout, and a call
+   * it ends fails with E4510. Undefined: the provider's own timeouts alone bound the call.
+   */
+  deadlineAt: number | undefined;
 }
 
 /** A complete (non-streamed) answer. */

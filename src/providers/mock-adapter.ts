@@ -6,7 +6,7 @@
  * drive them too.
  */
 import { createHash } from 'node:crypto';
-import { ProviderError } from '../models/error-codes.js';
+import { DeadlineError, ProviderError } from '../models/error-codes.js';
 import type { Capability, LogicalPrompt, ToolCall } from '../models/inference-request.js';
 import { tokenUsage } from '../models/inference-response.js';
 import type { MockProviderConfig, ProviderHealth } from '../models/provider-config.js';
@@ -21,7 +21,10 @@ import type { EmbedCall, EmbedResult, ProviderAdapter, ProviderCall, ProviderRes
 export type MockFailure =
   /** Answer with this HTTP status (mapped as a real adapter would: 5xx → E4202, 429 → E4204 …). */
   | { kind: 'status'; status: number; retryAfterMs?: number }
-  /** Never answer; the call ends only when its signal aborts (a hang before the first byte). */
+  /**
+   * Never answer (a hang before the first byte): the call ends when its signal aborts, at the
+   * caller's deadline (E4510) or at the provider's `timeout_ms` (E4201), whichever comes first.
+   */
   | { kind: 'hang' }
   /** Fail as a connect refusal would (E4200). */
   | { kind: 'unreachable' }
@@ -43,13 +46,15 @@ export class MockAdapter implements ProviderAdapter {
   embedCalls: string[][] = [];
   private latencyMs: number;
   private readonly chunks: number;
+  private readonly timeoutMs: number;
   private readonly clock: Clock;
   private failures: { failure: MockFailure; remaining: number }[] = [];
 
-  constructor(config: Pick<MockProviderConfig, 'id' | 'latency_ms' | 'stream_chunks'>, options: MockAdapterOptions = {}) {
+  constructor(config: Pick<MockProviderConfig, 'id' | 'latency_ms' | 'stream_chunks'> & { timeout_ms?: number }, options: MockAdapterOptions = {}) {
     this.id = config.id;
     this.latencyMs = config.latency_ms;
     this.chunks = config.stream_chunks;
+    this.timeoutMs = config.timeout_ms ?? Infinity;
     this.clock = options.clock ?? systemClock;
   }
 
@@ -71,7 +76,7 @@ export class MockAdapter implements ProviderAdapter {
   async complete(call: ProviderCall): Promise<ProviderResult> {
     this.calls++;
     const failure = this.nextFailure(call.prompt);
-    await this.simulate(failure, call.signal, this.latencyMs);
+    await this.simulate(failure, call, this.latencyMs);
     return answer(call);
   }
 
@@ -80,9 +85,9 @@ export class MockAdapter implements ProviderAdapter {
     const failure = this.nextFailure(call.prompt);
     const result = answer(call);
     const pieces = splitInto(result.content, this.chunks);
-    await this.simulate(failure?.kind === 'cut' ? undefined : failure, call.signal, this.latencyMs / Math.max(1, pieces.length));
+    await this.simulate(failure?.kind === 'cut' ? undefined : failure, call, this.latencyMs / Math.max(1, pieces.length));
     for (const [index, piece] of pieces.entries()) {
-      if (index > 0) await this.simulate(undefined, call.signal, this.latencyMs / pieces.length);
+      if (index > 0) await this.simulate(undefined, call, this.latencyMs / pieces.length);
       if (failure?.kind === 'cut' && index >= failure.afterChunks) {
         yield { type: 'error', error: new ProviderError('E4208', `${this.id}: stream cut after ${index} chunks`, { details: { provider: this.id } }) };
         return;
@@ -98,7 +103,7 @@ export class MockAdapter implements ProviderAdapter {
   async embed(call: EmbedCall): Promise<EmbedResult> {
     this.embedCalls.push(call.inputs);
     const failure = this.nextFailure(undefined);
-    await this.simulate(failure, call.signal, this.latencyMs);
+    await this.simulate(failure, call, this.latencyMs);
     return {
       embeddings: call.inputs.map((input) => mockEmbedding(input)),
       usage: { input_tokens: call.inputs.reduce((sum, input) => sum + estimateTextTokens(input), 0) },
@@ -136,10 +141,15 @@ export class MockAdapter implements ProviderAdapter {
   }
 
   /** Waits `delayMs` on the clock (abortable), then throws the failure if any. */
-  private async simulate(failure: MockFailure | undefined, signal: AbortSignal, delayMs: number): Promise<void> {
+  private async simulate(failure: MockFailure | undefined, call: { signal: AbortSignal; deadlineAt?: number }, delayMs: number): Promise<void> {
+    const { signal } = call;
     if (failure?.kind === 'hang') {
-      await this.wait(signal, Infinity);
-      return;
+      // Bounded as a real upstream call is: by the caller's deadline, else by the provider's timeout.
+      const untilDeadlineMs = call.deadlineAt === undefined ? Infinity : call.deadlineAt - this.clock.now();
+      await this.wait(signal, Math.min(untilDeadlineMs, this.timeoutMs));
+      if (untilDeadlineMs <= this.timeoutMs)
+        throw new DeadlineError('E4510', `The request deadline passed while ${this.id} was answering`, { details: { provider: this.id } });
+      throw new ProviderError('E4201', `${this.id}: no complete answer within ${this.timeoutMs} ms`, { details: { provider: this.id } });
     }
     if (delayMs > 0) await this.wait(signal, delayMs);
     if (signal.aborted) throw abortReason(signal);

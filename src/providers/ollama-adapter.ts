@@ -16,6 +16,7 @@ import type { Clock } from '../util/clock.js';
 import { estimateTextTokens } from '../util/token-estimate.js';
 import type { EmbedCall, EmbedResult, HealthCheckOptions, ProviderAdapter, ProviderCall, ProviderResult, StreamPart } from './base.js';
 import { parseNdjson } from './http/ndjson.js';
+import { limitStreamText } from './http/stream-bounds.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import type { UpstreamRequest, UpstreamResponse } from './http/upstream-client.js';
 import { convertOllamaChatResponse, convertOllamaChatStream } from './ollama/convert-from-ollama-response.js';
@@ -74,6 +75,7 @@ export class OllamaAdapter implements ProviderAdapter {
   private readonly client: UpstreamClient;
   private readonly clock: Clock;
   private readonly healthTimeoutMs: number;
+  private readonly maxStreamTextChars: number;
 
   constructor(config: OllamaProviderConfig, options: OllamaAdapterOptions = {}) {
     this.id = config.id;
@@ -81,6 +83,7 @@ export class OllamaAdapter implements ProviderAdapter {
     this.keepAlive = config.keep_alive;
     this.clock = options.clock ?? systemClock;
     this.healthTimeoutMs = options.healthTimeoutMs ?? OLLAMA_HEALTH_TIMEOUT_MS;
+    this.maxStreamTextChars = config.max_stream_text_chars;
     this.client = UpstreamClient.forProvider(config, this.baseUrl, options.dispatcher);
   }
 
@@ -101,7 +104,8 @@ export class OllamaAdapter implements ProviderAdapter {
     const response = await this.send({ method: 'POST', path: '/api/chat', body, signal: call.signal, deadlineAt: call.deadlineAt });
     // Returning early (the consumer breaks) closes parseNdjson and then chunks(), whose finally
     // destroys the body: the upstream request is aborted.
-    yield* convertOllamaChatStream(parseNdjson(response.chunks(), this.id), { provider: this.id, prompt: call.prompt });
+    const parts = convertOllamaChatStream(parseNdjson(response.chunks(), this.id, this.client.maxResponseBytes), { provider: this.id, prompt: call.prompt });
+    yield* limitStreamText(parts, this.maxStreamTextChars, this.id);
   }
 
   /** `POST /api/embed` with the whole batch as `input`. Throws as `complete`; E4600 when the vector count differs. */
@@ -196,13 +200,8 @@ export class OllamaAdapter implements ProviderAdapter {
   private async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const response = await this.client.send(request);
     if (response.status < 400) return response;
-    let body = '';
-    try {
-      body = await response.text();
-    } catch {
-      // The status alone decides the code when the error body cannot be read.
-    }
-    throw mapOllamaError(this.id, response.status, response.headers, body);
+    // An error body that cannot be read (or is too large) reads as '': the status alone decides the code.
+    throw mapOllamaError(this.id, response.status, response.headers, await response.errorText());
   }
 
   /** Parses a response body with its wire schema; a mismatch is E4600. */

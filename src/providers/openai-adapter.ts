@@ -12,6 +12,7 @@ import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
 import { estimatePromptTokens, estimateTextTokens } from '../util/token-estimate.js';
 import type { EmbedCall, EmbedResult, HealthCheckOptions, ProviderAdapter, ProviderCall, ProviderResult, StreamPart } from './base.js';
+import { limitStreamText } from './http/stream-bounds.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import type { UpstreamRequest, UpstreamResponse } from './http/upstream-client.js';
 import { buildOpenAIChatRequest } from './openai/build-openai-chat-request.js';
@@ -49,6 +50,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   private readonly headers: Record<string, string>;
   private readonly maxTokensField: MaxTokensField;
   private readonly healthTimeoutMs: number;
+  private readonly maxStreamTextChars: number;
   /** Set when the provider cannot be called at all (api.openai.com without a key). */
   /** `not configured (no api_key)` for api.openai.com without a key; other OpenAI-compatible servers need none. */
   readonly unconfiguredReason: string | undefined;
@@ -61,6 +63,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     // Local compatible servers often need no key: without one, send no auth header at all.
     this.unconfiguredReason = official && config.api_key === '' ? 'not configured (no api_key)' : undefined;
     this.healthTimeoutMs = Math.min(OPENAI_HEALTH_TIMEOUT_MS, config.timeout_ms);
+    this.maxStreamTextChars = config.max_stream_text_chars;
     this.headers = {};
     if (config.api_key !== '') this.headers.authorization = `Bearer ${config.api_key}`;
     if (config.organization !== undefined && config.organization !== '') this.headers['openai-organization'] = config.organization;
@@ -95,10 +98,12 @@ export class OpenAIAdapter implements ProviderAdapter {
    */
   async *stream(call: ProviderCall): AsyncGenerator<StreamPart> {
     const response = await this.post('/chat/completions', buildOpenAIChatRequest(call, { stream: true, maxTokensField: this.maxTokensField }), call);
-    yield* parseOpenAIStream(response.chunks(), {
+    const parts = parseOpenAIStream(response.chunks(), {
       provider: this.id,
       fallbackUsage: (outputText) => tokenUsage(estimatePromptTokens(call.prompt), estimateTextTokens(outputText)),
+      maxEventChars: this.client.maxResponseBytes,
     });
+    yield* limitStreamText(parts, this.maxStreamTextChars, this.id);
   }
 
   /** Embeds texts with `POST /embeddings`, in input order (sorted by `index`). */
@@ -170,7 +175,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     await this.client.close();
   }
 
-  private post(path: string, body: unknown, call: { signal: AbortSignal; deadlineAt: number; requestId?: string }): Promise<UpstreamResponse> {
+  private post(path: string, body: unknown, call: { signal: AbortSignal; deadlineAt: number | undefined; requestId?: string }): Promise<UpstreamResponse> {
     // OpenAI logs `X-Client-Request-Id` beside its own id; compatible servers ignore it.
     const headers = call.requestId === undefined ? this.headers : { ...this.headers, 'x-client-request-id': call.requestId };
     return this.send({ method: 'POST', path, body, headers, signal: call.signal, deadlineAt: call.deadlineAt });
@@ -181,7 +186,7 @@ export class OpenAIAdapter implements ProviderAdapter {
     if (this.unconfiguredReason !== undefined) throw new ProviderError('E4203', `${this.id}: ${this.unconfiguredReason}`, { details: { provider: this.id } });
     const response = await this.client.send(request.headers === undefined ? { ...request, headers: this.headers } : request);
     if (response.status >= 200 && response.status < 300) return response;
-    const raw = await response.text();
+    const raw = await response.errorText();
     let body: unknown;
     try {
       body = JSON.parse(raw);

@@ -109,14 +109,14 @@ export interface CircuitSnapshot {
   decided_by: 'shared' | 'local';
 }
 
-/** Codes that say the provider itself is failing: unreachable, timeout, 5xx, overloaded, cut stream, malformed answer. */
-const COUNTED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E4200', 'E4201', 'E4202', 'E4205', 'E4208', 'E4600']);
+/** Codes that say the provider itself is failing: unreachable, timeout, 5xx, overloaded, cut stream, malformed or oversized answer. */
+const COUNTED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['E4200', 'E4201', 'E4202', 'E4205', 'E4208', 'E4600', 'E4601', 'E4602']);
 
 /**
- * True when `error` counts against a provider's circuit: E4200, E4201, E4202, E4205, E4208, E4600.
- * The caller's own errors (E45xx, E4206, E4207), client aborts (E4507), the caller's deadline
- * (E4502, E4510), upstream rate limiting (E4204: the provider is healthy, only busy), auth and
- * missing-model errors (configuration, not outage) and anything that is not a `GatewayError` (a
+ * True when `error` counts against a provider's circuit: E4200, E4201, E4202, E4205, E4208, E4600,
+ * E4601, E4602. The caller's own errors (E45xx, E4206, E4207), client aborts (E4507), the caller's
+ * deadline (E4502, E4510), upstream rate limiting (E4204: the provider is healthy, only busy), auth
+ * and missing-model errors (configuration, not outage) and anything that is not a `GatewayError` (a
  * bug, not a provider fault) do not count.
  */
 export function countsAsFailure(error: unknown): boolean {

@@ -2,14 +2,16 @@
  * The queue in front of one provider: at most `maxConcurrency` requests in flight, the rest wait in
  * priority and deadline order, and the provider's rpm/tpm quota is taken just before dispatch.
  *
- * Order: the lowest *level* goes first, then the earliest deadline, then arrival. A request's level
+ * Order: the lowest *level* goes first, then the earliest hard deadline (requests without one after
+ * those with one), then arrival. A request's level
  * is its priority (high 0, normal 1, low 2) minus one per `agingMs` it has waited, with no floor:
  * a low request competes as high after waiting 2 × agingMs, and after 3 × agingMs it goes before
  * any request that has just arrived — so no request starves while the queue drains at all.
  *
  * Failures (all at once, nothing is dispatched): E4404 queue full (`retryAfterMs` set); E4502 the
- * deadline passes while queued (a timer on the clock); E4402 the quota cannot admit the request
- * before its deadline (the gateway may fall back to another provider); E4507 the signal aborts.
+ * hard deadline passes while queued (a timer on the clock); E4402 the quota cannot admit the request
+ * before its deadline (the gateway may fall back to another provider); E4507 the signal aborts. A
+ * request without a hard deadline waits until it is dispatched or its caller goes away.
  */
 import { CancelledError, DeadlineError, isGatewayError, RateLimitError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
@@ -23,10 +25,17 @@ export interface QueueTicket {
   reservation?: TokenReservation;
 }
 
-/** One request's place in the queue. `deadlineAt` is epoch milliseconds (arrival + max_latency_ms). */
+/** One request's place in the queue. */
 export interface EnqueueOptions {
   priority: Priority;
-  deadlineAt: number;
+  /** The caller's hard deadline, epoch milliseconds (arrival + `deadline_ms`); undefined when it set none. */
+  deadlineAt?: number | undefined;
+  /**
+   * Epoch milliseconds past which waiting for the provider's quota is not worth it (the caller's
+   * latency preference, arrival + `max_latency_ms`): refused with E4402 instead, so that the
+   * request can fall back to another provider. The hard deadline bounds the wait too.
+   */
+  quotaWaitUntil?: number | undefined;
   /** Tokens the provider quota is asked for (prompt estimate + max output). */
   tokens: number;
   signal?: AbortSignal;
@@ -89,21 +98,22 @@ export class RequestQueue {
     const { clock, maxSize, provider } = this.options;
     const now = clock.now();
     if (options.signal?.aborted) return Promise.reject(cancelled(provider));
-    if (options.deadlineAt <= now) return Promise.reject(deadlinePassed(provider, options.deadlineAt));
+    const { deadlineAt } = options;
+    if (deadlineAt !== undefined && deadlineAt <= now) return Promise.reject(deadlinePassed(provider, deadlineAt));
     if (this.waiting.size >= maxSize) {
       const retryAfterMs = this.options.fullRetryAfterMs ?? 1_000;
       return Promise.reject(new RateLimitError('E4404', undefined, { retryAfterMs, details: { provider, max_size: maxSize } }));
     }
     return new Promise<QueueTicket>((resolve, reject) => {
       const entry: Waiting = { options, enqueuedAt: now, seq: this.seq++, resolve, reject, timer: undefined, onAbort: undefined };
-      entry.timer = clock.setTimer(() => this.fail(entry, deadlinePassed(provider, options.deadlineAt)), options.deadlineAt - now);
+      if (deadlineAt !== undefined) entry.timer = clock.setTimer(() => this.fail(entry, deadlinePassed(provider, deadlineAt)), deadlineAt - now);
       if (options.signal !== undefined) {
         // The gateway aborts a request at its deadline (E4510): while queued, that is E4502, not a cancellation.
         entry.onAbort = () =>
           this.fail(
             entry,
-            isGatewayError(options.signal?.reason, 'E4510') || clock.now() >= options.deadlineAt
-              ? deadlinePassed(provider, options.deadlineAt)
+            deadlineAt !== undefined && (isGatewayError(options.signal?.reason, 'E4510') || clock.now() >= deadlineAt)
+              ? deadlinePassed(provider, deadlineAt)
               : cancelled(provider),
           );
         options.signal.addEventListener('abort', entry.onAbort, { once: true });
@@ -136,8 +146,7 @@ export class RequestQueue {
       if (
         best === undefined ||
         entryLevel < bestLevel ||
-        (entryLevel === bestLevel &&
-          (entry.options.deadlineAt < best.options.deadlineAt || (entry.options.deadlineAt === best.options.deadlineAt && entry.seq < best.seq)))
+        (entryLevel === bestLevel && (deadlineOf(entry) < deadlineOf(best) || (deadlineOf(entry) === deadlineOf(best) && entry.seq < best.seq)))
       ) {
         best = entry;
         bestLevel = entryLevel;
@@ -156,8 +165,9 @@ export class RequestQueue {
       while (this.running < this.options.maxConcurrency && this.waiting.size > 0 && this.quotaTimer === undefined) {
         const entry = this.head();
         if (entry === undefined) break;
-        if (entry.options.deadlineAt <= this.options.clock.now()) {
-          this.fail(entry, deadlinePassed(this.options.provider, entry.options.deadlineAt));
+        const deadlineAt = entry.options.deadlineAt;
+        if (deadlineAt !== undefined && deadlineAt <= this.options.clock.now()) {
+          this.fail(entry, deadlinePassed(this.options.provider, deadlineAt));
           continue;
         }
         const decision = await this.askQuota(entry);
@@ -191,7 +201,7 @@ export class RequestQueue {
 
   private waitForQuota(entry: Waiting, retryAfterMs: number): void {
     const { clock, provider } = this.options;
-    if (clock.now() + retryAfterMs < entry.options.deadlineAt) {
+    if (clock.now() + retryAfterMs < Math.min(deadlineOf(entry), entry.options.quotaWaitUntil ?? Infinity)) {
       this.quotaTimer = clock.setTimer(() => {
         this.quotaTimer = undefined;
         void this.pump();
@@ -229,6 +239,11 @@ export class RequestQueue {
     entry.timer?.cancel();
     if (entry.onAbort !== undefined) entry.options.signal?.removeEventListener('abort', entry.onAbort);
   }
+}
+
+/** A request without a hard deadline sorts after every request with one. */
+function deadlineOf(entry: Waiting): number {
+  return entry.options.deadlineAt ?? Infinity;
 }
 
 function deadlinePassed(provider: string, deadlineAt: number): DeadlineError {

@@ -82,6 +82,7 @@ function planOf(exchange: Exchange): AttemptPlan {
   return {
     priority: exchange.request.priority,
     deadlineAt: exchange.deadlineAt,
+    quotaWaitUntil: exchange.arrivalAt + exchange.request.constraints.max_latency_ms,
     tokens: exchange.estimatedTokens,
     signal: exchange.signal,
     attempts: exchange.attempts,

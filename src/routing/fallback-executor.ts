@@ -19,7 +19,10 @@ import type { QueueTicket, RequestQueue } from '../resilience/request-queue.js';
 /** What every attempt of one request shares. */
 export interface AttemptPlan {
   priority: Priority;
-  deadlineAt: number;
+  /** The caller's hard deadline, epoch milliseconds (none: the queue and provider timeouts bound the attempts). */
+  deadlineAt: number | undefined;
+  /** Epoch milliseconds past which a provider's quota is not waited for (the caller's latency preference): fall back instead. */
+  quotaWaitUntil?: number;
   /** Estimated tokens, charged against the provider's tpm by its queue. */
   tokens: number;
   /** The request's signal: caller disconnect and deadline. */
@@ -203,7 +206,7 @@ export class FallbackExecutor {
     try {
       const queue = this.options.queueFor(model.provider);
       ticket = await withSpan('l04.queue', { 'l04.provider': model.provider, 'l04.priority': plan.priority }, () =>
-        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, tokens: plan.tokens, signal: plan.signal }),
+        queue.acquire({ priority: plan.priority, deadlineAt: plan.deadlineAt, quotaWaitUntil: plan.quotaWaitUntil, tokens: plan.tokens, signal: plan.signal }),
       );
     } catch (error) {
       const gatewayError = toGatewayError(error);
@@ -236,7 +239,7 @@ export class FallbackExecutor {
     this.report(model, slot, gatewayError, plan);
     plan.attempts.push(attemptRecord(model, 'error', this.options.clock.now() - slot.startedAt, gatewayError));
     if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), plan.attempts);
-    if (this.options.clock.now() >= plan.deadlineAt) throw withAttempts(new DeadlineError('E4510'), plan.attempts);
+    if (this.deadlinePassed(plan)) throw withAttempts(new DeadlineError('E4510'), plan.attempts);
     if (!gatewayError.retryable) throw withAttempts(gatewayError, plan.attempts);
   }
 
@@ -247,12 +250,17 @@ export class FallbackExecutor {
    * timer that fires in the same instant as the deadline may win the race with the request's signal.
    */
   private report(model: RegisteredModel, slot: AttemptSlot, error: GatewayError, plan: AttemptPlan): void {
-    if (plan.signal.aborted || this.options.clock.now() >= plan.deadlineAt) {
+    if (plan.signal.aborted || this.deadlinePassed(plan)) {
       slot.permit.release();
       return;
     }
     slot.permit.failure(error); // the breaker counts only provider faults (countsAsFailure)
     this.options.observer.recordFailure(model.provider, model.id, error);
+  }
+
+  /** Whether the caller's hard deadline, if it set one, has passed. */
+  private deadlinePassed(plan: AttemptPlan): boolean {
+    return plan.deadlineAt !== undefined && this.options.clock.now() >= plan.deadlineAt;
   }
 }
 

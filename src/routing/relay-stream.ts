@@ -31,6 +31,8 @@ export async function* relayStream(exchange: Exchange, stream: CommittedStream, 
     }
     throw new GatewayError('E4208', `${stream.model.provider} ended the stream without finishing`);
   } catch (error) {
+    // An error part leaves its source suspended with the upstream body open: close it now, not at the chunk-gap timeout.
+    void stream.rest.return?.();
     yield relay.cut(exchange.signal.aborted ? exchange.signal.reason : error);
   } finally {
     // The consumer stopped reading (client gone): stop the upstream call and account a cancellation.

@@ -2,9 +2,10 @@
  * Request bodies in, JSON and errors out: the one place where the HTTP layer reads bodies (size
  * limit → 413 E4503, content type → 415 E4504, JSON → E4500) and turns errors into responses.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { CancelledError, toOpenAIError, ValidationError } from '../models/error-codes.js';
 import { toAnthropicError } from './anthropic/anthropic-errors.js';
+import { MAX_DEADLINE_MS } from '../models/inference-request.js';
 
 // RFC 8259 §8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused, not replaced with U+FFFD.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -79,4 +80,24 @@ export function sendError(response: ServerResponse, error: unknown, headers: Rec
 /** The first value of a header. */
 export function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** The request header that sets a hard deadline, in milliseconds from arrival. */
+export const DEADLINE_HEADER = 'x-l04-deadline-ms';
+
+/**
+ * The hard deadline a caller set with `x-l04-deadline-ms` (an integer of milliseconds, 1 to one
+ * hour), as `CallContext` fields; none when the header is absent. Any other value is E4500.
+ */
+export function deadlineFromHeaders(headers: IncomingHttpHeaders): { deadlineMs?: number } {
+  const raw = headerValue(headers[DEADLINE_HEADER]);
+  if (raw === undefined) return {};
+  const deadlineMs = /^\d{1,7}$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(deadlineMs >= 1 && deadlineMs <= MAX_DEADLINE_MS)) {
+    throw new ValidationError('E4500', `Header ${DEADLINE_HEADER} must be an integer of milliseconds from 1 to ${MAX_DEADLINE_MS}`, {
+      param: DEADLINE_HEADER,
+      details: { header: DEADLINE_HEADER },
+    });
+  }
+  return { deadlineMs };
 }

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AuthError, CancelledError, ConfigurationError, GatewayError, toGatewayError, toOpenAIError, ValidationError } from '../models/error-codes.js';
+import { AuthError, CancelledError, ConfigurationError, GatewayError, toGatewayError, ValidationError } from '../models/error-codes.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
 import type { IdGenerator } from '../util/clock.js';
@@ -15,14 +15,16 @@ import type { Logger } from '../observability/logger.js';
 import { ApiKeyAuthenticator } from './auth.js';
 import { handleChatCompletions } from './openai/chat-route.js';
 import { handleHealth, handleMetrics, handleProviderHealth, handleReady } from './health-routes.js';
-import { sendError } from './http-io.js';
+import { deadlineFromHeaders, sendError } from './http-io.js';
 import type { ErrorShape } from './http-io.js';
 import { handleCountTokens, handleMessages } from './anthropic/messages-route.js';
 import { errorShapeOf, handleModel, handleModelList } from './anthropic/models-route.js';
 import { handleResponses } from './responses/responses-route.js';
 import { handleCachePurge, handleEmbeddings, handleInference, handleInferenceBatch, handleUsage } from './native/native-routes.js';
 import type { RouteContext } from './route-context.js';
+import type { CallContext } from '../models/gateway-events.js';
 import { handleDashboardPage, handleDashboardScript, handleDashboardSnapshot, handleDashboardStyle } from './dashboard/dashboard-routes.js';
+import { clientErrorResponse, responseStarted, serverOptions } from './server-limits.js';
 
 type Handler = (context: RouteContext) => Promise<void>;
 
@@ -87,19 +89,17 @@ export class GatewayServer {
     this.options = options;
     this.idGenerator = options.idGenerator ?? randomRequestId;
     this.authenticator = new ApiKeyAuthenticator(gateway.config.auth);
-    this.server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (request, response) => {
+    this.server = createServer(serverOptions(gateway.config.server), (request, response) => {
       void this.handle(request, response);
     });
-    // Requests Node's parser cannot read get the OpenAI error shape too, not a bare status line.
+    this.server.maxConnections = gateway.config.server.max_connections;
+    // Requests Node's parser cannot read (or that arrive too slowly) get the OpenAI error shape too, not a bare status line.
     this.server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable || error.code === 'ECONNRESET') {
+      if (!socket.writable || error.code === 'ECONNRESET' || responseStarted(socket)) {
         socket.destroy();
         return;
       }
-      const body = JSON.stringify(toOpenAIError(new ValidationError('E4500', 'Invalid request: the HTTP request could not be parsed')).body);
-      socket.end(
-        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      socket.end(clientErrorResponse(error));
     });
   }
 
@@ -206,11 +206,13 @@ export class GatewayServer {
     signal: AbortSignal,
   ): RouteContext {
     const gateway = this.gateway;
-    const callContext = { caller, signal, requestId };
+    // The deadline header is read only by routes that hand a request to the gateway.
+    const callContext = (): CallContext => ({ caller, signal, requestId, ...deadlineFromHeaders(request.headers) });
     let dispatched = false;
-    const dispatch = <T>(call: () => T): T => {
+    const dispatch = <T>(call: (context: CallContext) => T): T => {
+      const context = callContext();
       dispatched = true;
-      return call();
+      return call(context);
     };
     return {
       gateway,
@@ -225,10 +227,10 @@ export class GatewayServer {
       get dispatched() {
         return dispatched;
       },
-      complete: (input) => dispatch(() => gateway.complete(input, callContext)),
-      stream: (input) => dispatch(() => gateway.stream(input, callContext)),
-      completeBatch: (inputs) => dispatch(() => gateway.completeBatch(inputs, callContext)),
-      embed: (model, input) => dispatch(() => gateway.embed(model, input, callContext)),
+      complete: (input) => dispatch((context) => gateway.complete(input, context)),
+      stream: (input) => dispatch((context) => gateway.stream(input, context)),
+      completeBatch: (inputs) => dispatch((context) => gateway.completeBatch(inputs, context)),
+      embed: (model, input) => dispatch((context) => gateway.embed(model, input, context)),
     };
   }
 

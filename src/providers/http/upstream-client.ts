@@ -1,10 +1,11 @@
 /**
  * The one HTTP client every adapter uses to reach its provider: a pooled undici agent per provider,
- * and four timeouts (connect, first byte, gap between body chunks, whole request bounded by the
- * request's deadline), all ending in one AbortSignal. Failures come out as `GatewayError`s:
- * E4200 unreachable, E4201 timeout, E4507 cancelled by the caller, E4510 the caller's deadline
- * passed first; HTTP error statuses are left to the adapter, which knows the provider's error body
- * (see `map-http-error.ts`).
+ * and four timeouts (connect, first byte, gap between body chunks, whole request), all ending in one
+ * AbortSignal. The whole-request bound is the provider's `timeout_ms`, cut shorter by the caller's
+ * hard deadline when there is one. Bodies are read incrementally under a byte cap, never buffered
+ * whole. Failures come out as `GatewayError`s: E4200 unreachable, E4201 the provider's timeout,
+ * E4510 the caller's deadline, E4507 cancelled by the caller, E4601 a body over the cap; HTTP error
+ * statuses are left to the adapter, which knows the provider's error body (see `map-http-error.ts`).
  *
  * A timeout is the provider's fault only when a provider bound ran out. When the caller's deadline
  * is the nearer bound, the call ends with the caller's E4510 instead of E4201, so that breakers and
@@ -15,7 +16,12 @@
  */
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';
-import { CancelledError, DeadlineError, GatewayError, ProviderError } from '../../models/error-codes.js';
+import { CancelledError, DeadlineError, GatewayError, ProviderError, ResponseError } from '../../models/error-codes.js';
+
+/** Default largest body read from a provider, in bytes (`providers.<id>.max_response_bytes`). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+/** Most of an error body an adapter reads to learn the provider's error type, in bytes. */
+export const ERROR_BODY_LIMIT_BYTES = 64 * 1024;
 
 /** The four bounds of one upstream call, in milliseconds. */
 export interface UpstreamTimeouts {
@@ -34,7 +40,11 @@ export interface UpstreamRequest {
   /** Serialized as JSON when present. */
   body?: unknown;
   signal?: AbortSignal;
-  /** Epoch milliseconds; the whole-request timeout never runs past it. */
+  /**
+   * The caller's hard deadline, epoch milliseconds: the whole-request timeout never runs past it,
+   * and when it is what ends the call the failure is the caller's deadline (E4510), not a provider
+   * timeout. Undefined: only the provider's own timeouts bound the call.
+   */
   deadlineAt?: number;
   /** Overrides the client's whole-request bound (health checks use a short one). */
   totalTimeoutMs?: number;
@@ -49,10 +59,15 @@ export interface UpstreamRequest {
 export interface UpstreamResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** Reads the whole body as text. */
+  /** Reads the whole body as text; a body over the client's `maxResponseBytes` throws E4601 (and is not read further). */
   text(): Promise<string>;
-  /** Reads the whole body as JSON; a body that is not JSON throws E4600. */
+  /** Reads the whole body as JSON; E4601 as `text()`, and a body that is not JSON throws E4600. */
   json(): Promise<unknown>;
+  /**
+   * Reads an error body for its structured fields: at most `ERROR_BODY_LIMIT_BYTES`; a larger or
+   * unreadable body reads as `''` (the status alone then decides the error). Never throws.
+   */
+  errorText(): Promise<string>;
   /** The body as chunks; timeouts and resets surface as `GatewayError`s while iterating. */
   chunks(): AsyncIterable<Uint8Array>;
   /** Discards the body and releases the connection (and the timers). */
@@ -67,6 +82,8 @@ export interface UpstreamClientOptions {
   timeouts: UpstreamTimeouts;
   /** Pooled connections per origin. */
   connections?: number;
+  /** Largest body `text()`/`json()` read, in bytes (default `DEFAULT_MAX_RESPONSE_BYTES`). */
+  maxResponseBytes?: number;
   /** Replaces the pooled agent (tests). */
   dispatcher?: Dispatcher;
 }
@@ -79,6 +96,7 @@ export interface UpstreamProviderSettings {
   chunk_gap_timeout_ms: number;
   timeout_ms: number;
   max_concurrency: number;
+  max_response_bytes: number;
 }
 
 /** Connections of the health-check channel: Ollama's check sends two requests at once. */
@@ -87,6 +105,8 @@ const HEALTH_CONNECTIONS = 2;
 /** Pooled, timeout-bounded JSON-over-HTTP access to one provider. */
 export class UpstreamClient {
   readonly provider: string;
+  /** Largest body read, in bytes; stream parsers bound one event by it too. */
+  readonly maxResponseBytes: number;
   private readonly baseUrl: string;
   private readonly timeouts: UpstreamTimeouts;
   private readonly dispatcher: Dispatcher;
@@ -98,6 +118,7 @@ export class UpstreamClient {
     this.provider = options.provider;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.timeouts = options.timeouts;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -122,28 +143,26 @@ export class UpstreamClient {
         totalMs: config.timeout_ms,
       },
       connections: config.max_concurrency,
+      maxResponseBytes: config.max_response_bytes,
       ...(dispatcher === undefined ? {} : { dispatcher }),
     });
   }
 
   /** Sends the request and resolves once the status and headers have arrived. */
   async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const now = Date.now();
-    const providerBoundMs = request.totalTimeoutMs ?? this.timeouts.totalMs;
-    const deadlineMs = request.deadlineAt === undefined ? Infinity : request.deadlineAt - now;
-    if (deadlineMs <= 0) throw this.deadlineError();
+    const providerMs = request.totalTimeoutMs ?? this.timeouts.totalMs;
+    const untilDeadlineMs = request.deadlineAt === undefined ? Infinity : request.deadlineAt - Date.now();
+    // Whichever bound is nearer ends the call, and names who set it: the caller's deadline is not a provider fault.
+    const deadlineBinds = untilDeadlineMs <= providerMs;
+    const totalMs = deadlineBinds ? untilDeadlineMs : providerMs;
+    const expired = (): GatewayError => (deadlineBinds ? this.deadlineError() : this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`));
+    if (totalMs <= 0) throw expired();
     if (request.signal?.aborted) throw abortReason(request.signal);
-    // The nearer bound decides whose fault a timeout is: the provider's (E4201) or the caller's deadline (E4510).
-    const deadlineFirst = deadlineMs <= providerBoundMs;
-    const totalMs = Math.min(providerBoundMs, deadlineMs);
 
     const controller = new AbortController();
     const onCallerAbort = (): void => controller.abort(abortReason(request.signal));
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
-    const timer = setTimeout(
-      () => controller.abort(deadlineFirst ? this.deadlineError() : this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`)),
-      totalMs,
-    );
+    const timer = setTimeout(() => controller.abort(expired()), totalMs);
     timer.unref();
     // undici's own header and body timeouts tick at about 0.5-1 s resolution; these native timers are
     // exact. A first-byte bound at or past the whole-request bound is left to the latter.
@@ -211,12 +230,26 @@ export class UpstreamClient {
       settled = true;
       release();
     };
+    const maxBytes = this.maxResponseBytes;
+    const tooLarge = (declaredBytes?: number): ResponseError =>
+      new ResponseError(
+        'E4601',
+        declaredBytes === undefined
+          ? `${provider} answered with a body over the ${maxBytes}-byte limit`
+          : `${provider} declared a body of ${declaredBytes} bytes, over the ${maxBytes}-byte limit`,
+        { details: { provider, status: response.statusCode, limit_bytes: maxBytes } },
+      );
     const text = async (): Promise<string> => {
       try {
-        return await response.body.text();
+        const declared = Number(response.headers['content-length']);
+        if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(declared);
+        const read = await readCapped(response.body, maxBytes);
+        if (read === undefined) throw tooLarge();
+        return read.toString('utf8');
       } catch (error) {
         throw mapError(error);
       } finally {
+        if (!response.body.readableEnded) discard(response.body);
         finish();
       }
     };
@@ -224,6 +257,18 @@ export class UpstreamClient {
       status: response.statusCode,
       headers: response.headers,
       text,
+      async errorText() {
+        try {
+          const declared = Number(response.headers['content-length']);
+          const read = Number.isFinite(declared) && declared > ERROR_BODY_LIMIT_BYTES ? undefined : await readCapped(response.body, ERROR_BODY_LIMIT_BYTES);
+          return read === undefined ? '' : read.toString('utf8');
+        } catch {
+          return '';
+        } finally {
+          if (!response.body.readableEnded) discard(response.body);
+          finish();
+        }
+      },
       async json() {
         const raw = await text();
         try {
@@ -244,32 +289,34 @@ export class UpstreamClient {
           try {
             armGap();
             for await (const chunk of response.body) {
-              armGap();
+              // The gap measures the provider's silence, not a consumer slow to ask for the next chunk.
+              clearTimeout(gap);
               yield chunk as Uint8Array;
+              armGap();
             }
           } catch (error) {
             throw mapError(error);
           } finally {
             clearTimeout(gap);
             // Reached on completion, on error and when the consumer stops early (return()).
-            if (!response.body.destroyed) response.body.destroy();
+            discard(response.body);
             finish();
           }
         })();
       },
       dispose() {
-        if (!response.body.destroyed) response.body.destroy();
+        discard(response.body);
         finish();
       },
     };
   }
 
-  private deadlineError(): DeadlineError {
-    return new DeadlineError('E4510', `The request deadline passed while ${this.provider} was answering`, { details: { provider: this.provider } });
-  }
-
   private timeoutError(message: string): ProviderError {
     return new ProviderError('E4201', `${this.provider}: ${message}`, { details: { provider: this.provider } });
+  }
+
+  private deadlineError(): DeadlineError {
+    return new DeadlineError('E4510', `The request deadline passed while ${this.provider} was answering`, { details: { provider: this.provider } });
   }
 
   /** Maps undici and socket failures to E4200/E4201/E4507, keeping an abort's own reason. */
@@ -302,6 +349,55 @@ export function abortReason(signal: AbortSignal | undefined): GatewayError {
   const reason: unknown = signal?.reason;
   if (reason instanceof GatewayError) return reason;
   return new CancelledError('E4507', 'The caller cancelled the request');
+}
+
+/**
+ * Stops reading `body` and releases its connection. undici reports a destroyed body as an `error`
+ * event (RequestAbortedError); nobody is reading any more, so that error is expected and dropped.
+ */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  if (body.destroyed) return;
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
+/**
+ * Reads `body` to its end, keeping at most `limitBytes`: resolves with the bytes, or `undefined`
+ * (and destroys the body) as soon as more arrive, so an oversized answer is never held in memory.
+ */
+function readCapped(body: Dispatcher.ResponseData['body'], limitBytes: number): Promise<Buffer | undefined> {
+  return new Promise<Buffer | undefined>((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    let done = false;
+    const settle = (outcome: () => void): void => {
+      if (done) return;
+      done = true;
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      body.off('close', onClose);
+      outcome();
+    };
+    // Events rather than `for await`: the async iterator costs several microseconds per answer.
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total <= limitBytes) parts.push(chunk);
+      else
+        settle(() => {
+          parts.length = 0;
+          discard(body);
+          resolve(undefined);
+        });
+    };
+    const onEnd = (): void => settle(() => resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total)));
+    const onError = (error: unknown): void => settle(() => reject(error));
+    const onClose = (): void => settle(() => reject(Object.assign(new Error('the body closed before its end'), { code: 'UND_ERR_SOCKET' })));
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+    body.once('close', onClose);
+  });
 }
 
 /** The most specific `code` of a Node or undici error (`ECONNREFUSED` over `UND_ERR_SOCKET`). */

@@ -19,6 +19,8 @@ export interface ParseOpenAIStreamOptions {
   provider: string;
   /** Usage when the server sent none (a compatible server that ignores `include_usage`). */
   fallbackUsage: (outputText: string) => TokenUsage;
+  /** Longest SSE event, in characters (E4601 past it); default the client's default body limit. */
+  maxEventChars?: number;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function* parseOpenAIStream(chunks: AsyncIterable<Uint8Array>, opti
   let usage: TokenUsage | undefined;
   let outputText = '';
   try {
-    for await (const event of parseSse(chunks)) {
+    for await (const event of parseSse(chunks, { provider, ...(options.maxEventChars === undefined ? {} : { maxEventChars: options.maxEventChars }) })) {
       if (event.data === '[DONE]') {
         const mapped = mapOpenAIFinishReason(rawFinishReason);
         yield { type: 'finish', ...mapped, usage: usage ?? options.fallbackUsage(outputText) };

@@ -5,7 +5,14 @@
  * back to `chat.completion` and `chat.completion.chunk` objects.
  */
 import { z } from 'zod';
-import { CapabilitySchema, PrioritySchema, REQUEST_LIMITS, ReasoningEffortSchema, ResponseFormatSchema } from '../../models/inference-request.js';
+import {
+  CapabilitySchema,
+  MAX_DEADLINE_MS,
+  PrioritySchema,
+  REQUEST_LIMITS,
+  ReasoningEffortSchema,
+  ResponseFormatSchema,
+} from '../../models/inference-request.js';
 import type { ContentPart, InferenceRequestInput, Message, ToolChoiceSchema } from '../../models/inference-request.js';
 import type { InferenceResponse, TokenUsage } from '../../models/inference-response.js';
 import { parseOrThrow } from '../../models/validation.js';
@@ -37,12 +44,13 @@ const OpenAITool = z.object({
 });
 const OpenAIToolChoice = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })]);
 
-/** The gateway's extension: routing need, priority and cache control. */
+/** The gateway's extension: routing need, hard deadline, priority and cache control. */
 const L04Extension = z
   .object({
     capabilities: z.array(CapabilitySchema).optional(),
     min_context_length: z.number().int().positive().optional(),
     max_latency_ms: z.number().int().positive().optional(),
+    deadline_ms: z.number().int().positive().max(MAX_DEADLINE_MS).optional(),
     max_cost_cents: z.number().nonnegative().optional(),
     preferred_providers: z.array(z.string()).optional(),
     priority: PrioritySchema.optional(),
@@ -150,6 +158,7 @@ export function toInferenceRequest(
     },
     constraints: {
       ...(l04.max_latency_ms === undefined ? {} : { max_latency_ms: l04.max_latency_ms }),
+      ...(l04.deadline_ms === undefined ? {} : { deadline_ms: l04.deadline_ms }),
       ...(l04.max_cost_cents === undefined ? {} : { max_cost_cents: l04.max_cost_cents }),
       preferred_providers: l04.preferred_providers ?? [],
     },
