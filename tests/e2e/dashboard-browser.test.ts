@@ -43,18 +43,22 @@ const KEYS = {
 } as const;
 
 /**
- * An OpenAI-compatible upstream whose model list answers (so its active health check passes) and
- * whose completions all fail, the way OpenAI reports a server error.
+ * An OpenAI-compatible upstream that goes down: its model list answers until its first completion
+ * is asked for (so the start-up health check passes and traffic reaches it), and from then on every
+ * call fails the way OpenAI reports a server error — the recovery checks of an open circuit
+ * included, so the circuit stays open rather than letting a probe through.
  */
 async function failingUpstream(): Promise<string> {
+  let down = false;
   const server = createServer((request, response) => {
     request.resume();
-    if (request.method === 'GET' && request.url === '/v1/models') {
+    if (request.method === 'GET' && request.url === '/v1/models' && !down) {
       const list = JSON.stringify({ object: 'list', data: [{ id: 'gpt-4o-mini', object: 'model', created: 0, owned_by: 'system' }] });
       response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(list) });
       response.end(list);
       return;
     }
+    if (request.method === 'POST') down = true;
     const body = JSON.stringify({
       error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null },
     });
