@@ -9,6 +9,7 @@
 //   redis, exact hit      state and cache in Redis, one prompt
 //   portkey               npx @portkey-ai/gateway → instant upstream (BENCH_PORTKEY=1)
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
+// env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,8 @@ try {
       results.portkey = { skipped: String(error.message).slice(0, 200) };
     }
   }
+  const only = process.env.BENCH_PATHS?.split(',').filter(Boolean);
+  if (only !== undefined) paths.splice(0, paths.length, ...paths.filter(([name]) => name === 'floor' || only.some((part) => name.includes(part))));
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, url, body, headers] of paths) runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers]));

@@ -58,8 +58,10 @@ if (await connection.connect()) {
       await admission.reservation.settle(300);
     }),
   );
-  for await (const keys of connection.client.scanIterator({ MATCH: `*l04:bench:${process.pid}:*`, COUNT: 1000 }))
-    if (keys.length > 0) await connection.client.del(keys);
+  for await (const keys of connection.scan(`*l04:bench:${process.pid}:*`)) {
+    // One DEL per key: in a cluster the keys of one batch may live on different masters.
+    for (const key of keys) await connection.call(key, ['DEL', key]);
+  }
 } else {
   results.push({ label: 'limiter decision (Redis)', skipped: 'Redis not answering' });
 }

@@ -50,8 +50,10 @@ if (backend === 'redis') {
   // Leave nothing behind: the cache entries would otherwise live for their TTL.
   const connection = new RedisConnection({ url: process.env.REDIS_URL ?? 'redis://localhost:6379', keyPrefix: '', commandTimeoutMs: 5000 });
   if (await connection.connect()) {
-    for await (const keys of connection.client.scanIterator({ MATCH: `l04:bench:${process.pid}:*`, COUNT: 1000 }))
-      if (keys.length > 0) await connection.client.del(keys);
+    for await (const keys of connection.scan(`l04:bench:${process.pid}:*`)) {
+      // One DEL per key: in a cluster the keys of one batch may live on different masters.
+      for (const key of keys) await connection.call(key, ['DEL', key]);
+    }
   }
   await connection.close();
 }
