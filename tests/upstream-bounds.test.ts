@@ -97,6 +97,21 @@ describe('UpstreamClient time bounds', () => {
     expect(stalled.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4201' } });
   });
 
+  it('ends a stream whose consumer stopped reading past timeout_ms as the caller\'s doing (E4507), never a provider timeout', async () => {
+    const upstream = await faultUpstream();
+    const adapter = openAIAdapter({ base_url: upstream.url, timeout_ms: 200, chunk_gap_timeout_ms: 10_000 });
+    const parts: StreamPart[] = [];
+    for await (const part of adapter.stream(callFor('slow:50'))) {
+      // The caller reads one part, then stops reading for longer than the whole-request bound.
+      if (parts.length === 0) await new Promise((resolve) => setTimeout(resolve, 400));
+      parts.push(part);
+    }
+    expect(parts.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4507' } });
+    // A provider that is simply too slow still ends with its own timeout.
+    const slowProvider = await collect(openAIAdapter({ base_url: upstream.url, timeout_ms: 200, chunk_gap_timeout_ms: 10_000 }).stream(callFor('trickle:100')));
+    expect(slowProvider.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4201' } });
+  });
+
   it("cuts a stream past the caller's deadline with E4510, not a provider fault", async () => {
     const upstream = await faultUpstream();
     const adapter = openAIAdapter({ base_url: upstream.url, timeout_ms: 10_000 });

@@ -155,7 +155,13 @@ export class UpstreamClient {
     // Whichever bound is nearer ends the call, and names who set it: the caller's deadline is not a provider fault.
     const deadlineBinds = untilDeadlineMs <= providerMs;
     const totalMs = deadlineBinds ? untilDeadlineMs : providerMs;
-    const expired = (): GatewayError => (deadlineBinds ? this.deadlineError() : this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`));
+    // While a streamed body waits for its consumer (a client that stopped reading), the time is not the provider's.
+    const reading = { blockedByConsumer: false };
+    const expired = (): GatewayError => {
+      if (deadlineBinds) return this.deadlineError();
+      if (reading.blockedByConsumer) return this.consumerStalled(totalMs);
+      return this.timeoutError(`no complete answer within ${Math.round(totalMs)} ms`);
+    };
     if (totalMs <= 0) throw expired();
     if (request.signal?.aborted) throw abortReason(request.signal);
 
@@ -197,7 +203,7 @@ export class UpstreamClient {
       throw this.mapTransportError(error, controller.signal);
     }
     clearTimeout(firstByte);
-    return this.wrapResponse(response, controller, release);
+    return this.wrapResponse(response, controller, release, reading);
   }
 
   /** Closes the pooled connections and the health-check connection. */
@@ -219,7 +225,12 @@ export class UpstreamClient {
     return this.healthDispatcher;
   }
 
-  private wrapResponse(response: Dispatcher.ResponseData, controller: AbortController, release: () => void): UpstreamResponse {
+  private wrapResponse(
+    response: Dispatcher.ResponseData,
+    controller: AbortController,
+    release: () => void,
+    reading: { blockedByConsumer: boolean },
+  ): UpstreamResponse {
     const mapError = (error: unknown): GatewayError => this.mapTransportError(error, controller.signal);
     const provider = this.provider;
     const chunkGapMs = this.timeouts.chunkGapMs;
@@ -291,7 +302,9 @@ export class UpstreamClient {
             for await (const chunk of response.body) {
               // The gap measures the provider's silence, not a consumer slow to ask for the next chunk.
               clearTimeout(gap);
+              reading.blockedByConsumer = true;
               yield chunk as Uint8Array;
+              reading.blockedByConsumer = false;
               armGap();
             }
           } catch (error) {
@@ -313,6 +326,13 @@ export class UpstreamClient {
 
   private timeoutError(message: string): ProviderError {
     return new ProviderError('E4201', `${this.provider}: ${message}`, { details: { provider: this.provider } });
+  }
+
+  /** The whole-request bound ran out while the caller was not reading: its own doing, never counted against the provider. */
+  private consumerStalled(totalMs: number): CancelledError {
+    return new CancelledError('E4507', `The caller stopped reading the stream from ${this.provider}; it was ended after ${Math.round(totalMs)} ms`, {
+      details: { provider: this.provider },
+    });
   }
 
   private deadlineError(): DeadlineError {
