@@ -97,7 +97,7 @@ describe('UpstreamClient time bounds', () => {
     expect(stalled.at(-1)).toMatchObject({ type: 'error', error: { code: 'E4201' } });
   });
 
-  it('ends a stream whose consumer stopped reading past timeout_ms as the caller\'s doing (E4507), never a provider timeout', async () => {
+  it("ends a stream whose consumer stopped reading past timeout_ms as the caller's doing (E4507), never a provider timeout", async () => {
     const upstream = await faultUpstream();
     const adapter = openAIAdapter({ base_url: upstream.url, timeout_ms: 200, chunk_gap_timeout_ms: 10_000 });
     const parts: StreamPart[] = [];
