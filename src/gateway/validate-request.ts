@@ -39,14 +39,7 @@ export function validateRequest(
   // Only a hard deadline ends the request; `max_latency_ms` is the router's preference.
   const deadlineMs = earliest(request.constraints.deadline_ms, context.deadlineMs);
   const promptTokens = estimatePromptTokens(request.logical_prompt);
-  const controller = new AbortController();
-  const onAbort = (): void => controller.abort(context.signal?.reason ?? new CancelledError('E4507'));
-  context.signal?.addEventListener('abort', onAbort, { once: true });
-  if (context.signal?.aborted === true) onAbort();
-  const timer =
-    deadlineMs === undefined
-      ? undefined
-      : options.clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
+  const { signal, dispose } = deadlineMs === undefined ? callerOnly(context.signal) : withDeadline(context.signal, deadlineMs, options.clock);
   return new Exchange({
     operation: options.operation ?? 'chat',
     stream: options.stream,
@@ -56,14 +49,35 @@ export function validateRequest(
     deadlineAt: deadlineMs === undefined ? undefined : arrivalAt + deadlineMs,
     promptTokens,
     estimatedTokens: promptTokens + request.requirements.max_output_tokens,
-    signal: controller.signal,
+    signal,
     ...(options.embedding === undefined ? {} : { embedding: options.embedding }),
-    dispose: () => {
-      timer?.cancel();
-      context.signal?.removeEventListener('abort', onAbort);
-    },
+    dispose,
     onListenerError: options.onListenerError,
   });
+}
+
+/** A signal nothing aborts: the request of a caller that can neither leave nor set a deadline. */
+const NEVER_ABORTED = new AbortController().signal;
+
+/** Without a deadline the caller's own signal is the request's (no controller, no listener per request). */
+function callerOnly(signal: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
+  return { signal: signal ?? NEVER_ABORTED, dispose: () => undefined };
+}
+
+/** One signal for the caller leaving (its reason, else E4507) and the deadline passing (E4510). */
+function withDeadline(callerSignal: AbortSignal | undefined, deadlineMs: number, clock: Clock): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(callerSignal?.reason ?? new CancelledError('E4507'));
+  callerSignal?.addEventListener('abort', onAbort, { once: true });
+  if (callerSignal?.aborted === true) onAbort();
+  const timer = clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      timer.cancel();
+      callerSignal?.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
 function earliest(first: number | undefined, second: number | undefined): number | undefined {

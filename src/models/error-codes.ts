@@ -181,6 +181,15 @@ export function isGatewayError(error: unknown, ...codes: ErrorCode[]): error is 
   return error instanceof GatewayError && (codes.length === 0 || codes.includes(error.code));
 }
 
+/**
+ * Why a request's signal aborted, as a `GatewayError`: the gateway's own reasons (E4507 caller gone,
+ * E4510 deadline) as they are, anything else a caller aborted with as E4507.
+ */
+export function abortedBy(signal: AbortSignal): GatewayError {
+  const reason: unknown = signal.reason;
+  return reason instanceof GatewayError ? reason : new CancelledError('E4507', 'The caller cancelled the request', { cause: reason });
+}
+
 /** Wraps anything thrown into a `GatewayError`; unknown errors become E4900 with a generic message. */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;

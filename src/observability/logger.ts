@@ -98,13 +98,30 @@ export function redactText(text: string): string {
   }
 }
 
+/**
+ * pino's ISO time field, formatted once per millisecond rather than once per line: a busy gateway
+ * logs several lines a millisecond, and `toISOString` is a measurable share of each.
+ */
+function isoTimeOncePerMillisecond(): () => string {
+  let lastMs = -1;
+  let field = '';
+  return () => {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      field = `,"time":"${new Date(now).toISOString()}"`;
+    }
+    return field;
+  };
+}
+
 /** The pino logger of a gateway: JSON lines, ISO time, level names, secrets removed. */
 export function createLogger(options: CreateLoggerOptions): Logger {
   const sanitizer = new LogSanitizer(options.logContent ?? false, options.secrets ?? []);
   const logger = pino(
     {
       level: options.level,
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeOncePerMillisecond(),
       redact: { paths: REDACT_PATHS, censor: REDACTED },
       // Errors are serialized by the sanitizer already; pino's serializer would re-type them as `Object`.
       serializers: { err: (value: unknown) => value },
@@ -142,12 +159,12 @@ class LogSanitizer {
 
   arguments(args: Parameters<LogFn>): Parameters<LogFn> {
     const [first, ...rest] = args as unknown[];
-    const cleanFirst = first instanceof Error ? { err: this.value(first, 0, new WeakSet()) } : this.value(first, 0, new WeakSet());
-    return [cleanFirst, ...rest.map((arg) => this.value(arg, 0, new WeakSet()))] as Parameters<LogFn>;
+    const cleanFirst = first instanceof Error ? { err: this.value(first, 0, []) } : this.value(first, 0, []);
+    return [cleanFirst, ...rest.map((arg) => this.value(arg, 0, []))] as Parameters<LogFn>;
   }
 
   object(input: Record<string, unknown>): Record<string, unknown> {
-    const clean = this.value(input, 0, new WeakSet());
+    const clean = this.value(input, 0, []);
     return typeof clean === 'object' && clean !== null ? (clean as Record<string, unknown>) : {};
   }
 
@@ -157,12 +174,19 @@ class LogSanitizer {
     return out;
   }
 
-  private value(input: unknown, depth: number, seen: WeakSet<object>): unknown {
+  /** `ancestors`: the objects being walked above this one (a cycle prints `[Circular]`); at most `MAX_DEPTH` long. */
+  private value(input: unknown, depth: number, ancestors: object[]): unknown {
     if (typeof input === 'string') return this.string(input);
     if (typeof input !== 'object' || input === null) return input;
     if (depth >= MAX_DEPTH) return '[Too deep]';
-    if (seen.has(input)) return '[Circular]';
-    seen.add(input);
+    if (ancestors.includes(input)) return '[Circular]';
+    ancestors.push(input);
+    const clean = this.structure(input, depth, ancestors);
+    ancestors.pop();
+    return clean;
+  }
+
+  private structure(input: object, depth: number, seen: object[]): unknown {
     if (input instanceof Error) return this.record(pino.stdSerializers.err(input), depth, seen);
     if (Array.isArray(input)) return input.map((item: unknown) => this.value(item, depth + 1, seen));
     const toJSON: unknown = (input as { toJSON?: unknown }).toJSON;
@@ -171,9 +195,11 @@ class LogSanitizer {
     return this.record(input as Record<string, unknown>, depth, seen);
   }
 
-  private record(input: object, depth: number, seen: WeakSet<object>): Record<string, unknown> {
+  private record(input: object, depth: number, seen: object[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(input)) {
+    for (const key in input) {
+      if (!Object.hasOwn(input, key)) continue;
+      const value: unknown = (input as Record<string, unknown>)[key];
       const kind = this.keyKind(key);
       if (kind === 'sensitive') out[key] = this.sensitive(value, depth, seen);
       else if (kind === 'content' && value !== undefined && value !== null) out[key] = OMITTED;
@@ -193,7 +219,7 @@ class LogSanitizer {
   }
 
   // Under a credential-like key: plain values go, structures (`api_keys: [{key, agent_did}]`) are walked.
-  private sensitive(value: unknown, depth: number, seen: WeakSet<object>): unknown {
+  private sensitive(value: unknown, depth: number, seen: object[]): unknown {
     if (value === undefined || value === null) return value;
     if (Array.isArray(value)) return value.map((item: unknown) => (typeof item === 'object' && item !== null ? this.value(item, depth + 2, seen) : REDACTED));
     if (typeof value === 'object' && !(value instanceof Error) && typeof (value as { toJSON?: unknown }).toJSON !== 'function')

@@ -6,7 +6,7 @@
  * the caller once its first content has arrived, so a provider that fails before its first token is
  * replaced without the client seeing anything.
  */
-import { CancelledError, DeadlineError, GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
+import { abortedBy, CancelledError, DeadlineError, GatewayError, RoutingError, toGatewayError } from '../models/error-codes.js';
 import type { Priority } from '../models/inference-request.js';
 import type { AttemptRecord } from '../models/inference-response.js';
 import type { RegisteredModel } from '../models/model-config.js';
@@ -198,7 +198,7 @@ export class FallbackExecutor {
    * `undefined`: skip this candidate (recorded).
    */
   private async acquire(model: RegisteredModel, plan: AttemptPlan, failures: GatewayError[]): Promise<AttemptSlot | undefined> {
-    if (plan.signal.aborted) throw toGatewayError(plan.signal.reason);
+    if (plan.signal.aborted) throw abortedBy(plan.signal);
     const breaker = this.options.breakers.get(model.provider);
     const refusal = breaker.refusal();
     if (refusal !== undefined) return skip(model, refusal, failures, plan.attempts);
@@ -238,7 +238,7 @@ export class FallbackExecutor {
     failures.push(gatewayError);
     this.report(model, slot, gatewayError, plan);
     plan.attempts.push(attemptRecord(model, 'error', this.options.clock.now() - slot.startedAt, gatewayError));
-    if (plan.signal.aborted) throw withAttempts(toGatewayError(plan.signal.reason), plan.attempts);
+    if (plan.signal.aborted) throw withAttempts(abortedBy(plan.signal), plan.attempts);
     if (this.deadlinePassed(plan)) throw withAttempts(new DeadlineError('E4510'), plan.attempts);
     if (!gatewayError.retryable) throw withAttempts(gatewayError, plan.attempts);
   }

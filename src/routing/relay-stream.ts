@@ -5,7 +5,7 @@
  * A cut or abandoned stream is billed for what was delivered: the input (the provider's count when
  * it sent one, else the estimate) and the output tokens actually relayed.
  */
-import { CancelledError, GatewayError, toGatewayError } from '../models/error-codes.js';
+import { abortedBy, CancelledError, GatewayError, toGatewayError } from '../models/error-codes.js';
 import type { GatewayStreamEvent } from '../models/gateway-events.js';
 import type { TokenUsage } from '../models/inference-response.js';
 import { tokenUsage } from '../models/inference-response.js';
@@ -33,7 +33,7 @@ export async function* relayStream(exchange: Exchange, stream: CommittedStream, 
   } catch (error) {
     // An error part leaves its source suspended with the upstream body open: close it now, not at the chunk-gap timeout.
     void stream.rest.return?.();
-    yield relay.cut(exchange.signal.aborted ? exchange.signal.reason : error);
+    yield relay.cut(exchange.signal.aborted ? abortedBy(exchange.signal) : error);
   } finally {
     // The consumer stopped reading (client gone): stop the upstream call and account a cancellation.
     if (!exchange.settled) {
