@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
+import { createClient } from '@redis/client';
 import { freePort, haveShared, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
