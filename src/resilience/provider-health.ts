@@ -23,6 +23,9 @@
  * keeps the lease by renewing it at its next turn; the others adopt the shared result, re-reading
  * it every `recovery_interval_s`, and take the lease over when its holder stops renewing it. While
  * the store cannot answer, every instance checks for itself.
+ *
+ * Past 400 lines: the check scheduling, the bounds of one check and the fleet lease share each
+ * provider's record and its status rule; split apart, each piece would need the whole record.
  */
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError, GatewayError } from '../models/error-codes.js';

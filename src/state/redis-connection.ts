@@ -13,6 +13,9 @@
  *   for `watchdogTimeoutMs` replaces the client with a fresh one (a jammed or half-open connection
  *   heals within about two intervals).
  * Up/down transitions are reported once each to the state listeners; closing reports nothing.
+ *
+ * Past 400 lines: standalone and cluster clients, script loading, the watchdog's swap and readiness
+ * all change one connection's state; the timing and slot helpers already live in their own files.
  */
 import { ErrorReply, RESP_TYPES } from '@redis/client';
 import type { RedisArgument } from '@redis/client';

@@ -13,6 +13,9 @@
  *
  * Health checks travel on a connection of their own (`channel: 'health'`): a pool saturated by
  * traffic — or by calls hanging on a stalled upstream — never makes a check wait for a socket.
+ *
+ * Past 400 lines: the four timeouts, the byte caps and the mapping of transport errors act on one
+ * request's AbortController and must agree on whose fault each ending is.
  */
 import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
 import type { Dispatcher } from 'undici';

@@ -4,6 +4,8 @@
  * gateway's E-code rides along in `error.code`; clients ignore fields they do not know.
  */
 import { errorHeaders, toGatewayError } from '../../models/error-codes.js';
+// The status of each type, as Anthropic documents it: one table for the adapter and this face.
+import { ANTHROPIC_ERROR_STATUS } from '../../providers/anthropic/map-anthropic-error.js';
 import type { GatewayError } from '../../models/error-codes.js';
 
 /** Anthropic's error types. */
@@ -17,19 +19,6 @@ export type AnthropicErrorType =
   | 'api_error'
   | 'timeout_error'
   | 'overloaded_error';
-
-/** The status Anthropic answers each error type with. */
-export const ANTHROPIC_ERROR_STATUSES: Readonly<Record<AnthropicErrorType, number>> = {
-  invalid_request_error: 400,
-  authentication_error: 401,
-  permission_error: 403,
-  not_found_error: 404,
-  request_too_large: 413,
-  rate_limit_error: 429,
-  api_error: 500,
-  timeout_error: 504,
-  overloaded_error: 529,
-};
 
 /** The body of an Anthropic error (also the data of an SSE `error` event). */
 export interface AnthropicErrorBody {
@@ -64,7 +53,7 @@ export function toAnthropicError(error: unknown, requestId?: string): { status: 
   // The same retry advice as every other face: x-should-retry, and a wait only when it helps.
   const headers = errorHeaders(gatewayError);
   // Statuses Anthropic does not use (415, 422, 499) keep the gateway's own; the rest follow the type.
-  const status = type === 'invalid_request_error' && gatewayError.httpStatus !== 400 ? gatewayError.httpStatus : ANTHROPIC_ERROR_STATUSES[type];
+  const status = type === 'invalid_request_error' && gatewayError.httpStatus !== 400 ? gatewayError.httpStatus : (ANTHROPIC_ERROR_STATUS[type] ?? 500);
   return {
     status,
     headers,

@@ -4,13 +4,13 @@
  * a failure before that is an ordinary HTTP error and a fallback stays invisible. After commit an
  * error ends the stream with one `data: {"error": …}` event and no `[DONE]`.
  */
-import type { ServerResponse } from 'node:http';
 import { toOpenAIError } from '../../models/error-codes.js';
 import type { InferenceResponse } from '../../models/inference-response.js';
 import type { GatewayStreamEvent } from '../../models/gateway-events.js';
 import { rateLimitHeaders } from '../../limits/rate-limiter.js';
 
 import { readJsonBody, sendJson } from '../http-io.js';
+import { startSse, writeSse } from '../sse.js';
 import { ignoredParamsHeader } from '../ignored-params.js';
 import { completionId, openAIFinishReason, parseCacheControl, toChatCompletion, toInferenceRequest, toOpenAIUsage } from './openai-chat.js';
 import type { RouteContext } from '../route-context.js';
@@ -69,25 +69,22 @@ async function relaySse(
     switch (event.type) {
       case 'start':
         model = event.model_id;
-        response.writeHead(200, {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-cache',
-          connection: 'keep-alive',
-          'x-accel-buffering': 'no',
+        startSse(response, {
           'x-l04-model': event.model_id,
           'x-l04-provider': event.provider,
           'x-l04-cache': event.cache,
           ...(event.similarity === undefined ? {} : { 'x-l04-similarity': event.similarity.toFixed(4) }),
           ...ignored(event.provider),
         });
-        await write(response, chunk({ role: 'assistant', content: '' }));
+        await writeSse(response, undefined, chunk({ role: 'assistant', content: '' }));
         break;
       case 'text-delta':
-        await write(response, chunk({ content: event.text }));
+        await writeSse(response, undefined, chunk({ content: event.text }));
         break;
       case 'tool-call-delta':
-        await write(
+        await writeSse(
           response,
+          undefined,
           chunk({
             tool_calls: [
               {
@@ -103,9 +100,16 @@ async function relaySse(
         // Chat Completions has no reasoning field; the reasoning stays in the native answer only.
         break;
       case 'finish':
-        await write(response, chunk({}, openAIFinishReason(event.response.finish_reason)));
+        await writeSse(response, undefined, chunk({}, openAIFinishReason(event.response.finish_reason)));
         if (includeUsage)
-          await write(response, { id, object: 'chat.completion.chunk', created, model, choices: [], usage: toOpenAIUsage(event.response.token_usage) });
+          await writeSse(response, undefined, {
+            id,
+            object: 'chat.completion.chunk',
+            created,
+            model,
+            choices: [],
+            usage: toOpenAIUsage(event.response.token_usage),
+          });
         response.end('data: [DONE]\n\n');
         return;
       case 'error':
@@ -116,21 +120,5 @@ async function relaySse(
         throw new Error(`unknown stream event ${JSON.stringify(exhaustive)}`);
       }
     }
-  }
-}
-
-/** Writes one SSE event, waiting for the socket to drain when its buffer is full. */
-async function write(response: ServerResponse, data: unknown): Promise<void> {
-  if (response.destroyed) return;
-  if (!response.write(`data: ${JSON.stringify(data)}\n\n`)) {
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        response.off('drain', done);
-        response.off('close', done);
-        resolve();
-      };
-      response.on('drain', done);
-      response.on('close', done);
-    });
   }
 }
