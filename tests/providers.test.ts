@@ -200,7 +200,8 @@ describe('UpstreamClient', () => {
       response.end('{"ok":true}');
     });
     const upstream = client(url, {}, 1);
-    const hung = upstream.send({ method: 'GET', path: '/hang' });
+    // The hung call holds the one traffic connection longer than the queued call's bound.
+    const hung = upstream.send({ method: 'GET', path: '/hang', totalTimeoutMs: 500 });
     hung.catch(() => undefined);
     const queued = rejection(upstream.send({ method: 'GET', path: '/ok', totalTimeoutMs: 300 }));
     const check = await upstream.send({ method: 'GET', path: '/ok', channel: 'health', totalTimeoutMs: 300 });

@@ -122,4 +122,16 @@ describe('serve --workers 2', () => {
     expect(workers.filter(alive)).toEqual([]);
     expect(output()).toContain('SIGTERM: stopping 2 workers');
   });
+
+  it('refuses more than one worker with the memory backend: one line, exit 1, no worker forked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'l04-workers-'));
+    const file = join(dir, 'memory.json');
+    writeFileSync(file, JSON.stringify(mockConfig({ server: { port: 0 } })));
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--workers', '2', '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([expect.stringContaining('E4000 2 workers need shared state in Redis: state.backend is memory')]);
+  });
 });
