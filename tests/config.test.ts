@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_PATH, loadConfigFile, parseConfigText } from '../src/config/load-config.js';
 import type { GatewayError } from '../src/models/error-codes.js';
+import { runCli } from '../src/cli/run-cli.js';
+import type { CliIo } from '../src/cli/cli-support.js';
 
 function failure(action: () => unknown): GatewayError {
   try {
@@ -69,17 +69,20 @@ describe('configuration', () => {
 });
 
 describe('l04-gateway check', () => {
-  const run = promisify(execFile);
-  const cli = ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli.ts')];
+  /** The command in process (its entry point only maps the exit code; tests/e2e runs it as a process). */
+  async function run(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    let stdout = '';
+    let stderr = '';
+    const io: CliIo = { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text), now: () => Date.now() };
+    const code = await runCli(argv, io);
+    return { code, stdout, stderr };
+  }
 
   it('exits non-zero on a broken config and names every bad path', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'l04-config-'));
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'server: {port: -1}\nproviders: {p: {type: nope}}\nmodels: {m: {provider: ghost}}\n');
-    const result = await run(process.execPath, [...cli, 'check', '--config', file]).then(
-      () => ({ code: 0, stderr: '' }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await run('check', '--config', file);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('E4000');
     expect(result.stderr).toContain('server.port');
@@ -94,7 +97,8 @@ describe('l04-gateway check', () => {
       file,
       'state: {backend: memory}\nproviders: {mock: {type: mock}, ollama: {type: ollama, base_url: "http://127.0.0.1:9"}}\nmodels: {mock-1: {provider: mock}, llama3.2: {provider: ollama}}\ncache: {embedder: {provider: local}}\nlogging: {level: silent}\n',
     );
-    const { stdout } = await run(process.execPath, [...cli, 'check', '--config', file]);
+    const { code, stdout } = await run('check', '--config', file);
+    expect(code).toBe(0);
     expect(stdout).toContain('valid');
     expect(stdout).toMatch(/mock-1\s+mock/);
     expect(stdout).toMatch(/ollama\s+unhealthy/);
