@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Pool } from 'pg';
 import { PostgresUsageLedger } from '../../src/accounting/postgres-usage-ledger.js';
 import type { PostgresUsageLedgerOptions } from '../../src/accounting/postgres-usage-ledger.js';
+import type { UsageRecord } from '../../src/accounting/usage-ledger.js';
 import { onCleanup } from './cleanup.js';
 
 /** The test database (trust auth). */
@@ -35,21 +36,8 @@ export async function spoolDir(): Promise<string> {
   return dir;
 }
 
-/** One ledger row as the test reads it back (numbers as numbers). */
-export interface LedgerRow {
-  request_id: string;
-  client_request_id?: string | null;
-  agent_did: string;
-  tenant: string;
-  model_id: string;
-  provider: string;
-  input_tokens: number;
-  output_tokens: number;
-  cost_cents: number;
-  cached: boolean;
-  status: string;
-  error_code: string | null;
-}
+/** One ledger row as the test reads it back (numbers as numbers; status as stored, unchecked). */
+export type LedgerRow = Omit<UsageRecord, 'latency_ms' | 'created_at' | 'status'> & { status: string };
 
 /** Every row of the schema's ledger table, by request id. */
 export async function ledgerRows(admin: Pool, schema: string): Promise<Map<string, LedgerRow>> {
