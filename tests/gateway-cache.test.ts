@@ -43,6 +43,25 @@ function mockAdapter(): MockAdapter {
   return new MockAdapter({ id: 'mock', latency_ms: 0, stream_chunks: 3 });
 }
 
+/** A mock provider that serves the cache's embeddings (`embed`/`vectors`). */
+function embedderMock(): MockAdapter {
+  return new MockAdapter({ id: 'embed', latency_ms: 0, stream_chunks: 1 });
+}
+
+/** A server whose semantic cache embeds through `embedder`, the chat model being a plain mock. */
+async function startWithEmbedder(embedder: MockAdapter) {
+  const config = cacheConfig({
+    providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
+    cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
+  });
+  return startTestServer(config, {
+    adapters: new Map([
+      ['mock', mockAdapter()],
+      ['embed', embedder],
+    ]),
+  });
+}
+
 describe('semantic cache through the service', () => {
   it('answers a repeat exactly and a paraphrase by meaning, without calling the provider', async () => {
     const adapter = mockAdapter();
@@ -161,18 +180,8 @@ describe('semantic cache through the service', () => {
   });
 
   it('bypasses the cache, without failing the request, when the embedder fails after start', async () => {
-    const embedderAdapter = new MockAdapter({ id: 'embed', latency_ms: 0, stream_chunks: 1 });
-    const mock = mockAdapter();
-    const config = cacheConfig({
-      providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
-      cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
-    });
-    const { gateway, url, logs } = await startTestServer(config, {
-      adapters: new Map([
-        ['mock', mock],
-        ['embed', embedderAdapter],
-      ]),
-    });
+    const embedderAdapter = embedderMock();
+    const { gateway, url, logs } = await startWithEmbedder(embedderAdapter);
     expect(await (await internalRuntime(gateway)).cache?.semanticReady()).toBe(true);
     embedderAdapter.injectFailure({ kind: 'status', status: 500 });
     const first = await chat(url, 'embedding will fail');
@@ -182,19 +191,9 @@ describe('semantic cache through the service', () => {
   });
 
   it('turns the semantic layer off with one warning when the embedder fails its start-up check', async () => {
-    const embedderAdapter = new MockAdapter({ id: 'embed', latency_ms: 0, stream_chunks: 1 });
+    const embedderAdapter = embedderMock();
     embedderAdapter.injectFailure({ kind: 'status', status: 500 });
-    const mock = mockAdapter();
-    const config = cacheConfig({
-      providers: { mock: { type: 'mock' }, embed: { type: 'mock' } },
-      cache: { enabled: true, embedder: { provider: 'embed', model: 'vectors' } },
-    });
-    const { gateway, url, logs } = await startTestServer(config, {
-      adapters: new Map([
-        ['mock', mock],
-        ['embed', embedderAdapter],
-      ]),
-    });
+    const { gateway, url, logs } = await startWithEmbedder(embedderAdapter);
     expect(await (await internalRuntime(gateway)).cache?.semanticReady()).toBe(false);
     embedderAdapter.clearFailures();
     const calls = embedderAdapter.embedCalls.length;
