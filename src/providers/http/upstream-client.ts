@@ -17,7 +17,8 @@
  * Past 400 lines: the four timeouts, the byte caps and the mapping of transport errors act on one
  * request's AbortController and must agree on whose fault each ending is.
  */
-import { Agent, errors as undiciErrors, request as undiciRequest } from 'undici';
+import { EventEmitter } from 'node:events';
+import { Agent, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { CancelledError, DeadlineError, GatewayError, ProviderError, ResponseError } from '../../models/error-codes.js';
 
@@ -110,7 +111,10 @@ export class UpstreamClient {
   readonly provider: string;
   /** Largest body read, in bytes; stream parsers bound one event by it too. */
   readonly maxResponseBytes: number;
-  private readonly baseUrl: string;
+  /** `scheme://host:port` of the base URL: the pool's key. */
+  private readonly origin: string;
+  /** The base URL's path without a trailing slash (`/v1`), prefixed to every request's path. */
+  private readonly basePath: string;
   private readonly timeouts: UpstreamTimeouts;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
@@ -119,7 +123,10 @@ export class UpstreamClient {
 
   constructor(options: UpstreamClientOptions) {
     this.provider = options.provider;
-    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    // Split once: undici's top-level `request(url)` would parse the URL again on every call.
+    const base = new URL(options.baseUrl);
+    this.origin = base.origin;
+    this.basePath = `${base.pathname.replace(/\/+$/, '')}${base.search}`;
     this.timeouts = options.timeouts;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.ownsDispatcher = options.dispatcher === undefined;
@@ -168,7 +175,7 @@ export class UpstreamClient {
     if (totalMs <= 0) throw expired();
     if (request.signal?.aborted) throw abortReason(request.signal);
 
-    const controller = new AbortController();
+    const controller = new CallAbort();
     const onCallerAbort = (): void => controller.abort(abortReason(request.signal));
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => controller.abort(expired()), totalMs);
@@ -194,16 +201,18 @@ export class UpstreamClient {
     }
     let response: Dispatcher.ResponseData;
     try {
-      response = await undiciRequest(this.baseUrl + request.path, {
+      const dispatcher = request.channel === 'health' ? this.healthChannel() : this.dispatcher;
+      response = await dispatcher.request({
+        origin: this.origin,
+        path: this.basePath + request.path,
         method: request.method,
         headers,
         body,
-        signal: controller.signal,
-        dispatcher: request.channel === 'health' ? this.healthChannel() : this.dispatcher,
+        signal: controller,
       });
     } catch (error) {
       release();
-      throw this.mapTransportError(error, controller.signal);
+      throw this.mapTransportError(error, controller);
     }
     clearTimeout(firstByte);
     return this.wrapResponse(response, controller, release, reading);
@@ -230,11 +239,11 @@ export class UpstreamClient {
 
   private wrapResponse(
     response: Dispatcher.ResponseData,
-    controller: AbortController,
+    controller: CallAbort,
     release: () => void,
     reading: { blockedByConsumer: boolean },
   ): UpstreamResponse {
-    const mapError = (error: unknown): GatewayError => this.mapTransportError(error, controller.signal);
+    const mapError = (error: unknown): GatewayError => this.mapTransportError(error, controller);
     const provider = this.provider;
     const chunkGapMs = this.timeouts.chunkGapMs;
     const stalled = (): GatewayError => this.timeoutError(`stream stalled for ${chunkGapMs} ms`);
@@ -343,9 +352,9 @@ export class UpstreamClient {
   }
 
   /** Maps undici and socket failures to E4200/E4201/E4507, keeping an abort's own reason. */
-  private mapTransportError(error: unknown, signal: AbortSignal): GatewayError {
+  private mapTransportError(error: unknown, signal: CallAbort): GatewayError {
     if (error instanceof GatewayError) return error;
-    if (signal.aborted && signal.reason instanceof GatewayError) return signal.reason;
+    if (signal.reason !== undefined) return signal.reason;
     const details = { provider: this.provider };
     if (error instanceof undiciErrors.ConnectTimeoutError) {
       return new ProviderError('E4201', `${this.provider}: connect timed out after ${this.timeouts.connectMs} ms`, { details, cause: error });
@@ -364,6 +373,23 @@ export class UpstreamClient {
           ? 'connection reset'
           : `request failed (${code ?? 'unknown'})`;
     return new ProviderError('E4200', `${this.provider}: ${text}`, { details: { ...details, cause_code: code }, cause: error });
+  }
+}
+
+/**
+ * What ends one upstream call (caller gone, a timeout, a stalled stream), with the first reason.
+ * undici takes any emitter of `abort` as a request's signal; an `AbortController` per call would
+ * cost an EventTarget and its listener bookkeeping on every request.
+ */
+class CallAbort extends EventEmitter {
+  aborted = false;
+  reason: GatewayError | undefined;
+
+  abort(reason: GatewayError): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
   }
 }
 
