@@ -26,6 +26,19 @@ describe('canonicalJson', () => {
     expect(canonicalDigest({ x: 1, y: 2 })).toBe(canonicalDigest({ y: 2, x: 1 }));
     expect(canonicalDigest([1, 2])).not.toBe(canonicalDigest([2, 1]));
   });
+
+  it('follows JSON where a member has no JSON value', () => {
+    expect(canonicalJson({ a: [undefined, () => 1, NaN, Infinity, null], b: () => 1, c: Symbol('s'), d: {} })).toBe('{"a":[null,null,null,null,null],"d":{}}');
+    expect(canonicalJson([])).toBe('[]');
+    expect(canonicalJson('x"y')).toBe('"x\\"y"');
+    expect(canonicalJson({ 'k"ey\n': 'v' })).toBe('{"k\\"ey\\n":"v"}');
+  });
+
+  it('keeps a __proto__ key apart from an empty object (a parsed body may carry one)', () => {
+    const parsed: unknown = JSON.parse('{"provider_options":{"__proto__":{"x":1}}}');
+    expect(canonicalJson(parsed)).toBe('{"provider_options":{"__proto__":{"x":1}}}');
+    expect(canonicalDigest(parsed)).not.toBe(canonicalDigest({ provider_options: {} }));
+  });
 });
 
 describe('cache keys', () => {

@@ -20,7 +20,10 @@ function sortKeys(value: unknown): unknown {
   const sorted: Record<string, unknown> = {};
   for (const key of Object.keys(value).sort()) {
     const member = (value as Record<string, unknown>)[key];
-    if (member !== undefined) sorted[key] = sortKeys(member);
+    if (member === undefined) continue;
+    // A plain assignment to `__proto__` would set the prototype and drop the key from the text.
+    if (key === '__proto__') Object.defineProperty(sorted, key, { value: sortKeys(member), enumerable: true, writable: true, configurable: true });
+    else sorted[key] = sortKeys(member);
   }
   return sorted;
 }
