@@ -174,6 +174,44 @@ describe('MemoryCacheStore', () => {
     expect(await exact(store, 'p1', 'k1', NOW)).toBe('payload k1');
   });
 
+  it('keeps write order, recency and purge right through churn: replacements, evictions at both bounds, expiry', async () => {
+    const store = new MemoryCacheStore({ maxEntries: 50 });
+    const queued = (partition: string) => (store as unknown as { partitions: Map<string, { order: unknown[] }> }).partitions.get(partition)?.order.length ?? 0;
+    // An entry that stays at the front of the write order, then 5,000 replacements of ten keys behind it:
+    // eleven live entries, and the write-order queue does not keep the 4,990 replaced ones.
+    await store.put(entry({ exactKey: 'anchor' }), { maxEntriesPerPartition: 20, now: NOW });
+    for (let round = 0; round < 5_000; round++)
+      await store.put(entry({ exactKey: `k${round % 10}`, payload: `v${round}` }), { maxEntriesPerPartition: 20, now: NOW });
+    expect(store.size).toBe(11);
+    expect(queued('p1')).toBeLessThanOrEqual(2 * 1_024 + 10);
+    expect(await exact(store, 'p1', 'k3', NOW)).toBe('v4993');
+    // The partition bound evicts the oldest write; touching does not protect within a partition.
+    for (let index = 0; index < 15; index++) await store.put(entry({ exactKey: `n${index}` }), { maxEntriesPerPartition: 20, now: NOW });
+    expect(store.size).toBe(20);
+    expect(await exact(store, 'p1', 'anchor', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'k0', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'n14', NOW)).toBe('payload n14');
+    // The total bound evicts the least recently used across partitions: p1's untouched entries go first.
+    for (let index = 0; index < 40; index++)
+      await store.put(entry({ exactKey: `q${index}`, partition: 'p2', tenant: 'tenant-b' }), { maxEntriesPerPartition: 100, now: NOW });
+    expect(store.size).toBe(50);
+    expect(await exact(store, 'p1', 'n14', NOW)).toBe('payload n14');
+    // Least recent first: k5…k9 (written last in the churn), then n0…n4; n5 stays.
+    expect(await exact(store, 'p1', 'n4', NOW)).toBeUndefined();
+    expect(await exact(store, 'p1', 'n5', NOW)).toBe('payload n5');
+    expect(await exact(store, 'p2', 'q0', NOW)).toBe('payload q0');
+    // Expired entries are swept from the front on the next write to their partition.
+    await store.put(entry({ exactKey: 'late', partition: 'p2', tenant: 'tenant-b', expiresAt: NOW + 2 * TTL_MS }), {
+      maxEntriesPerPartition: 100,
+      now: NOW + TTL_MS,
+    });
+    expect(await exact(store, 'p2', 'q1', NOW + TTL_MS)).toBeUndefined();
+    expect(await store.purgeTenant('tenant-b')).toBe(1);
+    expect(await exact(store, 'p2', 'late', NOW + TTL_MS)).toBeUndefined();
+    expect(await store.purgeTenant('tenant-a')).toBe(10);
+    expect(store.size).toBe(0);
+  });
+
   it('rejects a non-positive bound with what it received', () => {
     expect(() => new MemoryCacheStore({ maxEntries: 0 })).toThrow('maxEntries should be a positive integer, got 0');
   });

@@ -1,6 +1,9 @@
 /**
  * The in-process `CacheStore` of the embedded default. Bounded twice: `maxEntriesPerPartition`
- * per partition (oldest evicted) and `maxEntries` in total (least recently used evicted).
+ * per partition (oldest evicted) and `maxEntries` in total (least recently used evicted). Every
+ * operation is O(1) in the number of entries held (a lookup also counts its buckets' members): the
+ * write order of a partition is a queue and recency a linked list, so an eviction never walks
+ * past entries already gone.
  */
 import type { CacheCandidate, CacheEntryInput, CacheSearch, CacheSearchResult, CacheStore, PutOptions } from './cache-store.js';
 
@@ -12,22 +15,37 @@ export interface MemoryCacheStoreOptions {
 
 interface MemoryEntry extends CacheEntryInput {
   id: string;
+  /** False once removed: the partition's write-order queue drops such entries when it reaches them. */
+  live: boolean;
+  /** Neighbours in the recency list (`older` toward the least recently used). */
+  older: MemoryEntry | undefined;
+  newer: MemoryEntry | undefined;
 }
 
 interface Partition {
-  /** Entries by id, in write order (oldest first). */
+  /** Live entries by id. */
   entries: Map<string, MemoryEntry>;
   exact: Map<string, string>;
   buckets: Map<string, Set<string>>;
+  /** Entries in write order from `head` on (oldest first); removed ones are skipped when reached. */
+  order: MemoryEntry[];
+  head: number;
+  /** Removed entries still in `order` past `head`: compacted away once they outnumber the live ones. */
+  dead: number;
 }
+
+/** Queue slots consumed before the write-order array is compacted. */
+const COMPACT_AFTER = 1_024;
 
 /** Cache entries in process memory. */
 export class MemoryCacheStore implements CacheStore {
   readonly kind = 'memory';
   private readonly maxEntries: number;
   private readonly partitions = new Map<string, Partition>();
-  /** Every entry by `partition id`, least recently used first. */
-  private readonly recency = new Map<string, MemoryEntry>();
+  /** Ends of the recency list across partitions. */
+  private leastRecent: MemoryEntry | undefined;
+  private mostRecent: MemoryEntry | undefined;
+  private count = 0;
   private sequence = 0;
 
   constructor(options: MemoryCacheStoreOptions = {}) {
@@ -38,7 +56,7 @@ export class MemoryCacheStore implements CacheStore {
 
   /** Live entries held, across partitions (expired ones not yet swept included). */
   get size(): number {
-    return this.recency.size;
+    return this.count;
   }
 
   search(partition: string, search: CacheSearch): Promise<CacheSearchResult> {
@@ -83,47 +101,46 @@ export class MemoryCacheStore implements CacheStore {
   put(input: CacheEntryInput, options: PutOptions): Promise<void> {
     let state = this.partitions.get(input.partition);
     if (state === undefined) {
-      state = { entries: new Map(), exact: new Map(), buckets: new Map() };
+      state = { entries: new Map(), exact: new Map(), buckets: new Map(), order: [], head: 0, dead: 0 };
       this.partitions.set(input.partition, state);
     }
     const previous = state.exact.get(input.exactKey);
     if (previous !== undefined) this.removeById(state, previous);
-    for (const entry of state.entries.values()) {
-      if (entry.expiresAt > options.now) break; // write order is expiry order: one TTL per cache
-      this.remove(state, entry);
-    }
-    for (const entry of state.entries.values()) {
-      if (state.entries.size < options.maxEntriesPerPartition) break;
-      this.remove(state, entry);
+    // Write order is expiry order (one TTL per cache): the expired entries are the oldest.
+    for (let oldest = oldestOf(state); oldest !== undefined && oldest.expiresAt <= options.now; oldest = oldestOf(state)) this.remove(state, oldest);
+    for (let oldest = oldestOf(state); oldest !== undefined && state.entries.size >= options.maxEntriesPerPartition; oldest = oldestOf(state)) {
+      this.remove(state, oldest);
     }
     // Sweeping may have emptied and dropped the partition; it is in use again.
     this.partitions.set(input.partition, state);
-    const entry: MemoryEntry = { ...input, id: String(++this.sequence) };
+    const entry: MemoryEntry = { ...input, id: String(++this.sequence), live: true, older: undefined, newer: undefined };
     state.entries.set(entry.id, entry);
     state.exact.set(entry.exactKey, entry.id);
+    state.order.push(entry);
     for (const bucket of entry.vector?.buckets ?? []) {
       let members = state.buckets.get(bucket);
       if (members === undefined) state.buckets.set(bucket, (members = new Set()));
       members.add(entry.id);
     }
-    this.recency.set(recencyKey(entry), entry);
-    for (const oldest of this.recency.values()) {
-      if (this.recency.size <= this.maxEntries) break;
+    this.append(entry);
+    this.count += 1;
+    while (this.count > this.maxEntries && this.leastRecent !== undefined) {
+      const oldest = this.leastRecent;
       const oldestState = this.partitions.get(oldest.partition);
-      if (oldestState !== undefined) this.remove(oldestState, oldest);
+      if (oldestState === undefined) this.unlink(oldest);
+      else this.remove(oldestState, oldest);
     }
     return Promise.resolve();
   }
 
   purgeTenant(tenant: string): Promise<number> {
-    let deleted = 0;
-    for (const entry of [...this.recency.values()]) {
-      if (entry.tenant !== tenant) continue;
+    const doomed: MemoryEntry[] = [];
+    for (let entry = this.leastRecent; entry !== undefined; entry = entry.newer) if (entry.tenant === tenant) doomed.push(entry);
+    for (const entry of doomed) {
       const state = this.partitions.get(entry.partition);
       if (state !== undefined) this.remove(state, entry);
-      deleted += 1;
     }
-    return Promise.resolve(deleted);
+    return Promise.resolve(doomed.length);
   }
 
   /** The live entry `id`, marked most recently used; expired entries are removed on sight. */
@@ -135,9 +152,8 @@ export class MemoryCacheStore implements CacheStore {
       this.remove(state, entry);
       return undefined;
     }
-    const key = recencyKey(entry);
-    this.recency.delete(key);
-    this.recency.set(key, entry);
+    this.unlink(entry);
+    this.append(entry);
     return entry;
   }
 
@@ -147,6 +163,8 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   private remove(state: Partition, entry: MemoryEntry): void {
+    if (!entry.live) return;
+    entry.live = false;
     state.entries.delete(entry.id);
     if (state.exact.get(entry.exactKey) === entry.id) state.exact.delete(entry.exactKey);
     for (const bucket of entry.vector?.buckets ?? []) {
@@ -154,11 +172,49 @@ export class MemoryCacheStore implements CacheStore {
       members?.delete(entry.id);
       if (members?.size === 0) state.buckets.delete(bucket);
     }
-    this.recency.delete(recencyKey(entry));
+    this.unlink(entry);
+    this.count -= 1;
     if (state.entries.size === 0) this.partitions.delete(entry.partition);
+    // Entries removed out of write order (replaced, least recently used) would otherwise wait in the queue until its front reaches them.
+    state.dead += 1;
+    if (state.dead >= COMPACT_AFTER && state.dead > state.entries.size) {
+      state.order = state.order.slice(state.head).filter((queued) => queued.live);
+      state.head = 0;
+      state.dead = 0;
+    }
+  }
+
+  /** Adds `entry` as the most recently used. */
+  private append(entry: MemoryEntry): void {
+    entry.older = this.mostRecent;
+    entry.newer = undefined;
+    if (this.mostRecent === undefined) this.leastRecent = entry;
+    else this.mostRecent.newer = entry;
+    this.mostRecent = entry;
+  }
+
+  /** Takes `entry` out of the recency list. */
+  private unlink(entry: MemoryEntry): void {
+    if (entry.older === undefined) {
+      if (this.leastRecent === entry) this.leastRecent = entry.newer;
+    } else entry.older.newer = entry.newer;
+    if (entry.newer === undefined) {
+      if (this.mostRecent === entry) this.mostRecent = entry.older;
+    } else entry.newer.older = entry.older;
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
 
-function recencyKey(entry: MemoryEntry): string {
-  return `${entry.partition} ${entry.id}`;
+/** The oldest live entry of `state`'s write order, dropping removed ones from the queue's front. */
+function oldestOf(state: Partition): MemoryEntry | undefined {
+  while (state.head < state.order.length && !state.order[state.head]!.live) {
+    state.head += 1;
+    state.dead -= 1;
+  }
+  if (state.head >= COMPACT_AFTER && state.head * 2 >= state.order.length) {
+    state.order = state.order.slice(state.head);
+    state.head = 0;
+  }
+  return state.order[state.head];
 }
