@@ -8,8 +8,12 @@
 //   redis, cache miss     state and cache in Redis, every prompt new
 //   redis, exact hit      state and cache in Redis, one prompt
 //   portkey               npx @portkey-ai/gateway → instant upstream (BENCH_PORTKEY=1)
+// Before the rounds every path is warmed up once, unrecorded, for BENCH_WARMUP_SECONDS (5): a
+// gateway's JIT takes seconds of traffic to settle, and a round measured before that reports the
+// compiler, not the steady state a long-running gateway serves in.
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
+//      BENCH_WARMUP_SECONDS (5; 0 for none)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +85,8 @@ try {
   }
   const only = process.env.BENCH_PATHS?.split(',').filter(Boolean);
   if (only !== undefined) paths.splice(0, paths.length, ...paths.filter(([name]) => name === 'floor' || only.some((part) => name.includes(part))));
+  const warmupSeconds = process.env.BENCH_WARMUP_SECONDS ?? '5';
+  if (Number(warmupSeconds) > 0) for (const [, url, body, headers] of paths) await runJson(['bench/load.mjs', url, body, concurrency, warmupSeconds, headers]);
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
     for (const [name, url, body, headers] of paths) runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers]));

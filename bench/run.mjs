@@ -2,6 +2,7 @@
 // Ratios are against ../shared/bench/floor-proxy.mjs measured in the same run. Not a test: no
 // thresholds here; the README records the figures with the machine they came from.
 // env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway),
+//      BENCH_WARMUP_SECONDS (5, each HTTP path once before the measured rounds),
 //      BENCH_MEMORY_SECONDS (20, the mixed load of bench/memory.mjs)
 import { cpus, totalmem } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -28,7 +29,9 @@ for (const backend of ['memory', 'redis']) {
 }
 line();
 
-line(`## HTTP throughput (${concurrency} connections, ${seconds} s per measurement, ${rounds} interleaved rounds, instant upstream)`);
+line(
+  `## HTTP throughput (${concurrency} connections, ${seconds} s per measurement, ${rounds} interleaved rounds after a ${process.env.BENCH_WARMUP_SECONDS ?? '5'} s warm-up of each path, instant upstream)`,
+);
 const http = await runJson(['bench/http.mjs', concurrency, seconds, rounds]);
 if (http.skipped) line(`skipped: ${http.skipped}`);
 else {
