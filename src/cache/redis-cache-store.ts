@@ -14,7 +14,7 @@
  * expiry), `b` ZSET of `<bucket>\0<id>` members (one sorted set per partition; a bucket's ids are a
  * lexicographic range). The tenant index (`tenant:<hash>`) is a separate one-key command.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RedisConnection } from '../state/redis-connection.js';
 import { defineRedisScript } from '../state/redis-script.js';
 import type { CacheCandidate, CacheEntryInput, CacheSearch, CacheSearchResult, CacheStore, PutOptions } from './cache-store.js';
@@ -271,6 +271,6 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private tenantIndex(tenant: string): string {
-    return `${this.prefix}tenant:${createHash('sha256').update(tenant).digest('hex').slice(0, 32)}`;
+    return `${this.prefix}tenant:${hash('sha256', tenant, 'hex').slice(0, 32)}`;
   }
 }

@@ -11,7 +11,7 @@
  * nothing to tell an operator from an agent. The HTTP layer is expected to allow admin routes in
  * that mode only from a loopback address (the server binds 127.0.0.1 by default).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/config-schema.js';
 import type { CallerIdentity } from '../models/gateway-events.js';
 import { AuthError, ConfigurationError, ValidationError } from '../models/error-codes.js';
@@ -48,7 +48,7 @@ interface StoredKey {
 
 /** SHA-256 of an API key, lower-case hex: what `auth.api_keys[].key` may hold as `sha256:<hex>`. */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+  return hash('sha256', key, 'hex');
 }
 
 /** Checks API keys and turns request headers into a `Principal`. */

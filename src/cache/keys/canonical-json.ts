@@ -2,7 +2,7 @@
  * Canonical JSON: object keys sorted at every depth, `undefined` members dropped, array order kept.
  * Two values that differ only in key order serialise to the same text, so their digests match.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Serialises `value` with sorted keys (JSON semantics otherwise: `undefined` members are dropped). */
 export function canonicalJson(value: unknown): string {
@@ -11,7 +11,8 @@ export function canonicalJson(value: unknown): string {
 
 /** SHA-256 of the canonical JSON of `value`, as 32 hex characters (128 bits). */
 export function canonicalDigest(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 32);
+  // One-shot `hash`: about half the cost of a `createHash` object, and this runs twice per request.
+  return hash('sha256', canonicalJson(value), 'hex').slice(0, 32);
 }
 
 function sortKeys(value: unknown): unknown {
