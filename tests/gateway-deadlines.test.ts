@@ -158,3 +158,20 @@ describe('deadlines over HTTP', () => {
     }
   });
 });
+
+describe('library calls without a signal', () => {
+  it('run 30 at once without Node warning of an abort-listener leak', async () => {
+    const { clock, gateway } = gatewayWith({ latency_ms: 1_000 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    onCleanup(() => void process.off('warning', onWarning));
+    const calls = Array.from({ length: 30 }, (_, index) => gateway.complete(request(`question ${index}`)));
+    await timersPending(clock, 30);
+    await clock.advance(1_000);
+    expect((await Promise.all(calls)).length).toBe(30);
+    // Node emits the warning on the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
+  });
+});

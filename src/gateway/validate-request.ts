@@ -4,6 +4,7 @@
  * one abort signal for caller disconnect (E4507) and the deadline (E4510). Throws E4500 naming the
  * offending field. Every later step takes the exchange this returns.
  */
+import { setMaxListeners } from 'node:events';
 import { CancelledError, DeadlineError, ValidationError } from '../models/error-codes.js';
 import type { CallContext, CallerIdentity } from '../models/gateway-events.js';
 import { parseInferenceRequest } from '../models/inference-request.js';
@@ -56,8 +57,13 @@ export function validateRequest(
   });
 }
 
-/** A signal nothing aborts: the request of a caller that can neither leave nor set a deadline. */
+/**
+ * A signal nothing aborts: the request of a caller that can neither leave nor set a deadline.
+ * Shared by every such request in flight, each adding (and removing) its listeners: no listener
+ * bound, or 11 concurrent library calls would print Node's "possible memory leak" warning.
+ */
 const NEVER_ABORTED = new AbortController().signal;
+setMaxListeners(0, NEVER_ABORTED);
 
 /** Without a deadline the caller's own signal is the request's (no controller, no listener per request). */
 function callerOnly(signal: AbortSignal | undefined): { signal: AbortSignal; dispose: () => void } {
