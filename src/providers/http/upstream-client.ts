@@ -1,11 +1,12 @@
 /**
  * The one HTTP client every adapter uses to reach its provider: a pooled undici agent per provider,
  * and four timeouts (connect, first byte, gap between body chunks, whole request), all ending in one
- * AbortSignal. The whole-request bound is the provider's `timeout_ms`, cut shorter by the caller's
- * hard deadline when there is one. Bodies are read incrementally under a byte cap, never buffered
- * whole. Failures come out as `GatewayError`s: E4200 unreachable, E4201 the provider's timeout,
- * E4510 the caller's deadline, E4507 cancelled by the caller, E4601 a body over the cap; HTTP error
- * statuses are left to the adapter, which knows the provider's error body (see `map-http-error.ts`).
+ * abort signal per call (`CallAbort`). The whole-request bound is the provider's `timeout_ms`, cut
+ * shorter by the caller's hard deadline when there is one. Bodies are read incrementally under a
+ * byte cap, never buffered whole. Failures come out as `GatewayError`s: E4200 unreachable, E4201
+ * the provider's timeout, E4510 the caller's deadline, E4507 cancelled by the caller, E4601 a body
+ * over the cap; HTTP error statuses are left to the adapter, which knows the provider's error body
+ * (see `map-http-error.ts`).
  *
  * A timeout is the provider's fault only when a provider bound ran out. When the caller's deadline
  * is the nearer bound, the call ends with the caller's E4510 instead of E4201, so that breakers and
@@ -15,7 +16,7 @@
  * traffic — or by calls hanging on a stalled upstream — never makes a check wait for a socket.
  *
  * Past 400 lines: the four timeouts, the byte caps and the mapping of transport errors act on one
- * request's AbortController and must agree on whose fault each ending is.
+ * call's abort signal and must agree on whose fault each ending is.
  */
 import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors } from 'undici';
