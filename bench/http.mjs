@@ -11,13 +11,16 @@
 // Before the rounds every path is warmed up once, unrecorded, for BENCH_WARMUP_SECONDS (5): a
 // gateway's JIT takes seconds of traffic to settle, and a round measured before that reports the
 // compiler, not the steady state a long-running gateway serves in.
+// Pinned where it can be (BENCH_PIN, see bench/lib.mjs): every proxy under test runs alone on CPU 0
+// and the load generator and the upstream on the other CPUs, so the harness takes no CPU from what
+// it measures. Redis is the machine's own and runs wherever the scheduler puts it.
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
-//      BENCH_WARMUP_SECONDS (5; 0 for none)
+//      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, haveShared, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import { CPUS, freePort, haveShared, onCpus, pinning, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
 const seconds = process.argv[3] ?? '3';
@@ -30,7 +33,7 @@ if (!haveShared) {
 const chat = (model, content) => JSON.stringify({ model, messages: [{ role: 'user', content }] });
 const dir = mkdtempSync(join(tmpdir(), 'l04-bench-'));
 const upstreamPort = await freePort();
-const upstream = await startProcess(process.execPath, [join(sharedBench, 'instant-upstream.mjs'), String(upstreamPort)], upstreamPort);
+const upstream = await startProcess(...onCpus(CPUS.harness, process.execPath, [join(sharedBench, 'instant-upstream.mjs'), String(upstreamPort)]), upstreamPort);
 const children = [upstream];
 
 /** A gateway process over the instant upstream; `state` memory or redis, cache on or off. */
@@ -50,7 +53,9 @@ async function gateway(name, state, cache) {
       logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
     }),
   );
-  const child = await startProcess(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath], port, { stdout: 'ignore' });
+  const child = await startProcess(...onCpus(CPUS.measured, process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath]), port, {
+    stdout: 'ignore',
+  });
   children.push(child);
   return `http://127.0.0.1:${port}/v1/chat/completions`;
 }
@@ -58,7 +63,12 @@ async function gateway(name, state, cache) {
 const results = {};
 try {
   const floorPort = await freePort();
-  children.push(await startProcess(process.execPath, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`], floorPort));
+  children.push(
+    await startProcess(
+      ...onCpus(CPUS.measured, process.execPath, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`]),
+      floorPort,
+    ),
+  );
   const memoryOff = await gateway('memory-off', 'memory', false);
   const memoryOn = await gateway('memory-on', 'memory', true);
   const redisOn = await gateway('redis-on', 'redis', true);
@@ -72,7 +82,7 @@ try {
   ];
   if (process.env.BENCH_PORTKEY === '1') {
     try {
-      children.push(await startProcess('npx', ['--yes', '@portkey-ai/gateway'], 8787, { timeoutMs: 120_000 }));
+      children.push(await startProcess(...onCpus(CPUS.measured, 'npx', ['--yes', '@portkey-ai/gateway']), 8787, { timeoutMs: 120_000 }));
       const portkeyHeaders = JSON.stringify({
         'x-portkey-provider': 'openai',
         'x-portkey-custom-host': `http://127.0.0.1:${upstreamPort}/v1`,
@@ -86,10 +96,12 @@ try {
   const only = process.env.BENCH_PATHS?.split(',').filter(Boolean);
   if (only !== undefined) paths.splice(0, paths.length, ...paths.filter(([name]) => name === 'floor' || only.some((part) => name.includes(part))));
   const warmupSeconds = process.env.BENCH_WARMUP_SECONDS ?? '5';
-  if (Number(warmupSeconds) > 0) for (const [, url, body, headers] of paths) await runJson(['bench/load.mjs', url, body, concurrency, warmupSeconds, headers]);
+  if (Number(warmupSeconds) > 0)
+    for (const [, url, body, headers] of paths) await runJson(['bench/load.mjs', url, body, concurrency, warmupSeconds, headers], {}, CPUS.harness);
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const [name, url, body, headers] of paths) runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers]));
+    for (const [name, url, body, headers] of paths)
+      runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers], {}, CPUS.harness));
   }
   for (const [name, list] of Object.entries(runs)) {
     const sorted = [...list].sort((a, b) => a.rps - b.rps);
@@ -98,4 +110,4 @@ try {
 } finally {
   for (const child of children.reverse()) stop(child);
 }
-console.log(JSON.stringify(results));
+console.log(JSON.stringify({ ...results, pinning: pinning ? CPUS : false }));

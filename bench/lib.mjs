@@ -1,5 +1,6 @@
 // Shared bench helpers: free ports, child processes that are always killed, waiting for a port.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -9,6 +10,23 @@ export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** ../shared/bench beside the repo (or BENCH_SHARED). */
 export const sharedBench = process.env.BENCH_SHARED ?? resolve(root, '..', 'shared', 'bench');
 export const haveShared = existsSync(join(sharedBench, 'floor-proxy.mjs'));
+
+/**
+ * CPU pinning of the HTTP benchmarks (`BENCH_PIN`, default on where `taskset` exists and the
+ * machine has two CPUs or more): the proxy under test — the floor, a gateway, Portkey — runs alone
+ * on CPU 0, and the load generator and the upstream share the others, so that the harness never
+ * takes CPU from what it measures and every proxy gets the same one core. `BENCH_PIN=0` lets the
+ * scheduler place everything.
+ */
+export const pinning =
+  process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+/** The CPU of the process under test, and the CPUs of the harness. */
+export const CPUS = { measured: '0', harness: `1-${Math.max(1, availableParallelism() - 1)}` };
+
+/** `[command, args]` to run `command` on the CPUs `set` (as it is when pinning is off). */
+export function onCpus(set, command, args) {
+  return pinning ? ['taskset', ['-c', set, command, ...args]] : [command, args];
+}
 
 const children = new Set();
 // Children run in their own process group so that wrappers (npx) take their own children down with them.
@@ -76,9 +94,10 @@ export function stop(child) {
   if (child) children.delete(child);
 }
 
-/** Runs a node script, returns its parsed JSON stdout. */
-export async function runJson(args, env = {}) {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+/** Runs a node script (on the CPUs `cpus` when pinning, else anywhere), returns its parsed JSON stdout. */
+export async function runJson(args, env = {}, cpus = undefined) {
+  const [command, commandArgs] = cpus === undefined ? [process.execPath, args] : onCpus(cpus, process.execPath, args);
+  const child = spawn(command, commandArgs, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   children.add(child);
   let out = '';
   child.stdout.on('data', (chunk) => {

@@ -3,6 +3,7 @@
 // thresholds here; the README records the figures with the machine they came from.
 // env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway),
 //      BENCH_WARMUP_SECONDS (5, each HTTP path once before the measured rounds),
+//      BENCH_PIN (default on with taskset and 2+ CPUs: the proxy under test on CPU 0, the harness on the rest; 0 = off),
 //      BENCH_MEMORY_SECONDS (20, the mixed load of bench/memory.mjs)
 import { cpus, totalmem } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -36,9 +37,16 @@ const http = await runJson(['bench/http.mjs', concurrency, seconds, rounds]);
 if (http.skipped) line(`skipped: ${http.skipped}`);
 else {
   const floor = http.floor?.rps ?? 0;
+  line(
+    http.pinning
+      ? `pinned: each proxy under test alone on CPU ${http.pinning.measured}, the load generator and the upstream on CPUs ${http.pinning.harness} (BENCH_PIN=0 to let the scheduler place them)`
+      : 'not pinned: the scheduler places the proxies, the load generator and the upstream',
+  );
+  line();
   line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | ratio to floor |');
   line('|---|---|---|---|---|---|---|');
-  for (const [name, result] of Object.entries(http)) {
+  const { pinning: _pinning, ...paths } = http;
+  for (const [name, result] of Object.entries(paths)) {
     if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | |`);
     else
       line(
