@@ -1,9 +1,9 @@
 /**
  * The in-process `CacheStore` of the embedded default. Bounded twice: `maxEntriesPerPartition`
- * per partition (oldest evicted) and `maxEntries` in total (least recently used evicted). Every
- * operation is O(1) in the number of entries held (a lookup also counts its buckets' members): the
- * write order of a partition is a queue and recency a linked list, so an eviction never walks
- * past entries already gone.
+ * per partition (oldest evicted) and `maxEntries` in total (least recently used evicted). A put
+ * and its evictions take constant time whatever the number of entries held (a lookup counts its
+ * buckets' members; a tenant purge walks every entry): the write order of a partition is a queue
+ * and recency a linked list, so an eviction never walks past entries already gone.
  */
 import type { CacheCandidate, CacheEntryInput, CacheSearch, CacheSearchResult, CacheStore, PutOptions } from './cache-store.js';
 
