@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import type { GatewayError } from '../src/models/error-codes.js';
@@ -12,6 +11,7 @@ import { parseNdjson } from '../src/providers/http/ndjson.js';
 import { mapHttpError, parseRetryAfter } from '../src/providers/http/map-http-error.js';
 import { MockAdapter } from '../src/providers/mock-adapter.js';
 import { onCleanup } from './helpers/cleanup.js';
+import { closeServer, listenLocal } from './helpers/local-server.js';
 import { FakeClock, flushMicrotasks } from './helpers/fake-clock.js';
 import { mockOllamaResponse } from './setup.js';
 
@@ -121,15 +121,9 @@ describe('MockAdapter', () => {
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<string> {
   const server: Server = createServer(handler);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = await listenLocal(server);
+  onCleanup(() => closeServer(server));
+  return `http://127.0.0.1:${port}`;
 }
 
 function client(

@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { closeServer, listenLocal } from './local-server.js';
 
 /** The key the fixture accepts in `x-api-key` unless `startAnthropicFixture({ apiKey })` says otherwise. */
 export const ANTHROPIC_FIXTURE_API_KEY = 'sk-ant-api03-fixture-key-0000000000';
@@ -183,19 +184,16 @@ export async function startAnthropicFixture(options: { apiKey?: string } = {}): 
     play(response, scenario, route === 'GET /v1/models' ? 'models' : stream ? 'sse' : 'json');
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the fixture server has no TCP address');
+  const port = await listenLocal(server);
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://127.0.0.1:${port}`,
     requests,
     scenario(name) {
       current = name;
     },
     async close() {
       for (const socket of sockets) socket.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     },
   };
 }

@@ -20,7 +20,7 @@
  */
 import { createServer } from 'node:http';
 import type { Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenLocal } from './local-server.js';
 
 const MB = 1024 * 1024;
 /** One generated piece of content: 1 KiB of words. */
@@ -66,20 +66,15 @@ export async function startFaultUpstream(port = 0): Promise<FaultUpstream> {
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  const address = server.address() as AddressInfo;
+  const boundPort = await listenLocal(server, port);
   return {
-    url: `http://127.0.0.1:${address.port}/v1`,
+    url: `http://127.0.0.1:${boundPort}/v1`,
     server,
     requests,
     get aborted() {
       return aborted;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: () => closeServer(server),
   };
 }
 

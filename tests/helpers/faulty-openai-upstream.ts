@@ -7,8 +7,8 @@
  */
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { onCleanup } from './cleanup.js';
+import { closeServer, listenLocal } from './local-server.js';
 import { readOpenAIFixture } from './openai-fixture-server.js';
 
 /** How the upstream answers chat calls: normally, with a 500, with a 429 (`Retry-After: 20`), or never. */
@@ -86,15 +86,8 @@ export async function startFaultyUpstream(): Promise<FaultyUpstream> {
       else respond();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onCleanup(
-    () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  );
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLocal(server);
+  onCleanup(() => closeServer(server));
   return {
     url: `http://127.0.0.1:${port}/v1`,
     get chatCalls() {

@@ -23,6 +23,7 @@ import type { ProviderCall, StreamPart } from '../../src/providers/base.js';
 import { OpenAIAdapter } from '../../src/providers/openai-adapter.js';
 import type { OpenAIAdapterOptions } from '../../src/providers/openai-adapter.js';
 import { onCleanup } from './cleanup.js';
+import { closeServer, listenLocal } from './local-server.js';
 
 const FIXTURES = new URL('../fixtures/openai/', import.meta.url);
 
@@ -131,20 +132,14 @@ export async function startOpenAIFixture(): Promise<OpenAIFixture> {
       answer(request, response, path, body, OPENAI_SCENARIOS[name]);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listenLocal(server);
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
     scenario(name) {
       forced = name;
     },
-    close() {
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
+    close: () => closeServer(server),
   };
 }
 
