@@ -27,6 +27,15 @@ describe('canonicalJson', () => {
     expect(canonicalDigest([1, 2])).not.toBe(canonicalDigest([2, 1]));
   });
 
+  it('sorts small and large objects alike, by UTF-16 code units', () => {
+    for (const size of [3, 16, 17, 500]) {
+      const names = Array.from({ length: size }, (_, index) => `k${String(index).padStart(4, '0')}`);
+      const reversed = Object.fromEntries([...names].reverse().map((name) => [name, 1]));
+      expect(canonicalJson(reversed)).toBe(`{${names.map((name) => `"${name}":1`).join(',')}}`);
+    }
+    expect(canonicalJson({ b: 1, B: 2, a: 3, é: 4, '10': 5, '9': 6 })).toBe('{"10":5,"9":6,"B":2,"a":3,"b":1,"é":4}');
+  });
+
   it('follows JSON where a member has no JSON value', () => {
     expect(canonicalJson({ a: [undefined, () => 1, NaN, Infinity, null], b: () => 1, c: Symbol('s'), d: {} })).toBe('{"a":[null,null,null,null,null],"d":{}}');
     expect(canonicalJson([])).toBe('[]');
@@ -68,6 +77,12 @@ describe('cache keys', () => {
     expect(canonicalRequestKey(first, 's')).not.toBe(canonicalRequestKey(reworded, 's'));
     expect(partitionKey(first, 's')).not.toBe(partitionKey(otherHistory, 's'));
     expect(canonicalRequestKey(first, 's')).not.toBe(canonicalRequestKey(first, 't'));
+    // The exact key covers the partition: another history, system prompt or parameter is another key.
+    expect(canonicalRequestKey(first, 's')).not.toBe(canonicalRequestKey(otherHistory, 's'));
+    const withSystem = parseInferenceRequest({ ...first, logical_prompt: { ...first.logical_prompt, system: 'Be terse.' } });
+    const warmer = parseInferenceRequest({ ...first, logical_prompt: { ...first.logical_prompt, temperature: 0.9 } });
+    expect(canonicalRequestKey(withSystem, 's')).not.toBe(canonicalRequestKey(first, 's'));
+    expect(canonicalRequestKey(warmer, 's')).not.toBe(canonicalRequestKey(first, 's'));
   });
 });
 

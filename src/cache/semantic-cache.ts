@@ -15,8 +15,7 @@ import type { CacheCandidate, CacheSearchResult, CacheStore } from './cache-stor
 import type { Embedder } from './embedders/embedder.js';
 import type { CacheScope } from './keys/cache-scope.js';
 import { scopeKey } from './keys/cache-scope.js';
-import { canonicalRequestKey } from './keys/canonical-request-key.js';
-import { partitionKey } from './keys/partition-key.js';
+import { requestKeys } from './keys/canonical-request-key.js';
 import { semanticText } from './similarity/semantic-text.js';
 import { signatureOf, verifierKey, verifierKeysMatch } from './similarity/structure-verifier.js';
 import { LshHasher } from './similarity/lsh-hasher.js';
@@ -233,9 +232,10 @@ export class SemanticCache {
     const prompt = request.logical_prompt;
     // Requests with tools are matched exactly only: a tool call answers one precise input.
     const semantic = this.config.semantic && this.embedder !== undefined && this.embedder.usable !== false && (prompt.tools ?? []).length === 0;
+    const keys = requestKeys(request, key);
     return {
-      partition: partitionKey(request, key),
-      exactKey: canonicalRequestKey(request, key),
+      partition: keys.partition,
+      exactKey: keys.exact,
       tenant: scope.tenant,
       writable: this.config.enabled && request.cache?.write !== false,
       text: semantic ? semanticText(prompt) : undefined,

@@ -7,13 +7,13 @@
  */
 import type { InferenceRequest } from '../../models/inference-request.js';
 import { canonicalDigest } from './canonical-json.js';
-import { outputParameters } from './canonical-request-key.js';
+import { outputParameters } from './output-parameters.js';
 
 /** The partition key of `request` within `scope` (a `scopeKey`): 32 hex characters. */
 export function partitionKey(request: InferenceRequest, scope: string): string {
   const prompt = request.logical_prompt;
   return canonicalDigest({
-    kind: 'partition-v2',
+    kind: 'partition-v3',
     scope,
     parameters: outputParameters(request),
     system: prompt.system,
