@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderError, ValidationError } from '../src/models/error-codes.js';
-import { OMITTED, REDACTED, REDACT_PATHS, createLogger, redactText } from '../src/observability/logger.js';
+import { pino } from 'pino';
+import { OMITTED, REDACTED, REDACT_PATHS, createLogger, logFlat, redactText } from '../src/observability/logger.js';
+import type { FlatValue } from '../src/observability/logger.js';
 import type { CreateLoggerOptions, Logger } from '../src/observability/logger.js';
 
 // Every canary carries the marker; no captured line may contain it.
@@ -123,6 +125,49 @@ describe('createLogger', () => {
 
   it('lists the redact paths pino censors', () => {
     expect(REDACT_PATHS).toEqual(expect.arrayContaining(['headers.authorization', 'headers["x-api-key"]', 'api_key', 'key', 'providers.*.api_key']));
+  });
+});
+
+describe('logFlat', () => {
+  // Records of every kind a flat line may hold: plain values, secrets in text and under
+  // credential-like keys, content fields, lists, values without a JSON form, and odd key names.
+  const records: Array<Record<string, FlatValue>> = [
+    { request_id: 'req_1', agent: 'did:l04:a', stream: false, attempts: ['m:ok', 'n:failed:E4200'], input_tokens: 12, cost_cents: 0.0125, code: undefined },
+    { agent: `did:x:${GATEWAY_KEY}`, note: `Bearer ${PROVIDER_KEY}`, plain: `has ${PLAIN_SECRET} inside`, list: [ANTHROPIC_KEY, 'fine'] },
+    { api_key: PLAIN_SECRET, authorization: ['a', 'b'], password: 42, access_token: true, key: 'k' },
+    { content: 'hello', messages: ['a'], prompt: '', completion: undefined },
+    { nan: Number.NaN, infinite: Number.POSITIVE_INFINITY, negative: -0, 'quote"key': 'line\nbreak', é: 'ünïcode' },
+    {},
+  ];
+
+  it.each([false, true])('writes the same line as logger.info, secrets and content removed alike (logContent %s)', (logContent) => {
+    const generic = capture({ secrets: [PLAIN_SECRET], logContent });
+    const flat = capture({ secrets: [PLAIN_SECRET], logContent });
+    const children = [
+      generic.logger.child({ component: 'accounting', token: PLAIN_SECRET }),
+      flat.logger.child({ component: 'accounting', token: PLAIN_SECRET }),
+    ] as const;
+    for (const record of records) {
+      generic.logger.info(record, `request ${PROVIDER_KEY} completed`);
+      logFlat(flat.logger, 'info', record, `request ${PROVIDER_KEY} completed`);
+      children[0].warn(record, 'request failed');
+      logFlat(children[1], 'warn', record, 'request failed');
+    }
+    const withoutTime = (lines: string[]) => lines.map((line) => line.replace(/"time":"[^"]+"/, '"time":"T"'));
+    expect(withoutTime(flat.raw)).toEqual(withoutTime(generic.raw));
+    expect(flat.raw).toHaveLength(records.length * 2);
+    expect(flat.raw.join('')).not.toContain(MARKER);
+  });
+
+  it('respects the level, and falls back to the ordinary call for loggers it did not make', () => {
+    const quiet = capture({ level: 'warn' });
+    logFlat(quiet.logger, 'info', { a: 1 }, 'dropped');
+    logFlat(quiet.logger, 'warn', { a: 1 }, 'kept');
+    expect(quiet.lines().map((line) => line.msg)).toEqual(['kept']);
+    const raw: string[] = [];
+    const foreign = pino({ base: undefined, timestamp: false }, { write: (line: string) => void raw.push(line) });
+    logFlat(foreign, 'info', { a: 1, list: ['x'] }, 'plain pino');
+    expect(raw.map((line) => JSON.parse(line) as unknown)).toEqual([{ level: 30, a: 1, list: ['x'], msg: 'plain pino' }]);
   });
 });
 

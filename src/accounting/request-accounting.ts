@@ -8,7 +8,8 @@
 import type { GatewayError } from '../models/error-codes.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { outcomeLabels } from '../observability/metrics.js';
-import type { Logger } from '../observability/logger.js';
+import { logFlat } from '../observability/logger.js';
+import type { FlatValue, Logger } from '../observability/logger.js';
 import type { Exchange, Outcome } from '../pipeline/exchange.js';
 import type { SpendTracker } from '../limits/spend-tracker.js';
 import type { Clock } from '../util/clock.js';
@@ -91,7 +92,7 @@ export class RequestAccounting {
       { latencyMs, model, provider },
     );
 
-    const line: Record<string, unknown> = {
+    const line: Record<string, FlatValue> = {
       request_id: exchange.request.request_id,
       agent: exchange.caller.agent_did,
       tenant: exchange.caller.tenant,
@@ -110,15 +111,16 @@ export class RequestAccounting {
       latency_ms: latencyMs,
       code: error?.code,
     };
-    if (this.options.logContent) {
-      line.prompt = exchange.request.logical_prompt;
-      if (response !== undefined) line.completion = response.content;
+    if (error !== undefined) {
+      line.error_message = error.message;
+      line.http_status = error.httpStatus;
+      if (error.logDetail !== undefined) line.upstream_detail = error.logDetail;
     }
-    if (error === undefined) logger.info(line, 'request completed');
-    else {
-      const detail = error.logDetail === undefined ? {} : { upstream_detail: error.logDetail };
-      logger.warn({ ...line, error_message: error.message, http_status: error.httpStatus, ...detail }, 'request failed');
-    }
+    const level = error === undefined ? 'info' : 'warn';
+    const message = error === undefined ? 'request completed' : 'request failed';
+    // The line of every request: flat, written without pino's generic walk (`logFlat`), unless it carries content.
+    if (!this.options.logContent) logFlat(logger, level, line, message);
+    else logger[level]({ ...line, prompt: exchange.request.logical_prompt, ...(response === undefined ? {} : { completion: response.content }) }, message);
   }
 
   /** Counts a request refused before it reached the gateway's chain (bad body, unknown route, authentication). */
