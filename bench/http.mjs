@@ -13,13 +13,17 @@
 // compiler, not the steady state a long-running gateway serves in.
 // Pinned where it can be (BENCH_PIN, see bench/lib.mjs): every proxy under test runs alone on CPU 0
 // and the load generator and the upstream on the other CPUs, so the harness takes no CPU from what
-// it measures. Redis is the machine's own and runs wherever the scheduler puts it.
+// it measures. Redis is a backing service like the upstream: when pinning and `redis-server` is
+// installed, the Redis paths use a private, non-persistent redis-server on the harness CPUs (as a
+// deployment runs Redis off the gateway's cores); otherwise the machine's Redis (state.redis_url's
+// default), wherever the scheduler puts it. The report says which.
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
 //      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { CPUS, freePort, haveShared, onCpus, pinning, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
@@ -36,6 +40,17 @@ const upstreamPort = await freePort();
 const upstream = await startProcess(...onCpus(CPUS.harness, process.execPath, [join(sharedBench, 'instant-upstream.mjs'), String(upstreamPort)]), upstreamPort);
 const children = [upstream];
 
+/** The Redis of the Redis paths: a private one on the harness CPUs when pinning, else the machine's. */
+async function benchRedis() {
+  if (!pinning || spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0)
+    return { url: undefined, where: 'the machine’s Redis, not pinned' };
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  children.push(await startProcess(...onCpus(CPUS.harness, 'redis-server', args), port));
+  return { url: `redis://127.0.0.1:${port}`, where: `a private redis-server on CPUs ${CPUS.harness}` };
+}
+const redis = await benchRedis();
+
 /** A gateway process over the instant upstream; `state` memory or redis, cache on or off. */
 async function gateway(name, state, cache) {
   const port = await freePort();
@@ -44,7 +59,11 @@ async function gateway(name, state, cache) {
     configPath,
     JSON.stringify({
       server: { host: '127.0.0.1', port },
-      state: { backend: state, key_prefix: `l04:bench:${process.pid}:${name}:` },
+      state: {
+        backend: state,
+        key_prefix: `l04:bench:${process.pid}:${name}:`,
+        ...(state === 'redis' && redis.url !== undefined ? { redis_url: redis.url } : {}),
+      },
       providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
       models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] } },
       rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
@@ -110,4 +129,4 @@ try {
 } finally {
   for (const child of children.reverse()) stop(child);
 }
-console.log(JSON.stringify({ ...results, pinning: pinning ? CPUS : false }));
+console.log(JSON.stringify({ ...results, pinning: pinning ? CPUS : false, redis: redis.where }));

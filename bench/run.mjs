@@ -42,10 +42,11 @@ else {
       ? `pinned: each proxy under test alone on CPU ${http.pinning.measured}, the load generator and the upstream on CPUs ${http.pinning.harness} (BENCH_PIN=0 to let the scheduler place them)`
       : 'not pinned: the scheduler places the proxies, the load generator and the upstream',
   );
+  line(`Redis paths: ${http.redis}`);
   line();
   line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | ratio to floor |');
   line('|---|---|---|---|---|---|---|');
-  const { pinning: _pinning, ...paths } = http;
+  const { pinning: _pinning, redis: _redis, ...paths } = http;
   for (const [name, result] of Object.entries(paths)) {
     if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | |`);
     else
