@@ -154,6 +154,11 @@ describe('tracing without an SDK', () => {
   it('rethrows the same error untouched', async () => {
     const error = new ProviderError('E4201');
     await expect(withSpan(SPAN_NAMES.PROVIDER_ATTEMPT, {}, async () => Promise.reject(error))).rejects.toBe(error);
+    // A function that throws before returning its promise still yields a rejected promise, never a throw.
+    const pending = withSpan(SPAN_NAMES.PROVIDER_ATTEMPT, {}, () => {
+      throw error;
+    });
+    await expect(pending).rejects.toBe(error);
   });
 
   it('hands out non-recording spans from startSpan and runs runInSpan directly', () => {

@@ -19,9 +19,10 @@ export function budgetStep(spend: SpendTracker): Step {
       check.catch(() => undefined);
       checks.set(exchange, check);
     },
-    run: async (exchange, next) => {
-      await checks.get(exchange);
-      return next();
+    // Without a budget there is nothing to wait for: no extra turn of the microtask queue.
+    run: (exchange, next) => {
+      const check = checks.get(exchange);
+      return check === undefined ? next() : check.then(next);
     },
   };
 }

@@ -99,10 +99,17 @@ export function startSpan(name: string, attributes?: Attributes): Span {
  * gets status ERROR, `error.type` and `l04.error.code` set to the E-code (E4900 for non-gateway
  * errors) and a redacted exception event; the error is rethrown unchanged.
  */
-export async function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
+export function withSpan<T>(name: string, attributes: Attributes, fn: (span: Span) => Promise<T>): Promise<T> {
   const span = startSpan(name, attributes);
-  // No SDK: nothing to record and no context worth propagating.
-  if (!isSpanContextValid(span.spanContext())) return fn(span);
+  // No SDK: nothing to record and no context worth propagating; `fn`'s own promise, not a wrapper
+  // around it (an async function returning a promise costs extra microtask turns on every step).
+  if (!isSpanContextValid(span.spanContext())) {
+    try {
+      return fn(span);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
   return context.with(trace.setSpan(context.active(), span), async () => {
     try {
       return await fn(span);
