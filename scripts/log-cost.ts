@@ -1,6 +1,7 @@
 /**
  * What a request's log line costs with each destination: the old buffered asynchronous one (4 KB
- * before a write), the synchronous JSON one `serve` uses, and the pretty one for terminals. Writes
+ * before a write), the synchronous JSON one `serve` uses, and the pretty one for terminals; each
+ * written through `logger.info` and through `logFlat` (what the request accounting uses). Writes
  * 50,000 request lines of the gateway's real shape to /dev/null and to a temporary file, and prints
  * microseconds per line (median of 5 runs). Run: `npx tsx scripts/log-cost.ts`.
  */
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { DestinationStream } from 'pino';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger, logFlat } from '../src/observability/logger.js';
 import { createLogDestination } from '../src/observability/log-destination.js';
 
 const LINES = 50_000;
@@ -37,12 +38,13 @@ const variants: Array<[string, Make]> = [
   ['sync pretty (serve, on a terminal)', (fd) => createLogDestination({ fd, format: 'pretty', isTerminal: true, env: {} })],
 ];
 
-function measure(make: Make, path: string): number {
+function measure(make: Make, path: string, flat: boolean): number {
   const fd = openSync(path, 'w');
   const destination = make(fd);
   const logger = createLogger({ level: 'info', destination });
   const started = process.hrtime.bigint();
-  for (let index = 0; index < LINES; index++) logger.info(line, 'request completed');
+  if (flat) for (let index = 0; index < LINES; index++) logFlat(logger, 'info', line, 'request completed');
+  else for (let index = 0; index < LINES; index++) logger.info(line, 'request completed');
   destination.flushSync();
   const elapsed = Number(process.hrtime.bigint() - started) / 1_000;
   closeSync(fd);
@@ -52,12 +54,15 @@ function measure(make: Make, path: string): number {
 const dir = mkdtempSync(join(tmpdir(), 'l04-log-cost-'));
 try {
   for (const [name, make] of variants) {
-    for (const [target, path] of [
-      ['/dev/null', '/dev/null'],
-      ['file', join(dir, 'log.jsonl')],
-    ] as const) {
-      const runs = Array.from({ length: RUNS }, () => measure(make, path)).sort((a, b) => a - b);
-      process.stdout.write(`${name.padEnd(40)} ${target.padEnd(9)} ${runs[Math.floor(RUNS / 2)]!.toFixed(2)} µs/line\n`);
+    for (const flat of [false, true]) {
+      for (const [target, path] of [
+        ['/dev/null', '/dev/null'],
+        ['file', join(dir, 'log.jsonl')],
+      ] as const) {
+        const runs = Array.from({ length: RUNS }, () => measure(make, path, flat)).sort((a, b) => a - b);
+        const how = flat ? 'logFlat' : 'logger.info';
+        process.stdout.write(`${name.padEnd(40)} ${how.padEnd(12)} ${target.padEnd(9)} ${runs[Math.floor(RUNS / 2)]!.toFixed(2)} µs/line\n`);
+      }
     }
   }
 } finally {

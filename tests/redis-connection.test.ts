@@ -12,6 +12,8 @@ import { onCleanup } from './helpers/cleanup.js';
 import { sharedClusterNodes } from './helpers/redis-cluster.js';
 import { respCommands, startRedisProxy, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
+import { createClient } from '@redis/client';
+import { CommandAbort, asAbortSignal } from '../src/state/reply-deadline.js';
 import { testRedis } from './helpers/redis.js';
 
 const ECHO = defineRedisScript('echo keys', 'return { KEYS[1], #KEYS, ARGV[1] }');
@@ -85,6 +87,42 @@ describe('RedisConnection on a Redis Cluster', () => {
     await connection.eval(ECHO, [key], ['first']);
     await connection.call(key, ['SCRIPT', 'FLUSH']);
     expect(await connection.eval(ECHO, [key], ['again'])).toEqual([key, 1, 'again']);
+  });
+});
+
+describe('CommandAbort, the signal a given-up command carries', () => {
+  it('tells each listener once, not after it was removed, and nothing after the first abort', () => {
+    const abort = new CommandAbort();
+    const heard: string[] = [];
+    const first = () => heard.push('first');
+    const removed = () => heard.push('removed');
+    abort.addEventListener('abort', first);
+    abort.addEventListener('abort', removed);
+    abort.addEventListener('abort', () => heard.push('third'));
+    abort.removeEventListener('abort', removed);
+    abort.abort();
+    abort.abort();
+    expect(heard).toEqual(['first', 'third']);
+    expect(abort.aborted).toBe(true);
+  });
+
+  it('makes the real node-redis client drop an unwritten command (it never runs) and refuse an aborted one', async () => {
+    const server = await startRedisServer();
+    const client = createClient({ url: server.url });
+    onCleanup(() => client.destroy());
+    await client.connect();
+    // Given up on in the tick it was queued: node-redis writes its queue from a setImmediate.
+    const dropped = new CommandAbort();
+    const pending = client.sendCommand(['INCR', 'given-up'], { abortSignal: asAbortSignal(dropped) });
+    dropped.abort();
+    await expect(pending).rejects.toThrow(/abort/i);
+    expect(await client.sendCommand(['GET', 'given-up'])).toBeNull();
+    await expect(client.sendCommand(['INCR', 'given-up'], { abortSignal: asAbortSignal(dropped) })).rejects.toThrow(/abort/i);
+    // Once written, a command runs whatever happens to its signal afterwards.
+    const late = new CommandAbort();
+    expect(await client.sendCommand(['INCR', 'written'], { abortSignal: asAbortSignal(late) })).toBe(1);
+    late.abort();
+    expect(await client.sendCommand(['GET', 'written'])).toBe('1');
   });
 });
 

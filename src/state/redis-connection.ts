@@ -20,8 +20,8 @@
 import { ErrorReply, RESP_TYPES } from '@redis/client';
 import type { RedisArgument } from '@redis/client';
 import { assertOneSlot } from './key-slot.js';
-import { NodeLiveness, RedisTimeoutError, awaitReply, monotonicClock } from './reply-deadline.js';
-import type { DeadlineClock, ReplyBounds } from './reply-deadline.js';
+import { NodeLiveness, RedisTimeoutError, asAbortSignal, awaitReply, monotonicClock } from './reply-deadline.js';
+import type { CommandAbort, DeadlineClock, ReplyBounds } from './reply-deadline.js';
 import { addressOf, addressOfKey, closeBackend, createClusterClient, createStandaloneClient, isClusterEnabled, mastersOf } from './redis-clients.js';
 import type { Backend, MasterNode } from './redis-clients.js';
 import type { RedisScript } from './redis-script.js';
@@ -176,8 +176,8 @@ export class RedisConnection {
     const mapping = { typeMapping: options.buffers === true ? BUFFERS : undefined };
     const send =
       backend.kind === 'standalone'
-        ? (signal: AbortSignal) => backend.client.sendCommand(args, { ...mapping, abortSignal: signal })
-        : (signal: AbortSignal) => backend.cluster.sendCommand(key, false, [...args], { ...mapping, abortSignal: signal });
+        ? (signal: CommandAbort) => backend.client.sendCommand(args, { ...mapping, abortSignal: asAbortSignal(signal) })
+        : (signal: CommandAbort) => backend.cluster.sendCommand(key, false, [...args], { ...mapping, abortSignal: asAbortSignal(signal) });
     return awaitReply(this.nodeLiveness(addressOfKey(backend, key)), what, this.bounds(options.timeoutMs), send, isReply, this.clock);
   }
 
@@ -256,7 +256,7 @@ export class RedisConnection {
   }
 
   private callNode(node: MasterNode, args: readonly RedisArgument[], bounds: ReplyBounds): Promise<unknown> {
-    return awaitReply(this.nodeLiveness(node.address), String(args[0]), bounds, (signal) => node.send(args, signal), isReply, this.clock);
+    return awaitReply(this.nodeLiveness(node.address), String(args[0]), bounds, (signal) => node.send(args, asAbortSignal(signal)), isReply, this.clock);
   }
 
   /**
