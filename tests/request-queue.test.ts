@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Priority } from '../src/models/inference-request.js';
 import { RequestQueue } from '../src/resilience/request-queue.js';
 import type { QueueTicket, QuotaDecision } from '../src/resilience/request-queue.js';
@@ -80,6 +80,30 @@ describe('RequestQueue', () => {
     await flushMicrotasks();
     expect(dispatched).toEqual(['a', 'b', 'c']);
     expect(queue.active()).toBe(2);
+  });
+
+  it('dispatches at once when a slot is free and nobody waits, without listening on the signal', async () => {
+    const queue = new RequestQueue({ provider: 'p', maxConcurrency: 2, maxSize: 10, agingMs: 10_000, clock: new FakeClock() });
+    const controller = new AbortController();
+    const spy = vi.spyOn(controller.signal, 'addEventListener');
+    const first = await queue.acquire({ priority: 'normal', tokens: 1, signal: controller.signal });
+    const second = await queue.acquire({ priority: 'low', tokens: 1, signal: controller.signal });
+    expect(queue.active()).toBe(2);
+    expect(spy).not.toHaveBeenCalled();
+    // The slots are full: the next one waits (and listens) until a ticket comes back.
+    let third: QueueTicket | undefined;
+    void queue.acquire({ priority: 'high', tokens: 1, signal: controller.signal }).then((ticket) => (third = ticket));
+    await flushMicrotasks();
+    expect(third).toBeUndefined();
+    expect(spy).toHaveBeenCalledTimes(1);
+    first.release();
+    first.release();
+    await flushMicrotasks();
+    expect(third).toBeDefined();
+    expect(queue.active()).toBe(2);
+    second.release();
+    third!.release();
+    expect(queue.active()).toBe(0);
   });
 
   it('orders by priority, then earliest deadline, then arrival', async () => {

@@ -104,6 +104,11 @@ export class RequestQueue {
       const retryAfterMs = this.options.fullRetryAfterMs ?? 1_000;
       return Promise.reject(new RateLimitError('E4404', undefined, { retryAfterMs, details: { provider, max_size: maxSize } }));
     }
+    // A free slot, nobody waiting and no quota to ask: dispatched at once, without a place in the
+    // queue, an abort listener or a turn of the pump (the common case of an unloaded provider).
+    if (this.options.quota === undefined && this.waiting.size === 0 && this.quotaTimer === undefined && this.running < this.options.maxConcurrency) {
+      return Promise.resolve(this.startRunning(undefined));
+    }
     return new Promise<QueueTicket>((resolve, reject) => {
       const entry: Waiting = { options, enqueuedAt: now, seq: this.seq++, resolve, reject, timer: undefined, onAbort: undefined };
       if (deadlineAt !== undefined) entry.timer = clock.setTimer(() => this.fail(entry, deadlinePassed(provider, deadlineAt)), deadlineAt - now);
@@ -214,6 +219,11 @@ export class RequestQueue {
 
   private dispatch(entry: Waiting, reservation: TokenReservation | undefined): void {
     this.remove(entry);
+    entry.resolve(this.startRunning(reservation));
+  }
+
+  /** Takes a slot; the ticket gives it back (once) and lets the next waiting request go. */
+  private startRunning(reservation: TokenReservation | undefined): QueueTicket {
     this.running++;
     let released = false;
     const ticket: QueueTicket = {
@@ -225,7 +235,7 @@ export class RequestQueue {
       },
     };
     if (reservation !== undefined) ticket.reservation = reservation;
-    entry.resolve(ticket);
+    return ticket;
   }
 
   private fail(entry: Waiting, error: unknown): void {
