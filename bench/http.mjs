@@ -19,7 +19,7 @@
 // default), wherever the scheduler puts it. The report says which.
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
-//      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning)
+//      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning), BENCH_LOG_LEVEL (info; warn: no request lines)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
