@@ -161,7 +161,9 @@ describe('RedisConnection waits', () => {
   it('end at close within the grace even while Redis stalls, failing what is pending', async () => {
     const server = await startRedisServer();
     const proxy = await startTcpProxy({ host: '127.0.0.1', port: server.port });
-    const connection = await connectTo({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 60_000, connectTimeoutMs: 100 });
+    // The connect bound is also the close grace; 100 ms was too short to connect at all while the
+    // whole suite runs on two cores (seen once in CI), 500 ms still ends far from the 60 s command bound.
+    const connection = await connectTo({ url: `redis://127.0.0.1:${proxy.port}`, commandTimeoutMs: 60_000, connectTimeoutMs: 500 });
     proxy.stall();
     const pending = connection.call('k', ['PING']);
     await connection.close();
