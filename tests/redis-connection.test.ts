@@ -13,7 +13,7 @@ import { sharedClusterNodes } from './helpers/redis-cluster.js';
 import { respCommands, startRedisProxy, startRedisServer } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { createClient } from '@redis/client';
-import { CommandAbort, asAbortSignal } from '../src/state/reply-deadline.js';
+import { LightAbort, asAbortSignal } from '../src/util/light-abort.js';
 import { testRedis } from './helpers/redis.js';
 
 const ECHO = defineRedisScript('echo keys', 'return { KEYS[1], #KEYS, ARGV[1] }');
@@ -90,9 +90,9 @@ describe('RedisConnection on a Redis Cluster', () => {
   });
 });
 
-describe('CommandAbort, the signal a given-up command carries', () => {
+describe('LightAbort, the signal a given-up Redis command (and an upstream call) carries', () => {
   it('tells each listener once, not after it was removed, and nothing after the first abort', () => {
-    const abort = new CommandAbort();
+    const abort = new LightAbort();
     const heard: string[] = [];
     const first = () => heard.push('first');
     const removed = () => heard.push('removed');
@@ -100,10 +100,11 @@ describe('CommandAbort, the signal a given-up command carries', () => {
     abort.addEventListener('abort', removed);
     abort.addEventListener('abort', () => heard.push('third'));
     abort.removeEventListener('abort', removed);
-    abort.abort();
-    abort.abort();
+    abort.abort('first reason');
+    abort.abort('second reason');
     expect(heard).toEqual(['first', 'third']);
     expect(abort.aborted).toBe(true);
+    expect(abort.reason).toBe('first reason');
   });
 
   it('makes the real node-redis client drop an unwritten command (it never runs) and refuse an aborted one', async () => {
@@ -112,14 +113,14 @@ describe('CommandAbort, the signal a given-up command carries', () => {
     onCleanup(() => client.destroy());
     await client.connect();
     // Given up on in the tick it was queued: node-redis writes its queue from a setImmediate.
-    const dropped = new CommandAbort();
+    const dropped = new LightAbort();
     const pending = client.sendCommand(['INCR', 'given-up'], { abortSignal: asAbortSignal(dropped) });
     dropped.abort();
     await expect(pending).rejects.toThrow(/abort/i);
     expect(await client.sendCommand(['GET', 'given-up'])).toBeNull();
     await expect(client.sendCommand(['INCR', 'given-up'], { abortSignal: asAbortSignal(dropped) })).rejects.toThrow(/abort/i);
     // Once written, a command runs whatever happens to its signal afterwards.
-    const late = new CommandAbort();
+    const late = new LightAbort();
     expect(await client.sendCommand(['INCR', 'written'], { abortSignal: asAbortSignal(late) })).toBe(1);
     late.abort();
     expect(await client.sendCommand(['GET', 'written'])).toBe('1');

@@ -20,8 +20,10 @@
 import { ErrorReply, RESP_TYPES } from '@redis/client';
 import type { RedisArgument } from '@redis/client';
 import { assertOneSlot } from './key-slot.js';
-import { NodeLiveness, RedisTimeoutError, asAbortSignal, awaitReply, monotonicClock } from './reply-deadline.js';
-import type { CommandAbort, DeadlineClock, ReplyBounds } from './reply-deadline.js';
+import { NodeLiveness, RedisTimeoutError, awaitReply, monotonicClock } from './reply-deadline.js';
+import type { DeadlineClock, ReplyBounds } from './reply-deadline.js';
+import { asAbortSignal } from '../util/light-abort.js';
+import type { LightAbort } from '../util/light-abort.js';
 import { addressOf, addressOfKey, closeBackend, createClusterClient, createStandaloneClient, isClusterEnabled, mastersOf } from './redis-clients.js';
 import type { Backend, MasterNode } from './redis-clients.js';
 import type { RedisScript } from './redis-script.js';
@@ -176,8 +178,8 @@ export class RedisConnection {
     const mapping = { typeMapping: options.buffers === true ? BUFFERS : undefined };
     const send =
       backend.kind === 'standalone'
-        ? (signal: CommandAbort) => backend.client.sendCommand(args, { ...mapping, abortSignal: asAbortSignal(signal) })
-        : (signal: CommandAbort) => backend.cluster.sendCommand(key, false, [...args], { ...mapping, abortSignal: asAbortSignal(signal) });
+        ? (signal: LightAbort) => backend.client.sendCommand(args, { ...mapping, abortSignal: asAbortSignal(signal) })
+        : (signal: LightAbort) => backend.cluster.sendCommand(key, false, [...args], { ...mapping, abortSignal: asAbortSignal(signal) });
     return awaitReply(this.nodeLiveness(addressOfKey(backend, key)), what, this.bounds(options.timeoutMs), send, isReply, this.clock);
   }
 

@@ -13,6 +13,7 @@
  * A command that is given up on is also aborted, so that node-redis drops it if it is still unsent
  * (it then never runs late).
  */
+import { LightAbort } from '../util/light-abort.js';
 
 /** Monotonic time and timers (real by default; injectable for tests). */
 export interface DeadlineClock {
@@ -41,46 +42,6 @@ export class RedisTimeoutError extends Error {
   ) {
     super(`Redis did not answer ${what}: the node was silent for ${Math.round(silentMs)} ms (waited ${Math.round(waitedMs)} ms)`);
   }
-}
-
-/**
- * The abort signal of one command, in the shape node-redis reads from `abortSignal` (its command
- * queue checks `aborted`, adds one `abort` listener, and removes it once the command is written).
- * A plain object: an `AbortController` with its EventTarget and listener bookkeeping costs several
- * microseconds per command, and the Redis paths send five commands a request. Handed to node-redis
- * with `asAbortSignal`; `tests/redis-connection.test.ts` checks the real client honours it.
- */
-export class CommandAbort {
-  aborted = false;
-  private listener: (() => void) | undefined;
-  private more: Array<() => void> | undefined;
-
-  addEventListener(type: string, listener: () => void): void {
-    if (type !== 'abort' || this.aborted) return;
-    if (this.listener === undefined) this.listener = listener;
-    else (this.more ??= []).push(listener);
-  }
-
-  removeEventListener(type: string, listener: () => void): void {
-    if (type !== 'abort') return;
-    if (this.listener === listener) this.listener = undefined;
-    else if (this.more !== undefined) this.more = this.more.filter((other) => other !== listener);
-  }
-
-  /** Marks the command given up on and tells its listeners, each once. */
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    const listeners = [this.listener, ...(this.more ?? [])];
-    this.listener = undefined;
-    this.more = undefined;
-    for (const listener of listeners) listener?.();
-  }
-}
-
-/** `abort` as the `AbortSignal` node-redis's command options are typed with (it reads only what `CommandAbort` has). */
-export function asAbortSignal(abort: CommandAbort): AbortSignal {
-  return abort as unknown as AbortSignal;
 }
 
 /** The bounds of one wait, in milliseconds. */
@@ -130,13 +91,14 @@ export function awaitReply<T>(
   node: NodeLiveness,
   what: string,
   bounds: ReplyBounds,
-  send: (signal: CommandAbort) => Promise<T>,
+  send: (signal: LightAbort) => Promise<T>,
   isReply: (error: unknown) => boolean,
   clock: DeadlineClock = monotonicClock,
 ): Promise<T> {
   const issuedAt = clock.now();
   const written = node.writeStamp();
-  const controller = new CommandAbort();
+  // A given-up command is aborted too, so that node-redis drops it if it is still unsent.
+  const controller = new LightAbort();
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let timer: { cancel(): void } | undefined;

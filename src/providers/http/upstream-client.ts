@@ -1,7 +1,7 @@
 /**
  * The one HTTP client every adapter uses to reach its provider: a pooled undici agent per provider,
  * and four timeouts (connect, first byte, gap between body chunks, whole request), all ending in one
- * abort signal per call (`CallAbort`). The whole-request bound is the provider's `timeout_ms`, cut
+ * abort signal per call (`LightAbort`). The whole-request bound is the provider's `timeout_ms`, cut
  * shorter by the caller's hard deadline when there is one. Bodies are read incrementally under a
  * byte cap, never buffered whole. Failures come out as `GatewayError`s: E4200 unreachable, E4201
  * the provider's timeout, E4510 the caller's deadline, E4507 cancelled by the caller, E4601 a body
@@ -18,10 +18,10 @@
  * Past 400 lines: the four timeouts, the byte caps and the mapping of transport errors act on one
  * call's abort signal and must agree on whose fault each ending is.
  */
-import { EventEmitter } from 'node:events';
 import { Agent, errors as undiciErrors } from 'undici';
 import type { Dispatcher } from 'undici';
 import { CancelledError, DeadlineError, GatewayError, ProviderError, ResponseError } from '../../models/error-codes.js';
+import { LightAbort, asAbortSignal } from '../../util/light-abort.js';
 
 /** Default largest body read from a provider, in bytes (`providers.<id>.max_response_bytes`). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
@@ -176,7 +176,8 @@ export class UpstreamClient {
     if (totalMs <= 0) throw expired();
     if (request.signal?.aborted) throw abortReason(request.signal);
 
-    const controller = new CallAbort();
+    // What ends the call (caller gone, a timeout, a stalled stream), with the first reason.
+    const controller = new LightAbort<GatewayError>();
     const onCallerAbort = (): void => controller.abort(abortReason(request.signal));
     request.signal?.addEventListener('abort', onCallerAbort, { once: true });
     const timer = setTimeout(() => controller.abort(expired()), totalMs);
@@ -209,7 +210,7 @@ export class UpstreamClient {
         method: request.method,
         headers,
         body,
-        signal: controller,
+        signal: asAbortSignal(controller),
       });
     } catch (error) {
       release();
@@ -240,7 +241,7 @@ export class UpstreamClient {
 
   private wrapResponse(
     response: Dispatcher.ResponseData,
-    controller: CallAbort,
+    controller: LightAbort<GatewayError>,
     release: () => void,
     reading: { blockedByConsumer: boolean },
   ): UpstreamResponse {
@@ -353,7 +354,7 @@ export class UpstreamClient {
   }
 
   /** Maps undici and socket failures to E4200/E4201/E4507, keeping an abort's own reason. */
-  private mapTransportError(error: unknown, signal: CallAbort): GatewayError {
+  private mapTransportError(error: unknown, signal: LightAbort<GatewayError>): GatewayError {
     if (error instanceof GatewayError) return error;
     if (signal.reason !== undefined) return signal.reason;
     const details = { provider: this.provider };
@@ -374,23 +375,6 @@ export class UpstreamClient {
           ? 'connection reset'
           : `request failed (${code ?? 'unknown'})`;
     return new ProviderError('E4200', `${this.provider}: ${text}`, { details: { ...details, cause_code: code }, cause: error });
-  }
-}
-
-/**
- * What ends one upstream call (caller gone, a timeout, a stalled stream), with the first reason.
- * undici takes any emitter of `abort` as a request's signal; an `AbortController` per call would
- * cost an EventTarget and its listener bookkeeping on every request.
- */
-class CallAbort extends EventEmitter {
-  aborted = false;
-  reason: GatewayError | undefined;
-
-  abort(reason: GatewayError): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.emit('abort');
   }
 }
 
