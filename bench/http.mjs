@@ -1,6 +1,7 @@
 // HTTP throughput against ../shared/bench/instant-upstream.mjs, every path measured side by side in
-// one interleaved run: each round measures the floor and then every path, and the report gives the
-// median over the rounds, each as a ratio to the floor's median from the same run.
+// one interleaved run: in each round every path is measured right after a floor measurement of its
+// own, and a path's ratio is the median over the rounds of its paired ratios to the floor (its
+// req/s is the median of its rounds; the floor's, the median of all its measurements).
 //   floor                 bench client → floor-proxy.mjs → instant upstream (a bare Node proxy hop)
 //   memory, cache off     bench client → gateway → OpenAIAdapter → instant upstream
 //   memory, cache miss    the same, cache on, every prompt new (lookup, miss, store)
@@ -19,12 +20,13 @@
 // default), wherever the scheduler puts it. The report says which.
 // usage: node bench/http.mjs [CONCURRENCY=50] [SECONDS=3] [ROUNDS=2]
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
-//      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning), BENCH_LOG_LEVEL (info; warn: no request lines)
+//      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning), BENCH_LOG_LEVEL (info; warn: no request lines),
+//      BENCH_NODE (a node binary for the floor and the gateways; the harness keeps the bench's own)
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CPUS, freePort, haveShared, onCpus, pinning, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import { CPUS, freePort, haveShared, onCpus, pinning, proxyNode, proxyNodeVersion, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
 const seconds = process.argv[3] ?? '3';
@@ -72,7 +74,7 @@ async function gateway(name, state, cache) {
       logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
     }),
   );
-  const child = await startProcess(...onCpus(CPUS.measured, process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath]), port, {
+  const child = await startProcess(...onCpus(CPUS.measured, proxyNode, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath]), port, {
     stdout: 'ignore',
   });
   children.push(child);
@@ -84,7 +86,7 @@ try {
   const floorPort = await freePort();
   children.push(
     await startProcess(
-      ...onCpus(CPUS.measured, process.execPath, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`]),
+      ...onCpus(CPUS.measured, proxyNode, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`]),
       floorPort,
     ),
   );
@@ -117,16 +119,34 @@ try {
   const warmupSeconds = process.env.BENCH_WARMUP_SECONDS ?? '5';
   if (Number(warmupSeconds) > 0)
     for (const [, url, body, headers] of paths) await runJson(['bench/load.mjs', url, body, concurrency, warmupSeconds, headers], {}, CPUS.harness);
+  // Each path is measured right after a floor measurement of its own, and its ratio is the median
+  // of those paired ratios: a shared machine's speed drifts within a run, and a floor measured
+  // twenty seconds earlier would carry that drift into the ratio.
+  const measure = ([, url, body, headers]) => runJson(['bench/load.mjs', url, body, concurrency, seconds, headers], {}, CPUS.harness);
+  const [floorPath, ...measured] = paths;
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
+  const ratios = Object.fromEntries(measured.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const [name, url, body, headers] of paths)
-      runs[name].push(await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers], {}, CPUS.harness));
+    for (const path of measured) {
+      const floorRun = await measure(floorPath);
+      const run = await measure(path);
+      runs.floor.push(floorRun);
+      runs[path[0]].push(run);
+      ratios[path[0]].push(floorRun.rps > 0 ? run.rps / floorRun.rps : 0);
+    }
   }
+  const median = (list) => {
+    const sorted = [...list].sort((a, b) => a - b);
+    const middle = sorted.length / 2;
+    return Number.isInteger(middle) ? (sorted[middle - 1] + sorted[middle]) / 2 : sorted[Math.floor(middle)];
+  };
   for (const [name, list] of Object.entries(runs)) {
     const sorted = [...list].sort((a, b) => a.rps - b.rps);
     results[name] = { ...sorted[Math.floor(sorted.length / 2)], rounds: list.map((run) => run.rps) };
+    if (name in ratios)
+      Object.assign(results[name], { ratio: Number(median(ratios[name]).toFixed(2)), ratios: ratios[name].map((ratio) => Number(ratio.toFixed(2))) });
   }
 } finally {
   for (const child of children.reverse()) stop(child);
 }
-console.log(JSON.stringify({ ...results, pinning: pinning ? CPUS : false, redis: redis.where }));
+console.log(JSON.stringify({ ...results, pinning: pinning ? CPUS : false, redis: redis.where, node: { proxies: proxyNodeVersion, harness: process.version } }));

@@ -20,6 +20,15 @@ export const haveShared = existsSync(join(sharedBench, 'floor-proxy.mjs'));
  */
 export const pinning =
   process.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' }).status === 0;
+/**
+ * The Node.js that runs the proxies under test — the floor and every gateway — (`BENCH_NODE`, a
+ * path to a `node` binary; default the one running the bench). The harness (load generator,
+ * upstream) always runs on the bench's own Node, so that two versions meet the same load.
+ */
+export const proxyNode = process.env.BENCH_NODE ?? process.execPath;
+/** `proxyNode`'s version, for the report. */
+export const proxyNodeVersion = spawnSync(proxyNode, ['-v'], { encoding: 'utf8' }).stdout.trim();
+
 /** The CPU of the process under test, and the CPUs of the harness. */
 export const CPUS = { measured: '0', harness: `1-${Math.max(1, availableParallelism() - 1)}` };
 

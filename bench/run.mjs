@@ -4,7 +4,8 @@
 // env: BENCH_SECONDS (3), BENCH_CONCURRENCY (50), BENCH_ROUNDS (2), BENCH_PORTKEY=1 (also measure Portkey's gateway),
 //      BENCH_WARMUP_SECONDS (5, each HTTP path once before the measured rounds),
 //      BENCH_PIN (default on with taskset and 2+ CPUs: the proxy under test on CPU 0, the harness on the rest; 0 = off),
-//      BENCH_MEMORY_SECONDS (20, the mixed load of bench/memory.mjs)
+//      BENCH_MEMORY_SECONDS (20, the mixed load of bench/memory.mjs),
+//      BENCH_NODE (a node binary for the floor and the gateways under test; the harness keeps this Node)
 import { cpus, totalmem } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { runJson } from './lib.mjs';
@@ -36,22 +37,23 @@ line(
 const http = await runJson(['bench/http.mjs', concurrency, seconds, rounds]);
 if (http.skipped) line(`skipped: ${http.skipped}`);
 else {
-  const floor = http.floor?.rps ?? 0;
   line(
     http.pinning
       ? `pinned: each proxy under test alone on CPU ${http.pinning.measured}, the load generator and the upstream on CPUs ${http.pinning.harness} (BENCH_PIN=0 to let the scheduler place them)`
       : 'not pinned: the scheduler places the proxies, the load generator and the upstream',
   );
   line(`Redis paths: ${http.redis}`);
+  line(`Node: ${http.node.proxies} for the floor and the gateways (BENCH_NODE), ${http.node.harness} for the harness`);
+  line('ratio to floor: the median over the rounds of the path against the floor measured just before it (per round in brackets)');
   line();
   line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | ratio to floor |');
   line('|---|---|---|---|---|---|---|');
-  const { pinning: _pinning, redis: _redis, ...paths } = http;
+  const { pinning: _pinning, redis: _redis, node: _node, ...paths } = http;
   for (const [name, result] of Object.entries(paths)) {
     if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | |`);
     else
       line(
-        `| ${name} | ${result.rps} | ${result.rounds.join(', ')} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${floor > 0 ? (result.rps / floor).toFixed(2) : '-'} |`,
+        `| ${name} | ${result.rps} | ${result.rounds.join(', ')} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${name === 'floor' ? '1.00' : `${result.ratio?.toFixed(2) ?? '-'} (${result.ratios?.join(', ') ?? ''})`} |`,
       );
   }
 }
