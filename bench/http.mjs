@@ -22,7 +22,7 @@
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
 //      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning), BENCH_LOG_LEVEL (info; warn: no request lines),
 //      BENCH_NODE (a node binary for the floor and the gateways; the harness keeps the bench's own)
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -78,18 +78,37 @@ async function gateway(name, state, cache) {
     stdout: 'ignore',
   });
   children.push(child);
-  return `http://127.0.0.1:${port}/v1/chat/completions`;
+  const url = `http://127.0.0.1:${port}/v1/chat/completions`;
+  proxyPids.set(url, child.pid);
+  return url;
+}
+
+/** The process under test behind each URL: its CPU time is read around every measurement. */
+const proxyPids = new Map();
+/** CPU time of `pid`, every thread (V8's GC helpers included), in µs; undefined without Linux's /proc. */
+function cpuMicros(pid) {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
+  let ticks = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return ticks * 10_000; // USER_HZ is 100 on Linux
 }
 
 const results = {};
 try {
   const floorPort = await freePort();
-  children.push(
-    await startProcess(
-      ...onCpus(CPUS.measured, proxyNode, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`]),
-      floorPort,
-    ),
+  const floorProcess = await startProcess(
+    ...onCpus(CPUS.measured, proxyNode, [join(sharedBench, 'floor-proxy.mjs'), String(floorPort), `http://127.0.0.1:${upstreamPort}`]),
+    floorPort,
   );
+  children.push(floorProcess);
+  proxyPids.set(`http://127.0.0.1:${floorPort}/v1/chat/completions`, floorProcess.pid);
   const memoryOff = await gateway('memory-off', 'memory', false);
   const memoryOn = await gateway('memory-on', 'memory', true);
   const redisOn = await gateway('redis-on', 'redis', true);
@@ -122,7 +141,17 @@ try {
   // Each path is measured right after a floor measurement of its own, and its ratio is the median
   // of those paired ratios: a shared machine's speed drifts within a run, and a floor measured
   // twenty seconds earlier would carry that drift into the ratio.
-  const measure = ([, url, body, headers]) => runJson(['bench/load.mjs', url, body, concurrency, seconds, headers], {}, CPUS.harness);
+  // Each measurement also reads the CPU time the process under test spent per request (where /proc
+  // exists; not for Portkey, whose server runs under npx): a path's CPU cost, which the machine's
+  // drift moves less than its req/s, and which shows whether the floor kept its core busy.
+  const measure = async ([, url, body, headers]) => {
+    const pid = proxyPids.get(url);
+    const before = cpuMicros(pid);
+    const run = await runJson(['bench/load.mjs', url, body, concurrency, seconds, headers], {}, CPUS.harness);
+    const after = cpuMicros(pid);
+    const { requests, ...rest } = run;
+    return before === undefined || after === undefined || !(requests > 0) ? rest : { ...rest, cpu_us: Math.round((after - before) / requests) };
+  };
   const [floorPath, ...measured] = paths;
   const runs = Object.fromEntries(paths.map(([name]) => [name, []]));
   const ratios = Object.fromEntries(measured.map(([name]) => [name, []]));
@@ -142,7 +171,9 @@ try {
   };
   for (const [name, list] of Object.entries(runs)) {
     const sorted = [...list].sort((a, b) => a.rps - b.rps);
-    results[name] = { ...sorted[Math.floor(sorted.length / 2)], rounds: list.map((run) => run.rps) };
+    const { cpu_us: _cpu, ...middle } = sorted[Math.floor(sorted.length / 2)];
+    const cpu = list.flatMap((run) => (run.cpu_us === undefined ? [] : [run.cpu_us]));
+    results[name] = { ...middle, rounds: list.map((run) => run.rps), ...(cpu.length === 0 ? {} : { cpu_us_per_request: Math.round(median(cpu)) }) };
     if (name in ratios)
       Object.assign(results[name], { ratio: Number(median(ratios[name]).toFixed(2)), ratios: ratios[name].map((ratio) => Number(ratio.toFixed(2))) });
   }

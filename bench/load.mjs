@@ -1,5 +1,5 @@
 // A small closed-loop HTTP load generator: C connections, each sending the next request as soon as
-// the previous answer is read, for D seconds after a warm-up. Prints JSON {rps, p50_ms, p99_ms, errors}.
+// the previous answer is read, for D seconds after a warm-up. Prints JSON {rps, p50_ms, p99_ms, errors, requests}.
 // A `{{n}}` in the body is replaced by a number unique to each request (a prompt never seen before).
 // usage: node bench/load.mjs URL BODY_JSON [CONCURRENCY=64] [SECONDS=5] [HEADERS_JSON={}]
 import { Pool } from 'undici';
@@ -38,9 +38,13 @@ async function run(durationMs, record) {
   return { count, errors, latencies };
 }
 
-await run(1000, false);
+const warm = await run(1000, false);
 const result = await run(seconds * 1000, true);
 result.latencies.sort((a, b) => a - b);
 const pick = (q) => result.latencies[Math.min(result.latencies.length - 1, Math.floor(q * result.latencies.length))] ?? 0;
-console.log(JSON.stringify({ rps: Math.round(result.count / seconds), p50_ms: +pick(0.5).toFixed(2), p99_ms: +pick(0.99).toFixed(2), errors: result.errors }));
+// `requests`: every answer, the warm-up's included, for a CPU cost per request of the process under test.
+const requests = warm.count + warm.errors + result.count + result.errors;
+console.log(
+  JSON.stringify({ rps: Math.round(result.count / seconds), p50_ms: +pick(0.5).toFixed(2), p99_ms: +pick(0.99).toFixed(2), errors: result.errors, requests }),
+);
 await pool.close();

@@ -45,15 +45,16 @@ else {
   line(`Redis paths: ${http.redis}`);
   line(`Node: ${http.node.proxies} for the floor and the gateways (BENCH_NODE), ${http.node.harness} for the harness`);
   line('ratio to floor: the median over the rounds of the path against the floor measured just before it (per round in brackets)');
+  line('CPU µs / request: the process under test, every thread, median over its measurements (the warm-up second of each included)');
   line();
-  line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | ratio to floor |');
-  line('|---|---|---|---|---|---|---|');
+  line('| path | req/s (median) | per round | p50 ms | p99 ms | errors | CPU µs / request | ratio to floor |');
+  line('|---|---|---|---|---|---|---|---|');
   const { pinning: _pinning, redis: _redis, node: _node, ...paths } = http;
   for (const [name, result] of Object.entries(paths)) {
-    if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | |`);
+    if (result.skipped) line(`| ${name} | skipped: ${result.skipped} | | | | | | |`);
     else
       line(
-        `| ${name} | ${result.rps} | ${result.rounds.join(', ')} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${name === 'floor' ? '1.00' : `${result.ratio?.toFixed(2) ?? '-'} (${result.ratios?.join(', ') ?? ''})`} |`,
+        `| ${name} | ${result.rps} | ${result.rounds.join(', ')} | ${result.p50_ms} | ${result.p99_ms} | ${result.errors} | ${result.cpu_us_per_request ?? '-'} | ${name === 'floor' ? '1.00' : `${result.ratio?.toFixed(2) ?? '-'} (${result.ratios?.join(', ') ?? ''})`} |`,
       );
   }
 }
