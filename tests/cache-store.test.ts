@@ -212,6 +212,38 @@ describe('MemoryCacheStore', () => {
     expect(store.size).toBe(0);
   });
 
+  it('keeps each bucket right as it grows from one entry to several and back to none', async () => {
+    const store = new MemoryCacheStore();
+    const bucketKeys = () => [
+      ...((store as unknown as { partitions: Map<string, { buckets: Map<string, unknown> }> }).partitions.get('p1')?.buckets.keys() ?? []),
+    ];
+    const put = (exactKey: string, buckets?: string[]) =>
+      store.put(entry({ exactKey, payload: `payload ${exactKey}`, ...(buckets === undefined ? {} : { vector: vector(buckets) }) }), {
+        maxEntriesPerPartition: 10,
+        now: NOW,
+      });
+    const payloadsIn = async (bucket: string) => {
+      const found = await candidates(store, 'p1', [bucket], { limit: 10, now: NOW });
+      return (await Promise.all(found.map(async (candidate) => store.getPayload('p1', candidate.id, NOW)))).sort();
+    };
+    await put('k1', ['b1', 'b2']);
+    expect(await payloadsIn('b1')).toEqual(['payload k1']);
+    await put('k2', ['b1']);
+    await put('k3', ['b1']);
+    expect(await payloadsIn('b1')).toEqual(['payload k1', 'payload k2', 'payload k3']);
+    expect(await payloadsIn('b2')).toEqual(['payload k1']);
+    await put('k2', ['b3']); // replaced: leaves b1 for b3
+    expect(await payloadsIn('b1')).toEqual(['payload k1', 'payload k3']);
+    await put('k3'); // replaced by an exact-only entry: b1 is down to one member
+    expect(await payloadsIn('b1')).toEqual(['payload k1']);
+    await put('k1'); // and to none: b1 and b2 are gone from the index
+    expect(await payloadsIn('b1')).toEqual([]);
+    expect(bucketKeys()).toEqual(['b3']);
+    await put('k4', ['b1']);
+    expect(await payloadsIn('b1')).toEqual(['payload k4']);
+    expect(await payloadsIn('b3')).toEqual(['payload k2']);
+  });
+
   it('rejects a non-positive bound with what it received', () => {
     expect(() => new MemoryCacheStore({ maxEntries: 0 })).toThrow('maxEntries should be a positive integer, got 0');
   });
