@@ -53,7 +53,7 @@ export class RequestAccounting {
     const latencyMs = Math.max(0, this.options.clock.now() - exchange.arrivalAt);
     const labels = { model, provider };
 
-    metrics.recordRequest({ ...labels, cache: exchange.cache, ...outcomeLabels(error) }, latencyMs / 1000);
+    metrics.recordRequest({ model, provider, cache: exchange.cache, ...outcomeLabels(error) }, latencyMs / 1000);
     metrics.observeOverhead(Math.max(0, latencyMs - exchange.providerMs) / 1000);
     if (outcome.timeToFirstTokenMs !== undefined) metrics.observeTimeToFirstToken(labels, outcome.timeToFirstTokenMs / 1000);
     const limited = error === undefined ? undefined : RATE_LIMITED[error.code];

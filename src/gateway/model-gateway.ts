@@ -28,6 +28,7 @@ import { validateEmbedding, validateRequest } from './validate-request.js';
 import type { ValidationContext } from './validate-request.js';
 import { dashboardSnapshot } from './dashboard-snapshot.js';
 import type { DashboardSnapshot } from './dashboard-snapshot.js';
+import { merged } from '../util/merged.js';
 
 /** One item of `completeBatch`: the answer or the error, in input order. */
 export type BatchItemResult =
@@ -75,7 +76,7 @@ export class ModelGateway {
   async complete(input: InferenceRequestInput, context: CallContext = {}): Promise<InferenceResponse> {
     // Once started, the request is stamped synchronously: its arrival is the moment of the call.
     const started = this.started ?? (await this.ready());
-    const exchange = this.validate(started, () => validateRequest(input, context, { ...started.validation, stream: false }));
+    const exchange = this.validate(started, () => validateRequest(input, context, merged(started.validation, { stream: false })));
     const reply = await this.run(started, exchange);
     return expect(reply, 'response').response;
   }
@@ -189,7 +190,7 @@ export class ModelGateway {
 
   private async *streamEvents(input: InferenceRequestInput, context: CallContext): AsyncGenerator<GatewayStreamEvent> {
     const started = this.started ?? (await this.ready());
-    const exchange = this.validate(started, () => validateRequest(input, context, { ...started.validation, stream: true }));
+    const exchange = this.validate(started, () => validateRequest(input, context, merged(started.validation, { stream: true })));
     const reply = await this.run(started, exchange);
     // A complete answer (a cache hit) is told as a stream; it was settled when the chain returned it.
     if (reply.type === 'response') yield* replayResponse(reply.response, exchange.cache, exchange.similarity);

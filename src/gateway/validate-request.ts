@@ -13,6 +13,7 @@ import { Exchange } from '../pipeline/exchange.js';
 import type { Operation } from '../pipeline/exchange.js';
 import type { Clock, IdGenerator } from '../util/clock.js';
 import { estimatePromptTokens } from '../util/token-estimate.js';
+import { merged } from '../util/merged.js';
 
 /** What validation needs besides the request. */
 export interface ValidationContext {
@@ -29,13 +30,12 @@ export function validateRequest(
 ): Exchange {
   const parsed = parseInferenceRequest(input);
   const caller: CallerIdentity = context.caller ?? { agent_did: parsed.agent_did, tenant: parsed.tenant ?? 'default', key_id: 'library' };
-  const request = {
-    ...parsed,
+  const request = merged(parsed, {
     agent_did: caller.agent_did,
     tenant: caller.tenant,
     request_id: context.requestId ?? options.idGenerator(),
     ...(parsed.request_id === undefined ? {} : { client_request_id: parsed.request_id }),
-  };
+  });
   const arrivalAt = options.clock.now();
   // Only a hard deadline ends the request; `max_latency_ms` is the router's preference.
   const deadlineMs = earliest(request.constraints.deadline_ms, context.deadlineMs);

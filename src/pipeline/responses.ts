@@ -4,6 +4,7 @@ import type { RegisteredModel } from '../models/model-config.js';
 import { usageCostCents } from '../models/model-config.js';
 import type { ProviderResult } from '../providers/base.js';
 import type { Exchange } from './exchange.js';
+import { merged } from '../util/merged.js';
 
 /** The response to `exchange` from `model`'s answer, priced from its real usage. `now` is epoch milliseconds. */
 export function buildResponse(exchange: Exchange, model: RegisteredModel, result: ProviderResult, now: number): InferenceResponse {
@@ -34,17 +35,15 @@ export function buildResponse(exchange: Exchange, model: RegisteredModel, result
 export function cachedResponse(hit: InferenceResponse, exchange: Exchange, now: number): InferenceResponse {
   // The answer's first request is not this one: none of its ids carry over.
   const { client_request_id: _first, ...metadata } = hit.metadata;
-  return {
-    ...hit,
+  return merged(hit, {
     request_id: exchange.request.request_id,
     latency_ms: Math.max(0, now - exchange.arrivalAt),
     cached: true,
-    metadata: {
-      ...metadata,
+    metadata: merged(metadata, {
       cost_cents: 0,
       attempts: [],
       ...(exchange.rateLimit === undefined ? {} : { rate_limit: exchange.rateLimit }),
       ...(exchange.request.client_request_id === undefined ? {} : { client_request_id: exchange.request.client_request_id }),
-    },
-  };
+    }),
+  });
 }

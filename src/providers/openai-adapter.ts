@@ -22,6 +22,7 @@ import { mapOpenAIFinishReason } from './openai/map-openai-finish-reason.js';
 import { OpenAIChatResponseSchema, OpenAIEmbeddingResponseSchema, OpenAIModelListSchema } from './openai/openai-api.js';
 import type { OpenAIEmbeddingRequest } from './openai/openai-api.js';
 import { parseOpenAIStream } from './openai/parse-openai-stream.js';
+import { merged } from '../util/merged.js';
 
 /** Health checks are bounded to this (or `timeout_ms` when shorter), in milliseconds. */
 export const OPENAI_HEALTH_TIMEOUT_MS = 2_000;
@@ -177,14 +178,14 @@ export class OpenAIAdapter implements ProviderAdapter {
 
   private post(path: string, body: unknown, call: { signal: AbortSignal; deadlineAt: number | undefined; requestId?: string }): Promise<UpstreamResponse> {
     // OpenAI logs `X-Client-Request-Id` beside its own id; compatible servers ignore it.
-    const headers = call.requestId === undefined ? this.headers : { ...this.headers, 'x-client-request-id': call.requestId };
+    const headers = call.requestId === undefined ? this.headers : merged(this.headers, { 'x-client-request-id': call.requestId });
     return this.send({ method: 'POST', path, body, headers, signal: call.signal, deadlineAt: call.deadlineAt });
   }
 
   /** Sends with the auth headers; fails fast with E4203 when not configured; maps error statuses. */
   private async send(request: UpstreamRequest): Promise<UpstreamResponse> {
     if (this.unconfiguredReason !== undefined) throw new ProviderError('E4203', `${this.id}: ${this.unconfiguredReason}`, { details: { provider: this.id } });
-    const response = await this.client.send(request.headers === undefined ? { ...request, headers: this.headers } : request);
+    const response = await this.client.send(request.headers === undefined ? merged(request, { headers: this.headers }) : request);
     if (response.status >= 200 && response.status < 300) return response;
     const raw = await response.errorText();
     let body: unknown;

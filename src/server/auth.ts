@@ -15,6 +15,7 @@ import { hash, timingSafeEqual } from 'node:crypto';
 import type { AuthConfig } from '../config/config-schema.js';
 import type { CallerIdentity } from '../models/gateway-events.js';
 import { AuthError, ConfigurationError, ValidationError } from '../models/error-codes.js';
+import { merged } from '../util/merged.js';
 
 /** Who is calling: the agent and tenant a key names, with its own limits (see `CallerIdentity`). */
 export interface Principal extends CallerIdentity {
@@ -109,7 +110,7 @@ export class ApiKeyAuthenticator {
     const agentDid = readHeader(headers, 'x-agent-did', MAX_AGENT_DID_LENGTH, VISIBLE);
     const tenant = readHeader(headers, 'x-l04-tenant', MAX_TENANT_LENGTH, VISIBLE);
     if (agentDid === undefined && tenant === undefined) return this.anonymous;
-    return { ...this.anonymous, agent_did: agentDid ?? ANONYMOUS_AGENT_DID, tenant: tenant ?? DEFAULT_TENANT };
+    return merged(this.anonymous, { agent_did: agentDid ?? ANONYMOUS_AGENT_DID, tenant: tenant ?? DEFAULT_TENANT });
   }
 }
 

@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { CancelledError, toOpenAIError, ValidationError } from '../models/error-codes.js';
 import { toAnthropicError } from './anthropic/anthropic-errors.js';
 import { MAX_DEADLINE_MS } from '../models/inference-request.js';
+import { merged } from '../util/merged.js';
 
 // RFC 8259 §8.1: JSON exchanged between systems is UTF-8; malformed bytes are refused, not replaced with U+FFFD.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -58,7 +59,7 @@ function tooLarge(limitBytes: number): ValidationError {
 /** Sends a JSON answer. */
 export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, merged(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }));
   response.end(text);
 }
 
@@ -74,7 +75,7 @@ export function sendError(response: ServerResponse, error: unknown, headers: Rec
   }
   // A body we stopped reading (413) would otherwise be drained into a dead keep-alive connection.
   const close: Record<string, string> = rendered.status === 413 ? { connection: 'close' } : {};
-  sendJson(response, rendered.status, rendered.body, { ...headers, ...rendered.headers, ...close });
+  sendJson(response, rendered.status, rendered.body, Object.assign({}, headers, rendered.headers, close));
 }
 
 /** The first value of a header. */

@@ -175,11 +175,11 @@ export class RedisConnection {
   async call(key: string | undefined, args: readonly RedisArgument[], options: RedisCallOptions = {}, what = String(args[0])): Promise<unknown> {
     const backend = this.backend;
     if (!this.up || backend === undefined) throw new RedisUnavailableError('Redis is not connected');
-    const mapping = { typeMapping: options.buffers === true ? BUFFERS : undefined };
+    const typeMapping = options.buffers === true ? BUFFERS : undefined;
     const send =
       backend.kind === 'standalone'
-        ? (signal: LightAbort) => backend.client.sendCommand(args, { ...mapping, abortSignal: asAbortSignal(signal) })
-        : (signal: LightAbort) => backend.cluster.sendCommand(key, false, [...args], { ...mapping, abortSignal: asAbortSignal(signal) });
+        ? (signal: LightAbort) => backend.client.sendCommand(args, { typeMapping, abortSignal: asAbortSignal(signal) })
+        : (signal: LightAbort) => backend.cluster.sendCommand(key, false, [...args], { typeMapping, abortSignal: asAbortSignal(signal) });
     return awaitReply(this.nodeLiveness(addressOfKey(backend, key)), what, this.bounds(options.timeoutMs), send, isReply, this.clock);
   }
 

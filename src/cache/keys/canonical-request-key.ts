@@ -10,6 +10,7 @@ import type { InferenceRequest, Message } from '../../models/inference-request.j
 import { canonicalDigest } from './canonical-json.js';
 import { normalizePromptText } from './normalize-prompt-text.js';
 import { partitionKey } from './partition-key.js';
+import { merged } from '../../util/merged.js';
 
 /**
  * A message with its prose normalised for keying. Tool results and tool calls are data, kept as
@@ -18,15 +19,14 @@ import { partitionKey } from './partition-key.js';
 export function normalizedMessage(message: Message): Message {
   switch (message.role) {
     case 'user':
-      return {
-        ...message,
+      return merged(message, {
         content:
           typeof message.content === 'string'
             ? normalizePromptText(message.content)
-            : message.content.map((part) => (part.type === 'text' ? { ...part, text: normalizePromptText(part.text) } : part)),
-      };
+            : message.content.map((part) => (part.type === 'text' ? merged(part, { text: normalizePromptText(part.text) }) : part)),
+      });
     case 'assistant':
-      return { ...message, content: normalizePromptText(message.content) };
+      return merged(message, { content: normalizePromptText(message.content) });
     case 'tool':
       return message;
     default: {

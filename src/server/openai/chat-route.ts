@@ -26,10 +26,12 @@ export async function handleChatCompletions(context: RouteContext): Promise<void
   const ignored = (provider: string): Record<string, string> => ignoredParamsHeader(context.gateway.config, provider, request.logical_prompt, dropped);
   if (!stream) {
     const response = await context.complete(request);
-    sendJson(context.response, 200, toChatCompletion(response, Math.floor(context.now() / 1000)), {
-      ...answerHeaders(response),
-      ...ignored(response.provider),
-    });
+    sendJson(
+      context.response,
+      200,
+      toChatCompletion(response, Math.floor(context.now() / 1000)),
+      Object.assign(answerHeaders(response), ignored(response.provider)),
+    );
     return;
   }
   await relaySse(context, context.stream(request), includeUsage, ignored);

@@ -126,9 +126,11 @@ export function toInferenceRequest(
   const request: InferenceRequestInput = {
     agent_did: agentDid,
     ...(chat.model === 'auto' ? {} : { model_id: chat.model }),
+    // Each object here starts with a property, never a spread (see util/merged.ts); the core's
+    // schema builds the request in its own key order whatever the order here.
     logical_prompt: {
-      ...(systemParts.length === 0 ? {} : { system: systemParts.join('\n\n') }),
       messages,
+      ...(systemParts.length === 0 ? {} : { system: systemParts.join('\n\n') }),
       ...(chat.tools === undefined
         ? {}
         : {
@@ -157,10 +159,10 @@ export function toInferenceRequest(
       ...(maxTokens === undefined ? {} : { max_output_tokens: maxTokens }),
     },
     constraints: {
+      preferred_providers: l04.preferred_providers ?? [],
       ...(l04.max_latency_ms === undefined ? {} : { max_latency_ms: l04.max_latency_ms }),
       ...(l04.deadline_ms === undefined ? {} : { deadline_ms: l04.deadline_ms }),
       ...(l04.max_cost_cents === undefined ? {} : { max_cost_cents: l04.max_cost_cents }),
-      preferred_providers: l04.preferred_providers ?? [],
     },
     ...(l04.priority === undefined ? {} : { priority: l04.priority }),
     cache: {
