@@ -33,6 +33,7 @@ import type { CircuitSource, CircuitStateName, CircuitTarget, SharedProviderStat
 import { MemoryProviderStateStore } from './memory-provider-state-store.js';
 import { validatePolicy } from './provider-state-store.js';
 import type { CircuitRecord, ProbeOutcome } from './provider-state-store.js';
+import { merged } from '../util/merged.js';
 
 export type { CircuitStateName, SharedProviderState } from './circuit-view.js';
 
@@ -241,13 +242,24 @@ export class CircuitBreaker {
       decided_by: shared ? ('shared' as const) : ('local' as const),
       ...(record.coolUntil > now ? { cool_down_until: record.coolUntil } : {}),
     };
-    if (record.state === 'closed') return { ...base, state: 'closed', failures: record.failures, retry_after_ms: Math.max(0, record.coolUntil - now) };
+    if (record.state === 'closed')
+      return merged(base, { state: 'closed' as const, failures: record.failures, retry_after_ms: Math.max(0, record.coolUntil - now) });
     if (now < record.halfOpenAt) {
-      return { ...base, state: 'open', failures: 0, opened_at: record.openedAt, retry_after_ms: Math.max(0, record.halfOpenAt - now, record.coolUntil - now) };
+      return merged(base, {
+        state: 'open' as const,
+        failures: 0,
+        opened_at: record.openedAt,
+        retry_after_ms: Math.max(0, record.halfOpenAt - now, record.coolUntil - now),
+      });
     }
-    if (!probeOut(record, now)) return { ...base, state: 'half_open', failures: 0, retry_after_ms: Math.max(0, record.coolUntil - now) };
+    if (!probeOut(record, now)) return merged(base, { state: 'half_open' as const, failures: 0, retry_after_ms: Math.max(0, record.coolUntil - now) });
     const until = record.probe?.until ?? now;
-    return { ...base, state: 'half_open', failures: 0, probe_started_at: until - this.options.probeTimeoutMs, retry_after_ms: Math.max(0, until - now) };
+    return merged(base, {
+      state: 'half_open' as const,
+      failures: 0,
+      probe_started_at: until - this.options.probeTimeoutMs,
+      retry_after_ms: Math.max(0, until - now),
+    });
   }
 
   /** Stops the timers (the gateway is closing). */

@@ -21,6 +21,7 @@ import type { ExcludedCandidate, RoutingDecision, RoutingStrategy } from '../mod
 import { estimatePromptTokens } from '../util/token-estimate.js';
 import type { CircuitStateName } from '../resilience/circuit-breaker.js';
 import type { ModelRegistry, RegisteredModel } from './model-registry.js';
+import { merged } from '../util/merged.js';
 
 /** Options of an `LLMRouter`. */
 export interface LLMRouterOptions {
@@ -89,7 +90,7 @@ export class LLMRouter {
     return this.options.registry.list().map((model) => {
       const breaker = this.options.breakers.get(model.provider);
       const exclusion = currentExclusion(model, this.options.health.status(model.provider), circuitView(breaker.state, breaker.probeInFlight), 0, ANY_LATENCY);
-      return exclusion === undefined || !model.available ? model : { ...model, available: false, unavailable_reason: exclusion.detail };
+      return exclusion === undefined || !model.available ? model : merged(model, { available: false, unavailable_reason: exclusion.detail });
     });
   }
 

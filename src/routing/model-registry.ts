@@ -11,6 +11,7 @@ import { ModelConfigSchema } from '../models/model-config.js';
 import type { ModelConfig, ModelConfigInput, RegisteredModel } from '../models/model-config.js';
 import { listIssues } from '../models/validation.js';
 import type { GatewayConfig } from '../config/config-schema.js';
+import { merged } from '../util/merged.js';
 
 export type { RegisteredModel };
 
@@ -115,6 +116,6 @@ export class ModelRegistry {
   /** The model as it stands now: its config, and whether it can be used and why not. */
   private snapshot(model: Readonly<ModelConfig>): RegisteredModel {
     const reason = this.disabled.get(model.id) ?? this.missingReason(model);
-    return reason === undefined ? { ...model, available: true } : { ...model, available: false, unavailable_reason: reason };
+    return reason === undefined ? merged(model, { available: true }) : merged(model, { available: false, unavailable_reason: reason });
   }
 }

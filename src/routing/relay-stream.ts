@@ -18,6 +18,7 @@ import { estimateTextTokens } from '../util/token-estimate.js';
 import type { CommittedStream } from './fallback-executor.js';
 import { ReasoningAssembler } from './reasoning-assembler.js';
 import { ToolCallAssembler } from './tool-call-assembler.js';
+import { merged } from '../util/merged.js';
 
 /** Relays `stream` for `exchange`; see the file comment. */
 export async function* relayStream(exchange: Exchange, stream: CommittedStream, clock: Clock): AsyncGenerator<GatewayStreamEvent> {
@@ -136,11 +137,12 @@ class StreamRelay {
 
   private settle(outcome: Omit<Outcome, 'model' | 'timeToFirstTokenMs'>): void {
     const { model } = this.stream;
-    this.exchange.settle({
-      ...outcome,
-      model: { id: model.id, provider: model.provider },
-      timeToFirstTokenMs: this.stream.committedAt - this.exchange.arrivalAt,
-    });
+    this.exchange.settle(
+      merged(outcome, {
+        model: { id: model.id, provider: model.provider },
+        timeToFirstTokenMs: this.stream.committedAt - this.exchange.arrivalAt,
+      }),
+    );
   }
 }
 
