@@ -4,6 +4,7 @@ import type { GatewayError } from '../src/models/error-codes.js';
 import { ERROR_CODES, InternalError, ProviderError, toOpenAIError } from '../src/models/error-codes.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
 import { ModelConfigSchema, costCents } from '../src/models/model-config.js';
+import { merged } from '../src/util/merged.js';
 
 const minimal = { agent_did: 'did:example:a', logical_prompt: { messages: [{ role: 'user', content: 'hi' }] } };
 
@@ -64,6 +65,29 @@ describe('InferenceRequest', () => {
       },
     });
     expect(request.logical_prompt.messages).toHaveLength(3);
+  });
+});
+
+describe('merged', () => {
+  it('gives the own properties of a spread, in the same order, later ones winning, inputs untouched', () => {
+    const base = { a: 1, b: 2, c: undefined };
+    const extra = { b: 3, d: 4 };
+    const result = merged(base, extra);
+    expect(result).toEqual({ ...base, ...extra });
+    expect(Object.keys(result)).toEqual(Object.keys({ ...base, ...extra }));
+    expect(base).toEqual({ a: 1, b: 2, c: undefined });
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+  });
+
+  it('is only given requests the schema has checked: a `__proto__` key is refused at every level it would reach', () => {
+    // merged() runs the __proto__ setter where a spread would define a property (see util/merged.ts).
+    const at = (body: string) => () => parseInferenceRequest(JSON.parse(body));
+    const prompt = '"logical_prompt":{"messages":[{"role":"user","content":"hi"}]}';
+    expect(at(`{"__proto__":{"tenant":"x"},"agent_did":"did:a:b",${prompt}}`)).toThrow(/Unrecognized key: "__proto__"/);
+    expect(at('{"agent_did":"did:a:b","logical_prompt":{"messages":[{"role":"user","content":"hi","__proto__":{}}]}}')).toThrow(/Unrecognized key/);
+    expect(at('{"agent_did":"did:a:b","logical_prompt":{"messages":[{"role":"user","content":[{"type":"text","text":"hi","__proto__":{}}]}]}}')).toThrow(
+      /Unrecognized key|Invalid/,
+    );
   });
 });
 
