@@ -117,9 +117,10 @@ export function toInferenceRequest(body: unknown, agentDid: string, headers: Ant
   if (serverTools.length > 0) extras.server_tools = serverTools;
   const choice = parsed.tool_choice;
   const user = parsed.metadata?.user_id ?? undefined;
+  // Starts with a property, not a spread (see util/merged.ts); the core's schema sets the key order.
   const prompt: LogicalPromptInput = {
-    ...(parsed.system === undefined ? {} : { system: convertSystem(parsed.system) }),
     messages: messages.length > 0 ? messages : [{ role: 'user', content: '' }],
+    ...(parsed.system === undefined ? {} : { system: convertSystem(parsed.system) }),
     ...(tools.length > 0 ? { tools } : {}),
     ...(choice === undefined || tools.length === 0 ? {} : { tool_choice: convertToolChoice(choice) }),
     ...(choice?.disable_parallel_tool_use === true ? { parallel_tool_calls: false } : {}),

@@ -61,16 +61,16 @@ function translate(body: unknown, context: RouteContext): TranslatedMessagesRequ
   return toInferenceRequest(
     body,
     context.caller.agent_did,
-    { ...(version === undefined ? {} : { version }), ...(beta === undefined || beta === '' ? {} : { beta }) },
+    Object.assign(version === undefined ? {} : { version }, beta === undefined || beta === '' ? {} : { beta }),
     parseCacheControl(headers['cache-control']),
   );
 }
 
 function headersOf(context: RouteContext, translated: TranslatedMessagesRequest, response: InferenceResponse): Record<string, string> {
-  return {
-    ...answerHeaders(response),
-    ...ignoredParamsHeader(context.gateway.config, response.provider, translated.request.logical_prompt, translated.dropped, ANTHROPIC_WIRE_NAMES),
-  };
+  return Object.assign(
+    answerHeaders(response),
+    ignoredParamsHeader(context.gateway.config, response.provider, translated.request.logical_prompt, translated.dropped, ANTHROPIC_WIRE_NAMES),
+  );
 }
 
 const PING = Symbol('ping');

@@ -119,9 +119,10 @@ export function toInferenceRequest(raw: unknown, agentDid: string, directives: C
     ];
   });
   const format = body.text?.format;
+  // Starts with a property, not a spread (see util/merged.ts); the core's schema sets the key order.
   const prompt: LogicalPromptInput = {
-    ...(systemParts.length === 0 ? {} : { system: systemParts.join('\n\n') }),
     messages: conversation.length > 0 ? conversation : [{ role: 'user', content: '' }],
+    ...(systemParts.length === 0 ? {} : { system: systemParts.join('\n\n') }),
     ...(tools.length > 0 ? { tools } : {}),
     ...(tools.length > 0 && body.tool_choice !== undefined ? { tool_choice: convertToolChoice(body.tool_choice) } : {}),
     ...(format === undefined || format.type === 'text'

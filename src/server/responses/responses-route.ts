@@ -42,10 +42,10 @@ export async function handleResponses(context: RouteContext): Promise<void> {
 }
 
 function headersOf(context: RouteContext, translated: TranslatedResponsesRequest, provider: string, response?: InferenceResponse): Record<string, string> {
-  return {
-    ...(response === undefined ? {} : answerHeaders(response)),
-    ...ignoredParamsHeader(context.gateway.config, provider, translated.request.logical_prompt, translated.dropped, WIRE_NAMES),
-  };
+  return Object.assign(
+    response === undefined ? {} : answerHeaders(response),
+    ignoredParamsHeader(context.gateway.config, provider, translated.request.logical_prompt, translated.dropped, WIRE_NAMES),
+  );
 }
 
 type OpenItem =
