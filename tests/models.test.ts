@@ -84,9 +84,11 @@ describe('merged', () => {
     const at = (body: string) => () => parseInferenceRequest(JSON.parse(body));
     const prompt = '"logical_prompt":{"messages":[{"role":"user","content":"hi"}]}';
     expect(at(`{"__proto__":{"tenant":"x"},"agent_did":"did:a:b",${prompt}}`)).toThrow(/Unrecognized key: "__proto__"/);
-    expect(at('{"agent_did":"did:a:b","logical_prompt":{"messages":[{"role":"user","content":"hi","__proto__":{}}]}}')).toThrow(/Unrecognized key/);
+    expect(at('{"agent_did":"did:a:b","logical_prompt":{"messages":[{"role":"user","content":"hi","__proto__":{}}]}}')).toThrow(
+      /messages\[0\]: Unrecognized key: "__proto__"/,
+    );
     expect(at('{"agent_did":"did:a:b","logical_prompt":{"messages":[{"role":"user","content":[{"type":"text","text":"hi","__proto__":{}}]}]}}')).toThrow(
-      /Unrecognized key|Invalid/,
+      /content\[0\]: Unrecognized key: "__proto__"/,
     );
   });
 });
