@@ -15,6 +15,8 @@ import { startTcpProxy } from './helpers/tcp-proxy.js';
 import { createClient } from '@redis/client';
 import { LightAbort, asAbortSignal } from '../src/util/light-abort.js';
 import { testRedis } from './helpers/redis.js';
+import { COMMAND_OPTIONS } from '../src/state/redis-clients.js';
+import type { Backend } from '../src/state/redis-clients.js';
 
 const ECHO = defineRedisScript('echo keys', 'return { KEYS[1], #KEYS, ARGV[1] }');
 
@@ -170,6 +172,19 @@ describe('RedisConnection waits', () => {
     await connection.close();
     await expect(pending).rejects.toThrow();
     expect(connection.isReady()).toBe(false);
+  });
+
+  it('pass per command only option keys the client declares (node-redis merges them into its own for every command)', async () => {
+    const connection = await connectTo({ url: (await startRedisServer()).url });
+    const backend = (connection as unknown as { backend: Backend }).backend;
+    if (backend.kind !== 'standalone') throw new Error('expected a standalone client');
+    const send = vi.spyOn(backend.client, 'sendCommand');
+    await connection.call('k', ['SET', 'k', 'v']);
+    await connection.call('k', ['GET', 'k'], { buffers: true });
+    await connection.eval(ECHO, ['{k}'], ['x']);
+    const passed = new Set(send.mock.calls.flatMap(([, options]) => Object.keys(options ?? {})));
+    expect(passed).toEqual(new Set(['typeMapping', 'abortSignal']));
+    for (const key of passed) expect(Object.keys(COMMAND_OPTIONS)).toContain(key);
   });
 
   it('send the commands of one tick in one write', async () => {
