@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { buildOpenAIChatRequest } from '../src/providers/openai/build-openai-chat-request.js';
 import { mapOpenAIError, mapOpenAIStreamError } from '../src/providers/openai/map-openai-error.js';
 import { mapOpenAIFinishReason } from '../src/providers/openai/map-openai-finish-reason.js';
+import { OpenAIChatResponseSchema, isOpenAIChatResponse } from '../src/providers/openai/openai-api.js';
 import { onCleanup } from './helpers/cleanup.js';
+import { seededRandom } from './helpers/fuzz-cases.js';
 import { callFor, openAIAdapter, readOpenAIFixture } from './helpers/openai-fixture-server.js';
 
 describe('mapOpenAIFinishReason', () => {
@@ -125,5 +127,62 @@ describe('OpenAIAdapter on api.openai.com', () => {
     expect(result.usage.total_tokens).toBe(37);
     expect(sent).toMatchObject({ model: 'gpt-4o-mini', max_completion_tokens: 256 });
     expect(sent).not.toHaveProperty('max_tokens');
+  });
+});
+
+describe('isOpenAIChatResponse, the schema of a whole answer written out', () => {
+  /** Every (container, key) in `value`, plus a key each object lacks. */
+  function slots(value: unknown, out: Array<[Record<string, unknown>, string]> = []): Array<[Record<string, unknown>, string]> {
+    if (typeof value !== 'object' || value === null) return out;
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      out.push([record, key]);
+      slots(record[key], out);
+    }
+    if (!Array.isArray(value)) out.push([record, 'tool_calls'], [record, 'usage'], [record, 'index']);
+    return out;
+  }
+  const odd: unknown[] = [
+    undefined,
+    null,
+    '',
+    'function',
+    'text',
+    0,
+    -1,
+    1.5,
+    2 ** 60,
+    Number.NaN,
+    true,
+    [],
+    [{}],
+    {},
+    { id: 'c', function: { name: 'f', arguments: '{}' } },
+  ];
+
+  it('agrees with the schema on the recorded answers and on thousands of them with one value changed', () => {
+    const answers = ['chat-completion.json', 'chat-tool-call.json', 'chat-length.json', 'chat-json-schema.json', 'chat-vision.json', 'chat-bad-shape.json'].map(
+      (name) => JSON.parse(readOpenAIFixture(name)) as unknown,
+    );
+    const random = seededRandom(0x0a11);
+    let valid = 0;
+    let invalid = 0;
+    for (let index = 0; index < 4_000; index++) {
+      const body = structuredClone(answers[index % answers.length]);
+      if (index >= answers.length) {
+        const places = slots(body);
+        const [target, key] = places[Math.floor(random() * places.length)]!;
+        target[key] = structuredClone(odd[Math.floor(random() * odd.length)]);
+      }
+      const schema = OpenAIChatResponseSchema.safeParse(body);
+      expect(isOpenAIChatResponse(body), JSON.stringify(body)).toBe(schema.success);
+      if (schema.success) {
+        // Loose objects and no defaults: what the schema returns is the body itself, value for value.
+        expect(schema.data).toStrictEqual(body);
+        valid++;
+      } else invalid++;
+    }
+    expect(valid).toBeGreaterThan(500);
+    expect(invalid).toBeGreaterThan(500);
   });
 });

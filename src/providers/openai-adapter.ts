@@ -19,7 +19,7 @@ import { buildOpenAIChatRequest } from './openai/build-openai-chat-request.js';
 import type { MaxTokensField } from './openai/build-openai-chat-request.js';
 import { mapOpenAIError } from './openai/map-openai-error.js';
 import { mapOpenAIFinishReason } from './openai/map-openai-finish-reason.js';
-import { OpenAIChatResponseSchema, OpenAIEmbeddingResponseSchema, OpenAIModelListSchema } from './openai/openai-api.js';
+import { OpenAIEmbeddingResponseSchema, OpenAIModelListSchema, parseChatResponse } from './openai/openai-api.js';
 import type { OpenAIEmbeddingRequest } from './openai/openai-api.js';
 import { parseOpenAIStream } from './openai/parse-openai-stream.js';
 import { merged } from '../util/merged.js';
@@ -74,13 +74,13 @@ export class OpenAIAdapter implements ProviderAdapter {
   /** Generates a complete answer. Throws E4203 (no key), E42xx from the upstream, E4600 on a malformed body. */
   async complete(call: ProviderCall): Promise<ProviderResult> {
     const response = await this.post('/chat/completions', buildOpenAIChatRequest(call, { stream: false, maxTokensField: this.maxTokensField }), call);
-    const parsed = OpenAIChatResponseSchema.safeParse(await response.json());
-    if (!parsed.success) throw this.malformed('chat.completion', parsed.error.issues);
-    const choice = parsed.data.choices[0]!;
+    const data = parseChatResponse(await response.json());
+    if (!data.success) throw this.malformed('chat.completion', data.error.issues);
+    const choice = data.data.choices[0]!;
     const message = choice.message;
     const content = message.content ?? message.refusal ?? '';
     const toolCalls = (message.tool_calls ?? []).map((toolCall) => ({ id: toolCall.id, name: toolCall.function.name, arguments: toolCall.function.arguments }));
-    const usage = parsed.data.usage;
+    const usage = data.data.usage;
     return {
       content,
       toolCalls,
