@@ -17,6 +17,7 @@ import type { ContentPart, InferenceRequestInput, Message, ToolChoiceSchema } fr
 import type { InferenceResponse, TokenUsage } from '../../models/inference-response.js';
 import { parseOrThrow } from '../../models/validation.js';
 import { ValidationError } from '../../models/error-codes.js';
+import { isCommonChatRequest } from './common-chat-request.js';
 
 const TextPart = z.object({ type: z.literal('text'), text: z.string() });
 const ImagePart = z.object({
@@ -97,14 +98,23 @@ export interface CacheDirectives {
   noStore: boolean;
 }
 
+/** A chat request mapped to the native shape. */
+export interface TranslatedChatRequest {
+  request: InferenceRequestInput;
+  stream: boolean;
+  includeUsage: boolean;
+  dropped: string[];
+}
+
 /** Parses an OpenAI chat request into a native request (E4500 naming the field). */
-export function toInferenceRequest(
-  body: unknown,
-  agentDid: string,
-  directives: CacheDirectives,
-): { request: InferenceRequestInput; stream: boolean; includeUsage: boolean; dropped: string[] } {
-  const chat = parseOrThrow(ChatCompletionRequestSchema, body);
-  const raw = body as Record<string, unknown>;
+export function toInferenceRequest(body: unknown, agentDid: string, directives: CacheDirectives): TranslatedChatRequest {
+  // A body of the common shape is read as it is (`isCommonChatRequest`); the schema decides the rest.
+  const chat = isCommonChatRequest(body) ? body : parseOrThrow(ChatCompletionRequestSchema, body);
+  return translateChat(chat, body as Record<string, unknown>, agentDid, directives);
+}
+
+/** The native request of a parsed chat request; `raw` is the body as sent (for the fields passed on or ignored). */
+export function translateChat(chat: ChatCompletionRequest, raw: Record<string, unknown>, agentDid: string, directives: CacheDirectives): TranslatedChatRequest {
   const dropped = Object.keys(raw).filter((key) => !KNOWN_FIELDS.has(key) && raw[key] !== null && raw[key] !== undefined);
   const openaiOnly: Record<string, unknown> = {};
   for (const key of OPENAI_ONLY) if (raw[key] !== undefined && raw[key] !== null) openaiOnly[key] = raw[key];
