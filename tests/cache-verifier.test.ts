@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
 import { canonicalRequestKey } from '../src/cache/keys/canonical-request-key.js';
 import { promptStructure } from '../src/cache/analysis/prompt-structure.js';
-import { signatureOf, verifierAllows, verifierKey } from '../src/cache/similarity/structure-verifier.js';
+import { signatureOf, verifierAllows, verifierKey, verifierKeyAndSignature } from '../src/cache/similarity/structure-verifier.js';
 import { cosineSimilarity } from '../src/cache/similarity/vector-codec.js';
 import { wordKey } from '../src/cache/analysis/word-key.js';
 import { parseInferenceRequest } from '../src/models/inference-request.js';
@@ -94,6 +94,18 @@ describe('structure verifier: near-miss questions of the same shape', () => {
     expect(signatureOf(verifierKey('When was Albert Einstein born?', true))).not.toBe(signatureOf(verifierKey('Where was Albert Einstein born?', true)));
     expect(signatureOf(verifierKey('Refund order 1234', false))).not.toBe(signatureOf(verifierKey('Refund order 1235', false)));
     expect(signatureOf(verifierKey('How do I reset my password?', true))).toBe(signatureOf(verifierKey('How can I reset the password?', true)));
+  });
+
+  it('gives the key and its signature from one reading, as verifierKey and signatureOf do, for every prompt of the fixture', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/cache-pairs.json', import.meta.url), 'utf8')) as { pairs: Array<{ a: string; b: string }> };
+    const texts = fixture.pairs.flatMap((pair) => [pair.a, pair.b]);
+    expect(texts.length).toBeGreaterThan(100);
+    for (const text of texts) {
+      for (const lexicalMode of [true, false]) {
+        const key = verifierKey(text, lexicalMode);
+        expect(verifierKeyAndSignature(text, lexicalMode)).toEqual({ key, signature: signatureOf(key) });
+      }
+    }
   });
 });
 

@@ -183,6 +183,9 @@ export interface RedisCacheStoreOptions {
   sweepGraceMs?: number;
 }
 
+/** Most tenant index keys remembered at once. */
+const TENANT_INDEX_MEMO = 1_024;
+
 /** An admin purge deletes whole partitions: it may take far longer than one lookup. */
 const PURGE_TIMEOUT_MS = 10_000;
 
@@ -192,6 +195,8 @@ export class RedisCacheStore implements CacheStore {
   private readonly connection: RedisConnection;
   private readonly prefix: string;
   private readonly sweepGraceMs: number | undefined;
+  /** Tenant → its index key (a SHA-256 each time otherwise). */
+  private readonly tenantIndexes = new Map<string, string>();
 
   constructor(options: RedisCacheStoreOptions) {
     this.connection = options.connection;
@@ -271,6 +276,13 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private tenantIndex(tenant: string): string {
-    return `${this.prefix}tenant:${hash('sha256', tenant, 'hex').slice(0, 32)}`;
+    let key = this.tenantIndexes.get(tenant);
+    if (key === undefined) {
+      // A gateway serves a handful of tenants; the bound only keeps a flood of names from growing it.
+      if (this.tenantIndexes.size >= TENANT_INDEX_MEMO) this.tenantIndexes.clear();
+      key = `${this.prefix}tenant:${hash('sha256', tenant, 'hex').slice(0, 32)}`;
+      this.tenantIndexes.set(tenant, key);
+    }
+    return key;
   }
 }

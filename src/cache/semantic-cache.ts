@@ -17,7 +17,7 @@ import type { CacheScope } from './keys/cache-scope.js';
 import { scopeKey } from './keys/cache-scope.js';
 import { requestKeys } from './keys/canonical-request-key.js';
 import { semanticText } from './similarity/semantic-text.js';
-import { signatureOf, verifierKey, verifierKeysMatch } from './similarity/structure-verifier.js';
+import { verifierKeyAndSignature, verifierKeysMatch } from './similarity/structure-verifier.js';
 import { LshHasher } from './similarity/lsh-hasher.js';
 import { canonicalDigest } from './keys/canonical-json.js';
 import { cosineToQuantized, normalizeVector, quantizeVector } from './similarity/vector-codec.js';
@@ -86,6 +86,7 @@ export class SemanticCache {
   private readonly bits: number;
   private readonly candidateLimit: number;
   private readonly hashers = new Map<number, LshHasher>();
+  private readonly embedderTags = new Map<string, string>();
   /** The cosine a semantic hit needs with this embedder (`thresholdFor`). */
   readonly threshold: number;
 
@@ -266,8 +267,8 @@ export class SemanticCache {
     if (vectors.length !== 1 || raw === undefined || raw.length === 0) throw new Error(`embedder ${embedder.id} returned ${vectors.length} vectors for 1 text`);
     const vector = normalizeVector(raw);
     if (vector === undefined) return undefined; // no words to compare: exact matching only
-    const guard = verifierKey(text, embedder.lexical === true);
-    const prefix = `${canonicalDigest(embedder.id).slice(0, 8)}.${canonicalDigest(signatureOf(guard)).slice(0, 12)}`;
+    const { key: guard, signature } = verifierKeyAndSignature(text, embedder.lexical === true);
+    const prefix = `${this.embedderTag(embedder.id)}.${canonicalDigest(signature).slice(0, 12)}`;
     const buckets = this.hasher(vector.length)
       .buckets(vector)
       .map((label) => `${prefix}.${label}`);
@@ -285,6 +286,16 @@ export class SemanticCache {
   private hit(request: InferenceRequest, answer: CachedAnswer, result: 'exact' | 'semantic', similarity: number, started: number): CacheLookup {
     const response = responseFromCache(answer, { requestId: request.request_id ?? '', result, similarity, latencyMs: this.clock.now() - started });
     return { hit: result, similarity, response };
+  }
+
+  /** The first part of every bucket label: a digest of the embedder id, computed once per id. */
+  private embedderTag(id: string): string {
+    let tag = this.embedderTags.get(id);
+    if (tag === undefined) {
+      tag = canonicalDigest(id).slice(0, 8);
+      this.embedderTags.set(id, tag);
+    }
+    return tag;
   }
 
   private hasher(dimensions: number): LshHasher {

@@ -29,6 +29,19 @@ export function verifierKey(text: string, lexical: boolean): string {
   return JSON.stringify([lexical ? 'lexical' : 'neural', ...promptStructure(text).map(encode)]);
 }
 
+/** `verifierKey(text, lexical)` and its `signatureOf`, from one reading of the structure (no JSON read back). */
+export function verifierKeyAndSignature(text: string, lexical: boolean): { key: string; signature: string } {
+  const tokens = promptStructure(text);
+  const encoded: string[] = [lexical ? 'lexical' : 'neural'];
+  const signature: string[] = [];
+  for (const token of tokens) {
+    const code = ROLE_CODES[token.role];
+    encoded.push(`${code}${token.entity ? '!' : '.'}${token.key}`);
+    if (SIGNATURE_CODES.has(code)) signature.push(`${code}${token.key}`);
+  }
+  return { key: JSON.stringify(encoded), signature: signature.join(' ') };
+}
+
 function encode(token: StructureToken): string {
   return `${ROLE_CODES[token.role]}${token.entity ? '!' : '.'}${token.key}`;
 }
