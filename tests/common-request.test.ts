@@ -10,22 +10,9 @@ import { parseCommonRequest } from '../src/models/common-request.js';
 import { InferenceRequestSchema, REQUEST_LIMITS } from '../src/models/inference-request.js';
 import { toInferenceRequest } from '../src/server/openai/openai-chat.js';
 import { seededRandom } from './helpers/fuzz-cases.js';
+import { difference, slotsOf } from './helpers/generated-inputs.js';
 
 const SEED = Number(process.env.L04_FUZZ_SEED ?? 0x0c0de);
-
-/** Where two values differ — key order, `undefined` members and -0 included — or undefined when they do not. */
-function difference(a: unknown, b: unknown, path = '$'): string | undefined {
-  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return Object.is(a, b) ? undefined : `${path}: ${String(a)} ≠ ${String(b)}`;
-  if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array and object`;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (keysA.join(',') !== keysB.join(',')) return `${path}: keys ${keysA.join(',')} ≠ ${keysB.join(',')}`;
-  for (const key of keysA) {
-    const found = difference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 
 /** Generated requests: the common shapes, then the same broken or stretched one field at a time. */
 class RequestCases {
@@ -111,27 +98,10 @@ class RequestCases {
   /** `request` with one value, somewhere in it, replaced by a bad, borderline or uncommon one. */
   mutated(request: Record<string, unknown>): unknown {
     const copy = structuredClone(request);
-    const slots = objectsIn(copy);
-    const [target, key] = this.pick(slots);
+    const [target, key] = this.pick(slotsOf(copy, EXTRA_KEYS));
     target[key] = this.pick(ODD_VALUES)();
     return copy;
   }
-}
-
-/** Every (object, key) pair in `value`, the keys an object lacks included (a field added). */
-function objectsIn(value: Record<string, unknown>): Array<[Record<string, unknown>, string]> {
-  const out: Array<[Record<string, unknown>, string]> = [];
-  const visit = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null) return;
-    const record = node as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      out.push([record, key]);
-      visit(record[key]);
-    }
-    if (!Array.isArray(node)) for (const key of EXTRA_KEYS) out.push([record, key]);
-  };
-  visit(value);
-  return out;
 }
 
 const EXTRA_KEYS = ['tools', 'tool_calls', 'metadata', 'role', 'content', 'unknown_field', 'provider_options', 'system', 'cache', 'deadline_ms', 'read'];

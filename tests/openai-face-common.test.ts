@@ -10,22 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { isCommonChatRequest } from '../src/server/openai/common-chat-request.js';
 import { ChatCompletionRequestSchema, translateChat } from '../src/server/openai/openai-chat.js';
 import { seededRandom } from './helpers/fuzz-cases.js';
+import { difference, slotsOf } from './helpers/generated-inputs.js';
 
 const SEED = Number(process.env.L04_FUZZ_SEED ?? 0xface);
 const DIRECTIVES = { noCache: false, noStore: false };
-
-/** The first place two values differ (key order, `undefined` members and -0 included), or undefined. */
-function difference(a: unknown, b: unknown, path = '$'): string | undefined {
-  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return Object.is(a, b) ? undefined : `${path}: ${String(a)} ≠ ${String(b)}`;
-  const keysA = Object.keys(a);
-  const keysB = Object.keys(b);
-  if (Array.isArray(a) !== Array.isArray(b) || keysA.join(',') !== keysB.join(',')) return `${path}: keys ${keysA.join(',')} ≠ ${keysB.join(',')}`;
-  for (const key of keysA) {
-    const found = difference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
 
 function generator(seed: number) {
   const random = seededRandom(seed);
@@ -109,18 +97,7 @@ function generator(seed: number) {
 
   const mutated = (body: Record<string, unknown>): unknown => {
     const copy = structuredClone(body);
-    const slots: Array<[Record<string, unknown>, string]> = [];
-    const visit = (node: unknown): void => {
-      if (typeof node !== 'object' || node === null) return;
-      const record = node as Record<string, unknown>;
-      for (const key of Object.keys(record)) {
-        slots.push([record, key]);
-        visit(record[key]);
-      }
-      if (!Array.isArray(node)) for (const key of extraKeys) slots.push([record, key]);
-    };
-    visit(copy);
-    const [target, key] = pick(slots);
+    const [target, key] = pick(slotsOf(copy, extraKeys));
     target[key] = pick(odd)();
     return copy;
   };

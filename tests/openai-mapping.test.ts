@@ -7,6 +7,7 @@ import { mapOpenAIFinishReason } from '../src/providers/openai/map-openai-finish
 import { OpenAIChatResponseSchema, isOpenAIChatResponse } from '../src/providers/openai/openai-api.js';
 import { onCleanup } from './helpers/cleanup.js';
 import { seededRandom } from './helpers/fuzz-cases.js';
+import { slotsOf } from './helpers/generated-inputs.js';
 import { callFor, openAIAdapter, readOpenAIFixture } from './helpers/openai-fixture-server.js';
 
 describe('mapOpenAIFinishReason', () => {
@@ -131,17 +132,6 @@ describe('OpenAIAdapter on api.openai.com', () => {
 });
 
 describe('isOpenAIChatResponse, the schema of a whole answer written out', () => {
-  /** Every (container, key) in `value`, plus a key each object lacks. */
-  function slots(value: unknown, out: Array<[Record<string, unknown>, string]> = []): Array<[Record<string, unknown>, string]> {
-    if (typeof value !== 'object' || value === null) return out;
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
-      out.push([record, key]);
-      slots(record[key], out);
-    }
-    if (!Array.isArray(value)) out.push([record, 'tool_calls'], [record, 'usage'], [record, 'index']);
-    return out;
-  }
   const odd: unknown[] = [
     undefined,
     null,
@@ -170,7 +160,7 @@ describe('isOpenAIChatResponse, the schema of a whole answer written out', () =>
     for (let index = 0; index < 4_000; index++) {
       const body = structuredClone(answers[index % answers.length]);
       if (index >= answers.length) {
-        const places = slots(body);
+        const places = slotsOf(body, ['tool_calls', 'usage', 'index']);
         const [target, key] = places[Math.floor(random() * places.length)]!;
         target[key] = structuredClone(odd[Math.floor(random() * odd.length)]);
       }

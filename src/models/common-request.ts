@@ -7,8 +7,9 @@
  * (`tests/common-request.test.ts` compares the two on thousands of generated requests).
  *
  * Why: zod's generic parser walks a dozen schema objects per request. Inside a busy gateway, where
- * every request runs through much other code in between, that walk costs about 20 µs a request
- * (its caches are cold each time), where this straight-line check costs a few.
+ * every request runs through much other code in between, that walk costs about 8 µs a request
+ * (20 µs on the Redis miss path: its code and objects are cold each time), where this
+ * straight-line check costs 1.4 µs (timed around the call in a serving gateway at c=50).
  */
 import type { InferenceRequest, LogicalPrompt, Message, ModelRequirements, RequestConstraints } from './inference-request.js';
 import { CAPABILITIES, MAX_DEADLINE_MS, PRIORITIES, REQUEST_LIMITS } from './inference-request.js';
