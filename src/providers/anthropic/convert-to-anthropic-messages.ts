@@ -37,6 +37,7 @@ import type {
   AnthropicToolChoice,
   AnthropicToolParam,
 } from './anthropic-api.js';
+import { isRecord } from '../../util/is-record.js';
 
 /** What a request is built from. */
 export interface AnthropicRequestInput {
@@ -289,8 +290,4 @@ export function convertToolChoice(choice: ToolChoice): AnthropicToolChoice {
       throw new ValidationError('E4500', `Invalid request: tool_choice: ${String(unreachable)}`, { param: 'tool_choice' });
     }
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -7,6 +7,7 @@
  * `oneOf` (first branch), `allOf` (merged objects) and local `$ref`s (`#/$defs/…`, `#/definitions/…`).
  * `text` seeds string values so that answers differ by prompt.
  */
+import { isRecord } from '../../util/is-record.js';
 
 /** Deepest nesting followed, and the longest array built. */
 const MAX_DEPTH = 16;
@@ -94,8 +95,4 @@ function resolveRef(reference: string, root: unknown): unknown {
 
 function asRecord(value: unknown): Record<string, unknown> {
   return isRecord(value) ? value : {};
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

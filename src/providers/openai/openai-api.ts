@@ -8,6 +8,7 @@
  * Requests are built by the adapter from typed values, so they are plain types, not parsed.
  */
 import { z } from 'zod';
+import { isRecord } from '../../util/is-record.js';
 
 // ---------------------------------------------------------------- requests (built, never parsed)
 
@@ -124,22 +125,22 @@ export type OpenAIChatResponse = z.infer<typeof OpenAIChatResponseSchema>;
  * the two together on generated answers).
  */
 export function isOpenAIChatResponse(body: unknown): body is OpenAIChatResponse {
-  if (!isObject(body) || !optionalString(body.id) || !optionalString(body.model)) return false;
+  if (!isRecord(body) || !optionalString(body.id) || !optionalString(body.model)) return false;
   const choices = body.choices;
   if (!Array.isArray(choices) || choices.length < 1) return false;
   for (const choice of choices as unknown[]) {
-    if (!isObject(choice) || !(choice.index === undefined || Number.isSafeInteger(choice.index)) || !nullishString(choice.finish_reason)) return false;
+    if (!isRecord(choice) || !(choice.index === undefined || Number.isSafeInteger(choice.index)) || !nullishString(choice.finish_reason)) return false;
     const message = choice.message;
-    if (!isObject(message) || !optionalString(message.role) || !nullishString(message.content) || !nullishString(message.refusal)) return false;
+    if (!isRecord(message) || !optionalString(message.role) || !nullishString(message.content) || !nullishString(message.refusal)) return false;
     const toolCalls = message.tool_calls;
     if (toolCalls != null && !(Array.isArray(toolCalls) && (toolCalls as unknown[]).every(isToolCall))) return false;
   }
   const usage = body.usage;
   if (usage == null) return true;
-  if (!isObject(usage) || !count(usage.prompt_tokens) || !count(usage.completion_tokens) || !(usage.total_tokens === undefined || count(usage.total_tokens)))
+  if (!isRecord(usage) || !count(usage.prompt_tokens) || !count(usage.completion_tokens) || !(usage.total_tokens === undefined || count(usage.total_tokens)))
     return false;
   const details = usage.prompt_tokens_details;
-  return details == null || (isObject(details) && (details.cached_tokens == null || count(details.cached_tokens)));
+  return details == null || (isRecord(details) && (details.cached_tokens == null || count(details.cached_tokens)));
 }
 
 /** `OpenAIChatResponseSchema.safeParse(body)`, answered without the schema when the body passes `isOpenAIChatResponse`. */
@@ -148,13 +149,9 @@ export function parseChatResponse(body: unknown): z.ZodSafeParseResult<OpenAICha
 }
 
 function isToolCall(value: unknown): boolean {
-  if (!isObject(value) || typeof value.id !== 'string' || !(value.type === undefined || value.type === 'function')) return false;
+  if (!isRecord(value) || typeof value.id !== 'string' || !(value.type === undefined || value.type === 'function')) return false;
   const fn = value.function;
-  return isObject(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string';
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return isRecord(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string';
 }
 
 function optionalString(value: unknown): boolean {

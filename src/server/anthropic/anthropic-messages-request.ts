@@ -17,6 +17,7 @@ import { REQUEST_LIMITS } from '../../models/inference-request.js';
 import type { ContentPart, InferenceRequestInput, LogicalPromptInput, ReasoningPart, ToolChoice } from '../../models/inference-request.js';
 import { parseOrThrow } from '../../models/validation.js';
 import type { CacheDirectives } from '../openai/openai-chat.js';
+import { isRecord } from '../../util/is-record.js';
 
 const Block = z.object({ type: z.string().min(1).max(64) }).loose();
 const Content = z.union([z.string(), z.array(Block).max(REQUEST_LIMITS.maxMessages)]);
@@ -266,8 +267,4 @@ function convertToolChoice(choice: NonNullable<AnthropicMessagesRequestBody['too
       return exhaustive;
     }
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -10,18 +10,19 @@
  */
 import { REQUEST_LIMITS } from '../../models/inference-request.js';
 import type { ChatCompletionRequest } from './openai-chat.js';
+import { isRecord } from '../../util/is-record.js';
 
 const EFFORTS: ReadonlySet<unknown> = new Set(['minimal', 'low', 'medium', 'high']);
 const TEXT_ROLES: ReadonlySet<unknown> = new Set(['system', 'developer', 'user']);
 
 /** Whether `body` is a valid chat request of the common shape (see the file comment). */
 export function isCommonChatRequest(body: unknown): body is ChatCompletionRequest {
-  if (!isObject(body)) return false;
+  if (!isRecord(body)) return false;
   if (typeof body.model !== 'string' || body.model.length < 1 || body.model.length > 256) return false;
   if (body.tools !== undefined || body.tool_choice !== undefined || body.response_format !== undefined || body.l04 !== undefined) return false;
   if (!(body.stream === undefined || typeof body.stream === 'boolean')) return false;
   const streamOptions = body.stream_options;
-  if (streamOptions != null && !(isObject(streamOptions) && (streamOptions.include_usage === undefined || typeof streamOptions.include_usage === 'boolean')))
+  if (streamOptions != null && !(isRecord(streamOptions) && (streamOptions.include_usage === undefined || typeof streamOptions.include_usage === 'boolean')))
     return false;
   if (!(nullishCount(body.max_tokens) && nullishCount(body.max_completion_tokens))) return false;
   if (!(nullishNumber(body.temperature, 0, 2) && nullishNumber(body.top_p, 0, 1))) return false;
@@ -40,7 +41,7 @@ export function isCommonChatRequest(body: unknown): body is ChatCompletionReques
   const messages = body.messages;
   if (!Array.isArray(messages) || messages.length < 1 || messages.length > REQUEST_LIMITS.maxMessages) return false;
   for (const message of messages as unknown[]) {
-    if (!isObject(message)) return false;
+    if (!isRecord(message)) return false;
     const content = message.content;
     if (TEXT_ROLES.has(message.role)) {
       if (!(content === null || typeof content === 'string')) return false;
@@ -51,10 +52,6 @@ export function isCommonChatRequest(body: unknown): body is ChatCompletionReques
     }
   }
   return true;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** `z.number().int().positive().nullish()`. */

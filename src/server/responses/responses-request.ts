@@ -16,6 +16,7 @@ import { REQUEST_LIMITS, ReasoningEffortSchema } from '../../models/inference-re
 import type { ContentPart, InferenceRequestInput, LogicalPromptInput, ToolChoice } from '../../models/inference-request.js';
 import { parseOrThrow } from '../../models/validation.js';
 import type { CacheDirectives } from '../openai/openai-chat.js';
+import { isRecord } from '../../util/is-record.js';
 
 const Item = z.object({ type: z.string().optional(), role: z.string().optional() }).loose();
 const FunctionTool = z.object({
@@ -243,8 +244,4 @@ function stringField(item: Record<string, unknown>, field: string, index: number
 
 function convertToolChoice(choice: NonNullable<ResponsesRequest['tool_choice']>): ToolChoice {
   return typeof choice === 'string' ? choice : { name: choice.name };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
