@@ -184,7 +184,13 @@ describe('RedisConnection waits', () => {
     await connection.eval(ECHO, ['{k}'], ['x']);
     const passed = new Set(send.mock.calls.flatMap(([, options]) => Object.keys(options ?? {})));
     expect(passed).toEqual(new Set(['typeMapping', 'abortSignal']));
-    for (const key of passed) expect(Object.keys(COMMAND_OPTIONS)).toContain(key);
+    // The client the connection built carries them, declared unset.
+    const declared = backend.client.options.commandOptions ?? {};
+    for (const key of passed) {
+      expect(Object.keys(declared)).toContain(key);
+      expect(declared[key as keyof typeof declared]).toBeUndefined();
+    }
+    expect(declared).toEqual(COMMAND_OPTIONS);
   });
 
   it('send the commands of one tick in one write', async () => {

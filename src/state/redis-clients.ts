@@ -45,7 +45,7 @@ function socketOptions(settings: ClientSettings) {
 /**
  * The client-wide command options. node-redis merges them into every command's own options with
  * `{ ...clientOptions, ...commandOptions }`; on Node 20 (V8 11.3) a spread that then adds keys the
- * first object lacks takes V8's slow path, 4–5 µs a command (`scripts/redis-command-cost.ts`).
+ * first object lacks takes V8's slow path: 3.3 µs a command against 1.7 µs (`scripts/redis-command-cost.ts`).
  * Declaring, unset, every key the connection passes per command (and the slot a cluster adds)
  * makes each merge overwrite keys instead, as cheap as sending no options.
  * `timeout: 0` turns node-redis's own per-command timer off (its default is 5 s since v6).
