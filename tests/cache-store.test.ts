@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CacheEntryInput, CacheStore } from '../src/cache/cache-store.js';
 import { MemoryCacheStore } from '../src/cache/memory-cache-store.js';
-import { RedisCacheStore } from '../src/cache/redis-cache-store.js';
+import { INDEX_REFRESH_MS, RedisCacheStore } from '../src/cache/redis-cache-store.js';
 import { testRedis } from './helpers/redis.js';
 import { sharedClusterNodes } from './helpers/redis-cluster.js';
 
@@ -152,6 +152,52 @@ describe('RedisCacheStore', () => {
     await connection.call(meta!, ['DEL', meta!]);
     expect(await candidates(store, 'p1', ['b1'], { limit: 10, now: NOW })).toEqual([]);
     expect(await connection.call(buckets!, ['ZCARD', buckets!])).toBe(0);
+  });
+
+  it('files a busy partition in its tenant index once a second, never behind its newest entry, and again after a purge', async () => {
+    const connection = await testRedis();
+    const store = new RedisCacheStore({ connection });
+    const filed = async (partition: string): Promise<number | undefined> => {
+      const indexes: string[] = [];
+      for await (const batch of connection.scan(`${connection.keyPrefix}cache:tenant:*`)) indexes.push(...batch);
+      if (indexes.length === 0) return undefined;
+      expect(indexes).toHaveLength(1);
+      const score = await connection.call(indexes[0], ['ZSCORE', indexes[0]!, partition]);
+      return score === null ? undefined : Number(score);
+    };
+    // TTL 60 s and a sweep grace of 60 s: Redis keeps a partition 120 s past its newest put.
+    const put = (exactKey: string, at: number, partition = 'p1') =>
+      store.put(entry({ exactKey, partition, createdAt: at, expiresAt: at + TTL_MS }), { maxEntriesPerPartition: 10, now: at });
+    await put('k1', NOW);
+    expect(await filed('p1')).toBe(NOW + 120_000);
+    await put('k2', NOW + INDEX_REFRESH_MS - 1);
+    expect(await filed('p1')).toBe(NOW + 120_000); // not sent: filed recently enough
+    await put('k1', NOW + INDEX_REFRESH_MS - 1, 'p2');
+    expect(await filed('p2')).toBe(NOW + INDEX_REFRESH_MS - 1 + 120_000); // another partition is filed on its own
+    await put('k3', NOW + INDEX_REFRESH_MS);
+    expect(await filed('p1')).toBe(NOW + INDEX_REFRESH_MS + 120_000);
+    expect(await store.purgeTenant('tenant-a')).toBe(4);
+    expect(await filed('p1')).toBeUndefined();
+    await put('k4', NOW + INDEX_REFRESH_MS + 2);
+    expect(await filed('p1')).toBe(NOW + INDEX_REFRESH_MS + 2 + 120_000);
+    expect(await store.purgeTenant('tenant-a')).toBe(1);
+  });
+
+  it('keeps a short-lived partition filed past its newest entry when the sweep grace is below the refresh interval', async () => {
+    const connection = await testRedis();
+    const store = new RedisCacheStore({ connection, sweepGraceMs: 400 });
+    const put = (exactKey: string, at: number) => store.put(entry({ exactKey, createdAt: at, expiresAt: at + 1_000 }), { maxEntriesPerPartition: 10, now: at });
+    const index = async (): Promise<number> => {
+      const indexes: string[] = [];
+      for await (const batch of connection.scan(`${connection.keyPrefix}cache:tenant:*`)) indexes.push(...batch);
+      return Number(await connection.call(indexes[0], ['ZSCORE', indexes[0]!, 'p1']));
+    };
+    await put('k1', NOW);
+    await put('k2', NOW + 150);
+    expect(await index()).toBe(NOW + 1_400); // skipped: 150 ms is within half the grace
+    await put('k3', NOW + 250);
+    expect(await index()).toBe(NOW + 250 + 1_400); // refreshed: the filed time would fall below k3's expiry + half the grace
+    expect(await index()).toBeGreaterThanOrEqual(NOW + 250 + 1_000 + 200);
   });
 
   it('rejects at once when Redis is not connected', async () => {

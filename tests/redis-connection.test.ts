@@ -6,7 +6,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { RedisConnection, RedisTimeoutError, RedisUnavailableError } from '../src/state/redis-connection.js';
-import { assertOneSlot, crc16, hashTagOf, keySlot } from '../src/state/key-slot.js';
+import { assertOneSlot, crc16, hashTagOf, keySlot, sameHashTag } from '../src/state/key-slot.js';
 import { defineRedisScript } from '../src/state/redis-script.js';
 import { onCleanup } from './helpers/cleanup.js';
 import { sharedClusterNodes } from './helpers/redis-cluster.js';
@@ -47,8 +47,19 @@ describe('key slots', () => {
     for (const key of keys) expect(keySlot(key)).toBe(Number(await connection.call(undefined, ['CLUSTER', 'KEYSLOT', key])));
   });
 
+  it('compares hash tags in place exactly as it would compare the tags themselves', () => {
+    const parts = ['', 'a', '{', '}', '{}', '{a}', '{b}', '{ab}', 'x{a', 'a}', '{{a}}', ':', 'é'];
+    const keys = parts.flatMap((first) => parts.flatMap((second) => parts.map((third) => first + second + third)));
+    const pairs = keys.flatMap((a) => keys.slice(0, 60).map((b) => [a, b] as const));
+    const differing = pairs.filter(([a, b]) => sameHashTag(a, b) !== (hashTagOf(a) === hashTagOf(b)));
+    expect(differing).toEqual([]);
+    expect(pairs.filter(([a, b]) => sameHashTag(a, b)).length).toBeGreaterThan(keys.length); // not all false
+  });
+
   it('accepts keys that share a hash tag and names the keys that do not', () => {
     expect(() => assertOneSlot(['a:{x}:1', 'b:{x}:2'], 'script s')).not.toThrow();
+    expect(() => assertOneSlot(['{x}', 'x', 'a{x}', 'a{x}b{y}'], 'script s')).not.toThrow();
+    expect(() => assertOneSlot(['a:{x}:1', 'a:{x}:1', 'b:{xy}:2'], 'script s')).toThrow('script s: keys "a:{x}:1" and "b:{xy}:2"');
     expect(() => assertOneSlot(['a:{x}:1', 'b:{y}:2'], 'script s')).toThrow('script s: keys "a:{x}:1" and "b:{y}:2" hash to different Redis Cluster slots');
   });
 });

@@ -13,6 +13,12 @@
  * `v` HASH id → int8 vector, `m` HASH id → JSON meta (tenant, exact key, guard, embedder, buckets,
  * expiry), `b` ZSET of `<bucket>\0<id>` members (one sorted set per partition; a bucket's ids are a
  * lexicographic range). The tenant index (`tenant:<hash>`) is a separate one-key command.
+ *
+ * The tenant index is what a purge walks: each partition is filed there with the time Redis keeps
+ * it until. A put refreshes that time only once the time this process last filed lags by
+ * `INDEX_REFRESH_MS` (or by half the sweep grace, when shorter): a busy partition then costs
+ * one index update a second instead of one per answer, and its filed time still never falls before
+ * the logical expiry of its newest entry, so a purge finds every partition with a live entry.
  */
 import { hash } from 'node:crypto';
 import type { RedisConnection } from '../state/redis-connection.js';
@@ -185,6 +191,10 @@ export interface RedisCacheStoreOptions {
 
 /** Most tenant index keys remembered at once. */
 const TENANT_INDEX_MEMO = 1_024;
+/** Most partitions whose keys, and whose filing in the tenant index, are remembered at once. */
+const PARTITION_MEMO = 4_096;
+/** Longest a partition's filed time in its tenant index lags behind its puts, in milliseconds (see the file comment). */
+export const INDEX_REFRESH_MS = 1_000;
 
 /** An admin purge deletes whole partitions: it may take far longer than one lookup. */
 const PURGE_TIMEOUT_MS = 10_000;
@@ -197,6 +207,10 @@ export class RedisCacheStore implements CacheStore {
   private readonly sweepGraceMs: number | undefined;
   /** Tenant → its index key (a SHA-256 each time otherwise). */
   private readonly tenantIndexes = new Map<string, string>();
+  /** Partition → its seven keys (seven strings to build, and to flatten for the socket, on every call otherwise). */
+  private readonly partitionKeyLists = new Map<string, readonly string[]>();
+  /** `<tenant>\0<partition>` → the keep-until time this process last filed in the tenant index. */
+  private readonly filedUntil = new Map<string, number>();
 
   constructor(options: RedisCacheStoreOptions) {
     this.connection = options.connection;
@@ -206,9 +220,15 @@ export class RedisCacheStore implements CacheStore {
   }
 
   /** The seven keys of a partition (`KEYS` of every partition script), all under one hash tag. */
-  partitionKeys(partition: string): string[] {
-    const base = `${this.prefix}{${partition}}:`;
-    return PARTITION_KEYS.map((name) => base + name);
+  partitionKeys(partition: string): readonly string[] {
+    let keys = this.partitionKeyLists.get(partition);
+    if (keys === undefined) {
+      const base = `${this.prefix}{${partition}}:`;
+      keys = Object.freeze(PARTITION_KEYS.map((name) => base + name));
+      if (this.partitionKeyLists.size >= PARTITION_MEMO) this.partitionKeyLists.clear();
+      this.partitionKeyLists.set(partition, keys);
+    }
+    return keys;
   }
 
   async search(partition: string, search: CacheSearch): Promise<CacheSearchResult> {
@@ -254,12 +274,19 @@ export class RedisCacheStore implements CacheStore {
       String(options.now),
       (vector?.buckets ?? []).join(','),
     ];
+    const stored = this.connection.eval(PUT_SCRIPT, this.partitionKeys(entry.partition), args);
+    const keepUntil = entry.expiresAt + keepMs - ttlMs;
+    const filing = `${entry.tenant}\0${entry.partition}`;
+    const filed = this.filedUntil.get(filing);
+    if (filed !== undefined && filed > keepUntil - Math.min(INDEX_REFRESH_MS, (keepMs - ttlMs) / 2)) {
+      await stored;
+      return;
+    }
     const index = this.tenantIndex(entry.tenant);
     // Issued in the same tick: one write to Redis when both keys live on one node.
-    await Promise.all([
-      this.connection.eval(PUT_SCRIPT, this.partitionKeys(entry.partition), args),
-      this.connection.eval(INDEX_TENANT_SCRIPT, [index], [entry.partition, String(entry.expiresAt + keepMs - ttlMs), String(options.now), String(keepMs)]),
-    ]);
+    await Promise.all([stored, this.connection.eval(INDEX_TENANT_SCRIPT, [index], [entry.partition, String(keepUntil), String(options.now), String(keepMs)])]);
+    if (this.filedUntil.size >= PARTITION_MEMO) this.filedUntil.clear();
+    this.filedUntil.set(filing, Math.max(filed ?? keepUntil, keepUntil));
   }
 
   async purgeTenant(tenant: string): Promise<number> {
@@ -272,6 +299,8 @@ export class RedisCacheStore implements CacheStore {
       deleted += Number(reply);
     }
     await this.connection.call(index, ['DEL', index]);
+    // The index is gone: the next put of any partition files it again.
+    this.filedUntil.clear();
     return deleted;
   }
 

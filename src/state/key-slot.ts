@@ -30,12 +30,29 @@ export function keySlot(key: string): number {
 export function assertOneSlot(keys: readonly string[], what: string): void {
   const first = keys[0];
   if (first === undefined) return;
-  const tag = hashTagOf(first);
-  for (const key of keys) {
-    if (hashTagOf(key) !== tag && keySlot(key) !== keySlot(first)) {
+  for (let index = 1; index < keys.length; index++) {
+    const key = keys[index]!;
+    if (!sameHashTag(first, key) && keySlot(key) !== keySlot(first)) {
       throw new RangeError(`${what}: keys "${first}" and "${key}" hash to different Redis Cluster slots; give them one hash tag`);
     }
   }
+}
+
+/** Whether `a` and `b` hash the same part (`hashTagOf(a) === hashTagOf(b)`), without building either part. */
+export function sameHashTag(a: string, b: string): boolean {
+  const [aStart, aEnd] = hashedRange(a);
+  const [bStart, bEnd] = hashedRange(b);
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let offset = 0; offset < aEnd - aStart; offset++) if (a.charCodeAt(aStart + offset) !== b.charCodeAt(bStart + offset)) return false;
+  return true;
+}
+
+/** Start and end of the part of `key` that Redis hashes (see `hashTagOf`). */
+function hashedRange(key: string): [number, number] {
+  const open = key.indexOf('{');
+  if (open < 0) return [0, key.length];
+  const close = key.indexOf('}', open + 1);
+  return close <= open + 1 ? [0, key.length] : [open + 1, close];
 }
 
 /** CRC16/XMODEM (polynomial 0x1021, initial value 0): `crc16("123456789") === 0x31c3`. */
