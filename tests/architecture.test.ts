@@ -88,4 +88,15 @@ describe('source layout', () => {
     );
     expect(pointers).toEqual([]);
   });
+
+  it('never hands a request signal to an API that needs a real AbortSignal (request signals may be LightAborts)', () => {
+    const uses = files.flatMap((file) =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .map((line, index) => ({ line, at: `${relative(SRC, file)}:${index + 1}` }))
+        .filter(({ line }) => !/^\s*(\*|\/\/)/.test(line) && /AbortSignal\.any\(|\.throwIfAborted\(|\.onabort\b|\bevents\.once\(|\bfetch\(/.test(line))
+        .map(({ at }) => at),
+    );
+    expect(uses).toEqual([]);
+  });
 });

@@ -15,6 +15,7 @@ import type { Operation } from '../pipeline/exchange.js';
 import type { Clock, IdGenerator } from '../util/clock.js';
 import { estimatePromptTokens } from '../util/token-estimate.js';
 import { merged } from '../util/merged.js';
+import { LightAbort, asAbortSignal } from '../util/light-abort.js';
 
 /** What validation needs besides the request. */
 export interface ValidationContext {
@@ -74,13 +75,13 @@ function callerOnly(signal: AbortSignal | undefined): { signal: AbortSignal; dis
 
 /** One signal for the caller leaving (its reason, else E4507) and the deadline passing (E4510). */
 function withDeadline(callerSignal: AbortSignal | undefined, deadlineMs: number, clock: Clock): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
+  const controller = new LightAbort<unknown>();
   const onAbort = (): void => controller.abort(callerSignal?.reason ?? new CancelledError('E4507'));
   callerSignal?.addEventListener('abort', onAbort, { once: true });
   if (callerSignal?.aborted === true) onAbort();
   const timer = clock.setTimer(() => controller.abort(new DeadlineError('E4510', `The request deadline of ${deadlineMs} ms passed`)), deadlineMs);
   return {
-    signal: controller.signal,
+    signal: asAbortSignal(controller),
     dispose: () => {
       timer.cancel();
       callerSignal?.removeEventListener('abort', onAbort);

@@ -12,6 +12,7 @@ import type { AttemptRecord } from '../models/inference-response.js';
 import type { RegisteredModel } from '../models/model-config.js';
 import type { StreamPart } from '../providers/base.js';
 import type { Clock } from '../util/clock.js';
+import { eitherAborted } from '../util/light-abort.js';
 import { withSpan } from '../observability/tracing.js';
 import type { CircuitBreakerRegistry, CircuitPermit } from '../resilience/circuit-breaker.js';
 import type { QueueTicket, RequestQueue } from '../resilience/request-queue.js';
@@ -222,7 +223,7 @@ export class FallbackExecutor {
       return skip(model, permit.error, failures, plan.attempts);
     }
     // Only a half-open probe carries a signal of its own (its timeout); others share the request's.
-    const signal = permit.probe ? AbortSignal.any([plan.signal, permit.signal]) : plan.signal;
+    const signal = permit.probe ? eitherAborted(plan.signal, permit.signal) : plan.signal;
     return { permit, ticket, signal, startedAt: this.options.clock.now() };
   }
 

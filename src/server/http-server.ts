@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { AuthError, CancelledError, ConfigurationError, GatewayError, toGatewayError, ValidationError } from '../models/error-codes.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { randomRequestId } from '../util/ids.js';
+import { LightAbort, asAbortSignal } from '../util/light-abort.js';
 import type { IdGenerator } from '../util/clock.js';
 import type { Logger } from '../observability/logger.js';
 import { ApiKeyAuthenticator } from './auth.js';
@@ -166,7 +167,8 @@ export class GatewayServer {
     const requestId = this.idGenerator();
     response.setHeader('x-l04-request-id', requestId);
     this.inFlight++;
-    const controller = new AbortController();
+    // A light signal: an AbortController costs 7 µs a request on Node 20 (see util/light-abort.ts).
+    const controller = new LightAbort<CancelledError>();
     let context: RouteContext | undefined;
     let route: Route | undefined;
     response.once('close', () => {
@@ -182,7 +184,7 @@ export class GatewayServer {
       const caller = route.authenticated
         ? this.authenticate(request, route)
         : { agent_did: 'did:l04:anonymous', tenant: 'default', key_id: 'anonymous', admin: false };
-      context = this.routeContext(request, response, url, requestId, caller, controller.signal);
+      context = this.routeContext(request, response, url, requestId, caller, asAbortSignal(controller));
       await route.handler(context);
     } catch (error) {
       const gatewayError = toGatewayError(error);
