@@ -13,6 +13,7 @@
 import { CancelledError, ResponseError } from '../models/error-codes.js';
 import type { Clock, TimerHandle } from '../util/clock.js';
 import { estimateTextTokens } from '../util/token-estimate.js';
+import { LightAbort, asAbortSignal } from '../util/light-abort.js';
 
 /** Embeddings and the usage they cost. */
 export interface EmbedResult {
@@ -46,7 +47,7 @@ interface Batch {
   readonly provider: string;
   readonly model: string;
   readonly callers: Caller[];
-  readonly controller: AbortController;
+  readonly controller: LightAbort;
   size: number;
   timer: TimerHandle | undefined;
   sent: boolean;
@@ -94,7 +95,7 @@ export class EmbedBatcher {
     const current = this.open.get(key);
     if (current !== undefined && current.size + count <= this.maxBatch) return current;
     if (current !== undefined) this.send(current);
-    const batch: Batch = { provider, model, callers: [], controller: new AbortController(), size: 0, timer: undefined, sent: false };
+    const batch: Batch = { provider, model, callers: [], controller: new LightAbort(), size: 0, timer: undefined, sent: false };
     this.open.set(key, batch);
     batch.timer = this.clock.setTimer(() => this.send(batch), this.windowMs);
     return batch;
@@ -109,7 +110,7 @@ export class EmbedBatcher {
     const live = batch.callers.filter((caller) => !caller.done);
     if (live.length === 0) return;
     const inputs = live.flatMap((caller) => caller.inputs);
-    this.upstream(batch.provider, batch.model, inputs, batch.controller.signal).then(
+    this.upstream(batch.provider, batch.model, inputs, asAbortSignal(batch.controller)).then(
       (result) => this.deliver(batch, live, inputs.length, result),
       (error: unknown) => {
         for (const caller of live) this.settle(caller, () => caller.reject(error));

@@ -5,6 +5,7 @@
  */
 import type { RegisteredModel } from '../models/model-config.js';
 import type { Clock } from '../util/clock.js';
+import { LightAbort, asAbortSignal } from '../util/light-abort.js';
 import type { EmbedBatcher } from './embed-batcher.js';
 import type { FallbackExecutor } from './fallback-executor.js';
 import type { ModelRegistry } from './model-registry.js';
@@ -44,7 +45,7 @@ export function providerEmbedding(options: ProviderEmbeddingOptions): ProviderEm
       priority: 'high' as const,
       deadlineAt: options.clock.now() + options.timeoutMs(provider),
       tokens: 0,
-      signal: signal ?? new AbortController().signal,
+      signal: signal ?? asAbortSignal(new LightAbort()),
       attempts: [],
     };
     const execution = await options.executor.complete([target], plan, (entry, attemptSignal) =>
