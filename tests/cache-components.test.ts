@@ -4,6 +4,7 @@ import { canonicalDigest, canonicalJson } from '../src/cache/keys/canonical-json
 import { canonicalRequestKey } from '../src/cache/keys/canonical-request-key.js';
 import { scopeKey } from '../src/cache/keys/cache-scope.js';
 import { LocalEmbedder } from '../src/cache/embedders/local-embedder.js';
+import { promptStructure } from '../src/cache/analysis/prompt-structure.js';
 import { LshHasher } from '../src/cache/similarity/lsh-hasher.js';
 import { partitionKey } from '../src/cache/keys/partition-key.js';
 import { ProviderEmbedder } from '../src/cache/embedders/provider-embedder.js';
@@ -209,6 +210,68 @@ describe('LocalEmbedder', () => {
   it('rejects a bad dimension count with what it received', () => {
     expect(() => new LocalEmbedder({ dimensions: 3 })).toThrow('got 3');
   });
+
+  it('gives exactly the vectors of its definition: each feature text hashed with FNV-1a (stored entries stay comparable)', () => {
+    // The definition, written the slow way: every feature as text, hashed whole.
+    const fnv1a = (text: string): number => {
+      let hash = 0x811c9dc5;
+      for (let index = 0; index < text.length; index++) hash = Math.imul(hash ^ text.charCodeAt(index), 0x01000193);
+      return hash >>> 0;
+    };
+    const reference = (text: string, dimensions: number): number[] => {
+      const vector = new Float64Array(dimensions);
+      const add = (feature: string, weight: number): void => {
+        vector[fnv1a(feature) % dimensions]! += (fnv1a(`s${feature}`) & 1 ? 1 : -1) * weight;
+      };
+      let previous: string | undefined;
+      for (const token of promptStructure(text)) {
+        add(`w:${token.key}`, token.role === 'content' || token.role === 'quantity' ? 1 : 0.35);
+        if (token.role !== 'content') continue;
+        const padded = `#${token.key}#`;
+        const grams = padded.length <= 3 ? [padded] : Array.from({ length: padded.length - 2 }, (_, index) => padded.slice(index, index + 3));
+        for (const gram of grams) add(`c:${gram}`, 0.6 / Math.sqrt(grams.length));
+        if (previous !== undefined) add(`b:${previous} ${token.key}`, 0.5);
+        previous = token.key;
+      }
+      const norm = Math.sqrt(vector.reduce((sum, value) => sum + value * value, 0));
+      return Array.from(vector, (value) => (norm === 0 ? 0 : value * (1 / norm)));
+    };
+    const words = [
+      'How',
+      'do',
+      'I',
+      'reset',
+      'my',
+      'password',
+      'a',
+      'Über',
+      'naïve',
+      '10',
+      'km',
+      'x',
+      'GPU',
+      'didn’t',
+      'C++',
+      '`npm ci`',
+      'dog',
+      'bites',
+      'man',
+      '2024-03-05',
+      '日本語',
+      '?',
+    ];
+    const texts = Array.from({ length: 300 }, (_, index) =>
+      Array.from({ length: 1 + (index % 9) }, (_, offset) => words[(index * 7 + offset * 13) % words.length]).join(index % 4 === 0 ? ', ' : ' '),
+    );
+    for (const dimensions of [512, 16]) {
+      const embedder = new LocalEmbedder({ dimensions });
+      const differing = texts.filter((text) => {
+        const expected = reference(text, dimensions);
+        return embedder.embedOne(text).some((value, index) => value !== expected[index]);
+      });
+      expect(differing).toEqual([]);
+    }
+  });
 });
 
 describe('ProviderEmbedder', () => {
@@ -330,5 +393,18 @@ describe('vector codec', () => {
     expect(stored.byteLength).toBe(512);
     expect(Math.abs(cosineToQuantized(normalizeVector(b!)!, stored) - cosineSimilarity(a!, b!))).toBeLessThan(0.01);
     expect(normalizeVector([0, 0])).toBeUndefined();
+  });
+
+  it('gives every normalised vector its own values, across the shared slabs they are cut from', () => {
+    const inputs = Array.from({ length: 40 }, (_, index) => Array.from({ length: 512 }, (_, dimension) => ((index * 31 + dimension * 7) % 13) - 6));
+    const vectors = inputs.map((input) => normalizeVector(input)!);
+    const expected = inputs.map((input) => {
+      const norm = Math.sqrt(input.reduce((sum, value) => sum + value * value, 0));
+      return Float32Array.from(input, (value) => value * (1 / norm));
+    });
+    expect(vectors).toEqual(expected);
+    vectors.forEach((vector, index) => vector.fill(index)); // writing one vector touches no other
+    expect(vectors.every((vector, index) => vector.length === 512 && vector.every((value) => value === index))).toBe(true);
+    expect(normalizeVector(Array.from({ length: 4_096 }, () => 1))).toEqual(new Float32Array(4_096).fill(1 / 64));
   });
 });

@@ -44,48 +44,65 @@ export class LocalEmbedder implements Embedder {
 
   /** Embeds one text into a unit vector (all zeros for text without words). */
   embedOne(text: string): number[] {
-    const vector = new Float64Array(this.dimensions);
+    // One buffer per embedder, cleared per call (the call is synchronous): a typed array of its own
+    // is an allocation outside the JS heap, about 3 µs on Node 20.
+    const vector = (this.scratch ??= new Float64Array(this.dimensions));
+    vector.fill(0);
     let previous: string | undefined;
     for (const token of promptStructure(text)) {
       const content = token.role === 'content' || token.role === 'quantity';
-      this.add(vector, `w:${token.key}`, content ? 1 : 0.35);
+      const key = token.key;
+      this.add(vector, fnv(WORD.value, key, 0, key.length), fnv(WORD.sign, key, 0, key.length), content ? 1 : 0.35);
       if (token.role !== 'content') continue;
-      const grams = charTrigrams(token.key);
-      for (const gram of grams) this.add(vector, `c:${gram}`, 0.6 / Math.sqrt(grams.length));
-      if (previous !== undefined) this.add(vector, `b:${previous} ${token.key}`, 0.5);
-      previous = token.key;
+      // The character trigrams of `#key#` (the whole of it when shorter than three).
+      const padded = `#${key}#`;
+      const count = padded.length <= 3 ? 1 : padded.length - 2;
+      const weight = 0.6 / Math.sqrt(count);
+      for (let start = 0; start < count; start++) {
+        const end = Math.min(padded.length, start + 3);
+        this.add(vector, fnv(GRAM.value, padded, start, end), fnv(GRAM.sign, padded, start, end), weight);
+      }
+      if (previous !== undefined) {
+        const value = fnv(fnv(fnv(PAIR.value, previous, 0, previous.length), ' ', 0, 1), key, 0, key.length);
+        const sign = fnv(fnv(fnv(PAIR.sign, previous, 0, previous.length), ' ', 0, 1), key, 0, key.length);
+        this.add(vector, value, sign, 0.5);
+      }
+      previous = key;
     }
     let norm = 0;
-    for (const value of vector) norm += value * value;
+    for (let index = 0; index < this.dimensions; index++) norm += vector[index]! * vector[index]!;
     const scale = norm === 0 ? 0 : 1 / Math.sqrt(norm);
     const out = new Array<number>(this.dimensions);
     for (let index = 0; index < this.dimensions; index++) out[index] = vector[index]! * scale;
     return out;
   }
 
-  private add(vector: Float64Array, feature: string, weight: number): void {
-    const hash = fnv1a(feature);
-    const index = hash % this.dimensions;
-    // A second, independent hash bit picks the sign so that collisions cancel out on average.
-    const sign = fnv1a(`s${feature}`) & 1 ? 1 : -1;
-    vector[index] = (vector[index] ?? 0) + sign * weight;
+  private scratch: Float64Array | undefined;
+
+  /**
+   * Adds `weight` to the dimension `value` picks, with the sign `sign` picks: `value` is the FNV-1a
+   * hash of the feature's text (`w:<key>`, `c:<trigram>`, `b:<previous> <key>`) and `sign` that of
+   * the same text after an `s`, a second, independent hash, so that collisions cancel out on average.
+   */
+  private add(vector: Float64Array, value: number, sign: number, weight: number): void {
+    const index = (value >>> 0) % this.dimensions;
+    vector[index] = vector[index]! + (sign & 1 ? 1 : -1) * weight;
   }
 }
 
-function charTrigrams(word: string): string[] {
-  const padded = `#${word}#`;
-  if (padded.length <= 3) return [padded];
-  const grams: string[] = [];
-  for (let index = 0; index + 3 <= padded.length; index++) grams.push(padded.slice(index, index + 3));
-  return grams;
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** 32-bit FNV-1a over the UTF-16 code units `text[start, end)`, continuing from the state `hash` (not yet made unsigned). */
+function fnv(hash: number, text: string, start: number, end: number): number {
+  for (let index = start; index < end; index++) hash = Math.imul(hash ^ text.charCodeAt(index), FNV_PRIME);
+  return hash;
 }
 
-/** 32-bit FNV-1a over UTF-16 code units. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let index = 0; index < text.length; index++) {
-    hash ^= text.charCodeAt(index);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
+/** The hash states after a feature's prefix (`w:`) and after its sign prefix (`sw:`): features are hashed without building their text. */
+function prefixStates(prefix: string): { value: number; sign: number } {
+  return { value: fnv(FNV_OFFSET, prefix, 0, prefix.length), sign: fnv(FNV_OFFSET, `s${prefix}`, 0, prefix.length + 1) };
 }
+const WORD = prefixStates('w:');
+const GRAM = prefixStates('c:');
+const PAIR = prefixStates('b:');

@@ -3,7 +3,37 @@
  * how vectors are stored) and cosine similarity between a query and a stored vector.
  */
 
-/** `vector` scaled to unit length as a Float32Array; `undefined` for a zero or non-finite vector. */
+/**
+ * Floats of one shared slab of query vectors: 32 KiB, sixteen vectors of 512 dimensions. Small on
+ * purpose: a request that keeps its vector long (a stream stores its answer, and drops the vector,
+ * only when it ends) keeps its whole slab, so at worst 32 KiB instead of 2 KiB per such request.
+ */
+const SLAB_FLOATS = 8_192;
+let slab = new Float32Array(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed Float32Array of `length` for a query vector: a view into a shared slab, so that a
+ * request does not pay a typed array of its own (an allocation outside the JS heap: 2–3 µs on
+ * Node 20). A slab is released once every vector cut from it is; query vectors live for one
+ * request. Never for vectors kept past their request (a kept view would keep its whole slab).
+ */
+function queryVector(length: number): Float32Array {
+  if (length > SLAB_FLOATS / 8) return new Float32Array(length);
+  if (slabUsed + length > slab.length) {
+    slab = new Float32Array(SLAB_FLOATS);
+    slabUsed = 0;
+  }
+  const view = new Float32Array(slab.buffer, slabUsed * Float32Array.BYTES_PER_ELEMENT, length);
+  slabUsed += length;
+  return view;
+}
+
+/**
+ * `vector` scaled to unit length as a Float32Array; `undefined` for a zero or non-finite vector.
+ * The result is a query vector, cut from a shared slab (see `queryVector`): keep `quantizeVector`'s
+ * copy, not this one.
+ */
 export function normalizeVector(vector: readonly number[]): Float32Array | undefined {
   let norm = 0;
   for (const value of vector) {
@@ -13,7 +43,7 @@ export function normalizeVector(vector: readonly number[]): Float32Array | undef
   if (norm === 0) return undefined;
   const scale = 1 / Math.sqrt(norm);
   // Plain loops: TypedArray.from with a map function goes through the iterator protocol (~40x slower).
-  const out = new Float32Array(vector.length);
+  const out = queryVector(vector.length);
   for (let index = 0; index < vector.length; index++) out[index] = vector[index]! * scale;
   return out;
 }
