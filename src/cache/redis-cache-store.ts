@@ -244,7 +244,8 @@ export class RedisCacheStore implements CacheStore {
         id: id.toString(),
         embedderId: embedderId.toString(),
         guard: guard.toString(),
-        vector: new Int8Array(Uint8Array.from(vector).buffer),
+        // A view of the reply, not a copy: a candidate lives only while its lookup ranks it.
+        vector: new Int8Array(vector.buffer, vector.byteOffset, vector.length),
       };
       if (payload.length > 0) candidate.payload = payload.toString();
       candidates.push(candidate);
