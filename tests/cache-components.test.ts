@@ -1,4 +1,5 @@
 /** The building blocks of the semantic cache: keys, embedders, LSH and vectors (the verifier has its own file). */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { canonicalDigest, canonicalJson } from '../src/cache/keys/canonical-json.js';
 import { canonicalRequestKey } from '../src/cache/keys/canonical-request-key.js';
@@ -383,6 +384,23 @@ describe('LshHasher', () => {
     const shared = (other: string[]) => other.filter((bucket, index) => bucket === bucketsA[index]).length;
     expect(shared(first.buckets(normalizeVector(b!)!))).toBeGreaterThan(shared(first.buckets(normalizeVector(c!)!)));
     expect(new LshHasher({ dimensions: 512, tables: 12, bits: 10, seed: 'other' }).buckets(normalizeVector(a!)!)).not.toEqual(bucketsA);
+  });
+
+  it('keeps the buckets of entries already stored: the same labels as every earlier version', () => {
+    // Digests of the labels of 200 prompts, from the implementation before the hyperplanes were
+    // stored by dimension: a change of layout or arithmetic that moves any label fails here.
+    const words = ['How', 'do', 'I', 'reset', 'my', 'password', 'dog', 'bites', 'man', '10', 'km', 'GPU', 'capital', 'France', 'why', 'not'];
+    const texts = Array.from({ length: 200 }, (_, index) =>
+      Array.from({ length: 2 + (index % 7) }, (_, offset) => words[(index * 5 + offset * 3) % words.length]).join(' '),
+    );
+    const digest = (dimensions: number, tables: number, bits: number) => {
+      const hasher = new LshHasher({ dimensions, tables, bits, seed: 'local-v2' });
+      const embedder = new LocalEmbedder({ dimensions });
+      const labels = texts.map((text) => hasher.buckets(normalizeVector(embedder.embedOne(text))!).join(' '));
+      return { first: labels[0], digest: createHash('sha256').update(labels.join('\n')).digest('hex').slice(0, 32) };
+    };
+    expect(digest(512, 12, 10)).toEqual({ first: '0.6l 1.b2 2.d 3.lk 4.m4 5.13 6.25 7.15 8.3t 9.8z 10.78 11.q9', digest: '8914901652d104e069c598b9053caac3' });
+    expect(digest(64, 3, 5)).toEqual({ first: '0.c 1.e 2.9', digest: '60cd9bc4101e564bdb78ad384537f384' });
   });
 });
 

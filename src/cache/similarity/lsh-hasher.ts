@@ -23,7 +23,14 @@ export class LshHasher {
   readonly tables: number;
   readonly bits: number;
   private readonly dimensions: number;
-  private readonly planes: Float32Array;
+  /**
+   * The hyperplanes by dimension: the `tables × bits` components of dimension `d` are contiguous
+   * from `d × tables × bits`, so that a sparse vector reads one short run per non-zero dimension
+   * instead of one scattered value per hyperplane.
+   */
+  private readonly planesByDimension: Float32Array;
+  /** The dot products of one `buckets` call (the call is synchronous: one buffer per hasher). */
+  private readonly dots: Float64Array;
 
   constructor(options: LshHasherOptions) {
     if (!Number.isInteger(options.bits) || options.bits < 1 || options.bits > 30)
@@ -33,8 +40,13 @@ export class LshHasher {
     this.bits = options.bits;
     this.dimensions = options.dimensions;
     const random = seededRandom(`${options.seed}/${options.dimensions}/${options.tables}x${options.bits}`);
-    this.planes = new Float32Array(options.tables * options.bits * options.dimensions);
-    for (let index = 0; index < this.planes.length; index++) this.planes[index] = gaussian(random);
+    const planeCount = options.tables * options.bits;
+    this.planesByDimension = new Float32Array(planeCount * options.dimensions);
+    // Drawn hyperplane by hyperplane (the order that defines them), stored by dimension.
+    for (let plane = 0; plane < planeCount; plane++) {
+      for (let dimension = 0; dimension < options.dimensions; dimension++) this.planesByDimension[dimension * planeCount + plane] = gaussian(random);
+    }
+    this.dots = new Float64Array(planeCount);
   }
 
   /** One bucket label per table, `<table>.<signature in base 36>`. */
@@ -42,19 +54,21 @@ export class LshHasher {
     if (vector.length !== this.dimensions) throw new Error(`LshHasher expects ${this.dimensions} dimensions, got ${vector.length}`);
     // Hashed n-gram vectors are sparse (a few dozen of 512 dimensions set): project only the
     // non-zero ones, which makes the 120 projections of a lexical vector about 15 times cheaper.
-    const nonZero: number[] = [];
-    for (let index = 0; index < this.dimensions; index++) if (vector[index] !== 0) nonZero.push(index);
-    const planes = this.planes;
+    const planes = this.planesByDimension;
+    const dots = this.dots;
+    const planeCount = dots.length;
+    dots.fill(0);
+    // Each dot product adds its terms in the order of the dimensions, as a plain loop over them would.
+    for (let dimension = 0; dimension < this.dimensions; dimension++) {
+      const value = vector[dimension]!;
+      if (value === 0) continue;
+      const base = dimension * planeCount;
+      for (let plane = 0; plane < planeCount; plane++) dots[plane] = dots[plane]! + planes[base + plane]! * value;
+    }
     const labels: string[] = [];
-    let offset = 0;
-    for (let table = 0; table < this.tables; table++) {
+    for (let table = 0, plane = 0; table < this.tables; table++) {
       let signature = 0;
-      for (let bit = 0; bit < this.bits; bit++) {
-        let dot = 0;
-        for (const index of nonZero) dot += planes[offset + index]! * vector[index]!;
-        offset += this.dimensions;
-        signature = signature * 2 + (dot >= 0 ? 1 : 0);
-      }
+      for (let bit = 0; bit < this.bits; bit++, plane++) signature = signature * 2 + (dots[plane]! >= 0 ? 1 : 0);
       labels.push(`${table}.${signature.toString(36)}`);
     }
     return labels;
