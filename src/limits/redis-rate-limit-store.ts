@@ -67,13 +67,31 @@ export class RedisRateLimitStore implements RateLimitStore {
   private async run(script: RedisScript, buckets: BucketSpec[], amounts: number[]): Promise<unknown> {
     if (!this.connection.isReady()) throw new RateLimitError('E4405', 'Redis is not connected');
     const keys = buckets.map((bucket) => this.redisKey(bucket));
-    const args = buckets.flatMap((bucket, index) => [String(bucket.capacity), String(bucket.refillPerMs), String(amounts[index] ?? 0)]);
+    const args: string[] = [];
+    for (let index = 0; index < buckets.length; index++) {
+      const bucket = buckets[index]!;
+      args.push(String(bucket.capacity), rateText(bucket.refillPerMs), String(amounts[index] ?? 0));
+    }
     try {
       return await this.connection.eval(script, keys, args, { timeoutMs: this.commandTimeoutMs });
     } catch (error) {
       throw new RateLimitError('E4405', `Redis decision failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
   }
+}
+
+/** Refill rates as text, remembered: a gateway has a handful (one per limit), and each is a fraction that costs a float-to-text conversion. */
+const rateTexts = new Map<number, string>();
+const RATE_TEXTS_LIMIT = 256;
+
+function rateText(rate: number): string {
+  let text = rateTexts.get(rate);
+  if (text === undefined) {
+    if (rateTexts.size >= RATE_TEXTS_LIMIT) rateTexts.clear();
+    text = String(rate);
+    rateTexts.set(rate, text);
+  }
+  return text;
 }
 
 function parseTakeReply(reply: unknown, count: number): TakeResult {
