@@ -420,7 +420,7 @@ describe('vector codec', () => {
       const norm = Math.sqrt(input.reduce((sum, value) => sum + value * value, 0));
       return Float32Array.from(input, (value) => value * (1 / norm));
     });
-    expect(vectors).toEqual(expected);
+    expect(vectors.filter((vector, index) => vector.some((value, dimension) => value !== expected[index]![dimension]))).toEqual([]);
     vectors.forEach((vector, index) => vector.fill(index)); // writing one vector touches no other
     expect(vectors.every((vector, index) => vector.length === 512 && vector.every((value) => value === index))).toBe(true);
     expect(normalizeVector(Array.from({ length: 4_096 }, () => 1))).toEqual(new Float32Array(4_096).fill(1 / 64));

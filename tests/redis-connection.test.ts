@@ -50,7 +50,7 @@ describe('key slots', () => {
   it('compares hash tags in place exactly as it would compare the tags themselves', () => {
     const parts = ['', 'a', '{', '}', '{}', '{a}', '{b}', '{ab}', 'x{a', 'a}', '{{a}}', ':', 'é'];
     const keys = parts.flatMap((first) => parts.flatMap((second) => parts.map((third) => first + second + third)));
-    const pairs = keys.flatMap((a) => keys.slice(0, 60).map((b) => [a, b] as const));
+    const pairs = keys.flatMap((a) => keys.slice(0, 25).map((b) => [a, b] as const));
     const differing = pairs.filter(([a, b]) => sameHashTag(a, b) !== (hashTagOf(a) === hashTagOf(b)));
     expect(differing).toEqual([]);
     expect(pairs.filter(([a, b]) => sameHashTag(a, b)).length).toBeGreaterThan(keys.length); // not all false
