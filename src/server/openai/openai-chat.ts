@@ -186,7 +186,8 @@ export function translateChat(chat: ChatCompletionRequest, raw: Record<string, u
 
 /** Reads `Cache-Control: no-cache, no-store`. */
 export function parseCacheControl(header: string | string[] | undefined): CacheDirectives {
-  const value = (Array.isArray(header) ? header.join(',') : (header ?? '')).toLowerCase();
+  if (header === undefined) return { noCache: false, noStore: false };
+  const value = (Array.isArray(header) ? header.join(',') : header).toLowerCase();
   const directives = value.split(',').map((directive) => directive.trim());
   return { noCache: directives.includes('no-cache'), noStore: directives.includes('no-store') };
 }
