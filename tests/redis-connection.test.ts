@@ -92,6 +92,14 @@ describe('RedisConnection on a Redis Cluster', () => {
   it('refuses a script whose keys span slots before sending anything', async () => {
     const connection = await testRedis({ nodes: await sharedClusterNodes() });
     await expect(connection.eval(ECHO, ['{a}:1', '{b}:2'], ['x'])).rejects.toThrow(RangeError);
+    // A list that can change is checked at every call; a frozen one, which cannot, once.
+    const keys = ['{a}:1', '{a}:2'];
+    expect(await connection.eval(ECHO, keys, ['x'])).toEqual(['{a}:1', 2, 'x']);
+    keys[1] = '{b}:2';
+    await expect(connection.eval(ECHO, keys, ['x'])).rejects.toThrow(RangeError);
+    const frozen = Object.freeze(['{c}:1', '{c}:2']);
+    expect(await connection.eval(ECHO, frozen, ['y'])).toEqual(['{c}:1', 2, 'y']);
+    expect(await connection.eval(ECHO, frozen, ['z'])).toEqual(['{c}:1', 2, 'z']);
   });
 
   it('loads its scripts again on the node that lost them (NOSCRIPT proves they did not run)', async () => {

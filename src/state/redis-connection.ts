@@ -85,6 +85,9 @@ export class RedisUnavailableError extends Error {
 const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 const isReply = (error: unknown): boolean => error instanceof ErrorReply;
 
+/** Frozen key lists already found to share one slot (see `eval`). */
+const SLOT_CHECKED = new WeakSet<readonly string[]>();
+
 /** A Redis connection (standalone or cluster) that stores share; see the file comment. */
 export class RedisConnection {
   readonly keyPrefix: string;
@@ -189,10 +192,16 @@ export class RedisConnection {
    * run: the script is then loaded (once for concurrent callers) and called again.
    */
   async eval(script: RedisScript, keys: readonly string[], args: readonly RedisArgument[], options: RedisCallOptions = {}): Promise<unknown> {
-    assertOneSlot(keys, `script ${script.name}`);
+    if (!SLOT_CHECKED.has(keys)) {
+      assertOneSlot(keys, `script ${script.name}`);
+      // A frozen list cannot change: checked once (the cache store hands the same list per partition).
+      if (Object.isFrozen(keys)) SLOT_CHECKED.add(keys);
+    }
     if (!this.scripts.has(script.sha)) this.registerScripts(script);
     const key = keys[0];
-    const command = ['EVALSHA', script.sha, String(keys.length), ...keys, ...args];
+    const command: RedisArgument[] = ['EVALSHA', script.sha, String(keys.length)];
+    for (const name of keys) command.push(name);
+    for (const arg of args) command.push(arg);
     try {
       return await this.call(key, command, options, `script ${script.name}`);
     } catch (error) {
