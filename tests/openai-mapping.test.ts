@@ -53,6 +53,15 @@ describe('buildOpenAIChatRequest', () => {
     });
     expect(request).toMatchObject({ stream: true, stream_options: { include_usage: true } });
   });
+
+  it("puts the caller's OpenAI fields first, lets the gateway's own win, and drops their stream fields when not streaming", () => {
+    const openai = { logprobs: true, model: 'other', messages: [], stream: true, stream_options: { include_usage: false } };
+    const request = buildOpenAIChatRequest(callFor('gpt-4o-mini', { provider_options: { openai } }), { stream: false, maxTokensField: 'max_tokens' });
+    expect(request).toEqual({ logprobs: true, model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Why is the sky blue?' }], max_tokens: 256 });
+    expect(Object.keys(request)).toEqual(['logprobs', 'model', 'messages', 'max_tokens']);
+    const streamed = buildOpenAIChatRequest(callFor('gpt-4o-mini', { provider_options: { openai } }), { stream: true, maxTokensField: 'max_tokens' });
+    expect(streamed).toMatchObject({ logprobs: true, stream: true, stream_options: { include_usage: true } });
+  });
 });
 
 describe('mapOpenAIError', () => {
