@@ -205,4 +205,30 @@ describe('client disconnects', () => {
       expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }),
     );
   });
+
+  it('aborts the provider call when the client goes away before a JSON answer, and accounts it as cancelled', async () => {
+    const { startOpenAIFixture } = await import('./helpers/openai-fixture-server.js');
+    const fixture = await startOpenAIFixture();
+    onCleanup(() => fixture.close());
+    // `hang`: the upstream never answers: only the client leaving can end the call before its timeouts.
+    const config = mockConfig({
+      providers: { upstream: { type: 'openai', base_url: fixture.url } },
+      models: { hangs: { provider: 'upstream', provider_model: 'hang' } },
+    });
+    const { url, logs } = await startTestServer(config);
+    const controller = new AbortController();
+    const answered = fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'hangs', messages: [{ role: 'user', content: 'an answer that never comes' }] }),
+      signal: controller.signal,
+    });
+    await vi.waitFor(() => expect(fixture.requests).toHaveLength(1));
+    controller.abort();
+    await expect(answered).rejects.toThrow();
+    expect(await fixture.requests[0]!.closed).toBe('aborted');
+    await vi.waitFor(() =>
+      expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: false, model: 'hangs' }),
+    );
+  });
 });
