@@ -11,11 +11,11 @@
 //   cp -r dist node_modules/.cache/l04-dist-before && git stash pop && npm run build`.
 // env: BENCH_SECONDS (3), BENCH_WARMUP_SECONDS (4, each build alone before the rounds),
 //      BENCH_CONCURRENCY (50, split between the two), BENCH_NODE (a node binary for both builds)
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CPUS, freePort, haveShared, onCpus, pinning, proxyNode, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import { CPUS, cpuMicros, freePort, haveShared, onCpus, pinning, proxyNode, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const [path, roundsArg, ...dists] = process.argv.slice(2);
 const PATHS = {
@@ -34,26 +34,16 @@ if (!haveShared) {
   console.log(JSON.stringify({ skipped: `no ${sharedBench}/instant-upstream.mjs` }));
   process.exit(0);
 }
+if (cpuMicros(process.pid) === undefined) {
+  console.log(JSON.stringify({ skipped: 'CPU time per process needs Linux /proc' }));
+  process.exit(0);
+}
 const { state, cache, prompt } = PATHS[path];
 const seconds = process.env.BENCH_SECONDS ?? '3';
 const concurrency = Math.max(2, Math.round(Number(process.env.BENCH_CONCURRENCY ?? 50) / 2));
 const body = JSON.stringify({ model: 'bench-openai', messages: [{ role: 'user', content: prompt }] });
 const dir = mkdtempSync(join(tmpdir(), 'l04-ab-'));
 const children = [];
-
-/** CPU time of `pid`, every thread, in µs (USER_HZ 100). */
-function cpuMicros(pid) {
-  let ticks = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // A thread that ended between the listing and the read.
-    }
-  }
-  return ticks * 10_000;
-}
 
 try {
   const upstreamPort = await freePort();

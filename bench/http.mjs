@@ -22,11 +22,11 @@
 // env: BENCH_PATHS=memory,redis (only the paths whose name contains one of these, and the floor)
 //      BENCH_WARMUP_SECONDS (5; 0 for none), BENCH_PIN (0: no pinning), BENCH_LOG_LEVEL (info; warn: no request lines),
 //      BENCH_NODE (a node binary for the floor and the gateways; the harness keeps the bench's own)
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CPUS, freePort, haveShared, onCpus, pinning, proxyNode, proxyNodeVersion, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import { CPUS, cpuMicros, freePort, haveShared, onCpus, pinning, proxyNode, proxyNodeVersion, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
 const seconds = process.argv[3] ?? '3';
@@ -85,20 +85,6 @@ async function gateway(name, state, cache) {
 
 /** The process under test behind each URL: its CPU time is read around every measurement. */
 const proxyPids = new Map();
-/** CPU time of `pid`, every thread (V8's GC helpers included), in µs; undefined without Linux's /proc. */
-function cpuMicros(pid) {
-  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
-  let ticks = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // A thread that ended between the listing and the read.
-    }
-  }
-  return ticks * 10_000; // USER_HZ is 100 on Linux
-}
 
 const results = {};
 try {

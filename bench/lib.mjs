@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,4 +116,19 @@ export async function runJson(args, env = {}, cpus = undefined) {
   children.delete(child);
   if (code !== 0) throw new Error(`node ${args.join(' ')} exited ${code}`);
   return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** CPU time of `pid`, every thread (V8's GC helpers included), in µs; undefined without Linux's /proc. */
+export function cpuMicros(pid) {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
+  let ticks = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // A thread that ended between the listing and the read.
+    }
+  }
+  return ticks * 10_000; // USER_HZ is 100 on Linux
 }

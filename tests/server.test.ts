@@ -180,55 +180,45 @@ describe('HTTP service edges', () => {
 });
 
 describe('client disconnects', () => {
-  it('aborts the provider call when the client goes away mid-stream, and accounts it as cancelled', async () => {
+  /** A gateway whose model `model` is the OpenAI fixture's scenario `scenario`, and a client request to it that the test can abort. */
+  async function callThatOnlyTheClientCanEnd(model: string, scenario: 'stall' | 'hang', stream: boolean) {
     const { startOpenAIFixture } = await import('./helpers/openai-fixture-server.js');
     const fixture = await startOpenAIFixture();
     onCleanup(() => fixture.close());
-    // `stall`: the upstream sends its first events, then nothing: only a disconnect can end the call.
     const config = mockConfig({
       providers: { upstream: { type: 'openai', base_url: fixture.url } },
-      models: { stalls: { provider: 'upstream', provider_model: 'stall' } },
-    });
-    const { url, logs } = await startTestServer(config);
-    const controller = new AbortController();
-    const response = await fetch(`${url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'stalls', stream: true, messages: [{ role: 'user', content: 'a stalled answer' }] }),
-      signal: controller.signal,
-    });
-    expect(response.status).toBe(200);
-    await response.body!.getReader().read();
-    controller.abort();
-    expect(await fixture.requests[0]!.closed).toBe('aborted');
-    await vi.waitFor(() =>
-      expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }),
-    );
-  });
-
-  it('aborts the provider call when the client goes away before a JSON answer, and accounts it as cancelled', async () => {
-    const { startOpenAIFixture } = await import('./helpers/openai-fixture-server.js');
-    const fixture = await startOpenAIFixture();
-    onCleanup(() => fixture.close());
-    // `hang`: the upstream never answers: only the client leaving can end the call before its timeouts.
-    const config = mockConfig({
-      providers: { upstream: { type: 'openai', base_url: fixture.url } },
-      models: { hangs: { provider: 'upstream', provider_model: 'hang' } },
+      models: { [model]: { provider: 'upstream', provider_model: scenario } },
     });
     const { url, logs } = await startTestServer(config);
     const controller = new AbortController();
     const answered = fetch(`${url}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'hangs', messages: [{ role: 'user', content: 'an answer that never comes' }] }),
+      body: JSON.stringify({ model, stream, messages: [{ role: 'user', content: 'an answer only the client can end' }] }),
       signal: controller.signal,
     });
+    const failed = () => logs.records().find((record) => record.msg === 'request failed');
+    return { fixture, controller, answered, failed };
+  }
+
+  it('aborts the provider call when the client goes away mid-stream, and accounts it as cancelled', async () => {
+    // `stall`: the upstream sends its first events, then nothing: only a disconnect can end the call.
+    const { fixture, controller, answered, failed } = await callThatOnlyTheClientCanEnd('stalls', 'stall', true);
+    const response = await answered;
+    expect(response.status).toBe(200);
+    await response.body!.getReader().read();
+    controller.abort();
+    expect(await fixture.requests[0]!.closed).toBe('aborted');
+    await vi.waitFor(() => expect(failed()).toMatchObject({ code: 'E4507', stream: true, model: 'stalls' }));
+  });
+
+  it('aborts the provider call when the client goes away before a JSON answer, and accounts it as cancelled', async () => {
+    // `hang`: the upstream never answers: only the client leaving can end the call before its timeouts.
+    const { fixture, controller, answered, failed } = await callThatOnlyTheClientCanEnd('hangs', 'hang', false);
     await vi.waitFor(() => expect(fixture.requests).toHaveLength(1));
     controller.abort();
     await expect(answered).rejects.toThrow();
     expect(await fixture.requests[0]!.closed).toBe('aborted');
-    await vi.waitFor(() =>
-      expect(logs.records().find((record) => record.msg === 'request failed')).toMatchObject({ code: 'E4507', stream: false, model: 'hangs' }),
-    );
+    await vi.waitFor(() => expect(failed()).toMatchObject({ code: 'E4507', stream: false, model: 'hangs' }));
   });
 });
