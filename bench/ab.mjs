@@ -15,7 +15,21 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CPUS, cpuMicros, freePort, haveShared, onCpus, pinning, proxyNode, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import {
+  CPUS,
+  benchGatewayConfig,
+  cpuMicros,
+  freePort,
+  haveShared,
+  onCpus,
+  pinning,
+  proxyNode,
+  runJson,
+  sharedBench,
+  startPrivateRedis,
+  startProcess,
+  stop,
+} from './lib.mjs';
 
 const [path, roundsArg, ...dists] = process.argv.slice(2);
 const PATHS = {
@@ -51,27 +65,15 @@ try {
   let redisUrl;
   if (state === 'redis') {
     if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('the Redis paths need redis-server');
-    const port = await freePort();
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-    children.push(await startProcess(...onCpus(CPUS.harness, 'redis-server', args), port));
-    redisUrl = `redis://127.0.0.1:${port}`;
+    const redis = await startPrivateRedis();
+    children.push(redis.child);
+    redisUrl = redis.url;
   }
   const gateways = [];
   for (const [index, dist] of dists.entries()) {
     const port = await freePort();
     const configPath = join(dir, `${index}.json`);
-    writeFileSync(
-      configPath,
-      JSON.stringify({
-        server: { host: '127.0.0.1', port },
-        state: { backend: state, key_prefix: `l04:ab:${process.pid}:${index}:`, ...(redisUrl === undefined ? {} : { redis_url: redisUrl }) },
-        providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
-        models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] } },
-        rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
-        cache: { enabled: cache, embedder: { provider: 'local' } },
-        health: { enabled: false },
-      }),
-    );
+    writeFileSync(configPath, JSON.stringify(benchGatewayConfig({ port, state, cache, upstreamPort, redisUrl, keyPrefix: `l04:ab:${process.pid}:${index}:` })));
     const child = await startProcess(...onCpus(CPUS.measured, proxyNode, [join(resolve(dist), 'cli.js'), 'serve', '--config', configPath]), port);
     children.push(child);
     gateways.push({ dist, pid: child.pid, url: `http://127.0.0.1:${port}/v1/chat/completions`, cpu: [] });

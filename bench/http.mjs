@@ -26,7 +26,23 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { CPUS, cpuMicros, freePort, haveShared, onCpus, pinning, proxyNode, proxyNodeVersion, root, runJson, sharedBench, startProcess, stop } from './lib.mjs';
+import {
+  CPUS,
+  benchGatewayConfig,
+  cpuMicros,
+  freePort,
+  haveShared,
+  onCpus,
+  pinning,
+  proxyNode,
+  proxyNodeVersion,
+  root,
+  runJson,
+  sharedBench,
+  startPrivateRedis,
+  startProcess,
+  stop,
+} from './lib.mjs';
 
 const concurrency = process.argv[2] ?? '50';
 const seconds = process.argv[3] ?? '3';
@@ -46,10 +62,9 @@ const children = [upstream];
 async function benchRedis() {
   if (!pinning || spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0)
     return { url: undefined, where: 'the machine’s Redis, not pinned' };
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
-  children.push(await startProcess(...onCpus(CPUS.harness, 'redis-server', args), port));
-  return { url: `redis://127.0.0.1:${port}`, where: `a private redis-server on CPUs ${CPUS.harness}` };
+  const { url, child } = await startPrivateRedis();
+  children.push(child);
+  return { url, where: `a private redis-server on CPUs ${CPUS.harness}` };
 }
 const redis = await benchRedis();
 
@@ -59,20 +74,17 @@ async function gateway(name, state, cache) {
   const configPath = join(dir, `${name}.json`);
   writeFileSync(
     configPath,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port },
-      state: {
-        backend: state,
-        key_prefix: `l04:bench:${process.pid}:${name}:`,
-        ...(state === 'redis' && redis.url !== undefined ? { redis_url: redis.url } : {}),
-      },
-      providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
-      models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] } },
-      rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
-      cache: { enabled: cache, embedder: { provider: 'local' } },
-      health: { enabled: false },
-      logging: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
-    }),
+    JSON.stringify(
+      benchGatewayConfig({
+        port,
+        state,
+        cache,
+        upstreamPort,
+        redisUrl: redis.url,
+        keyPrefix: `l04:bench:${process.pid}:${name}:`,
+        logLevel: process.env.BENCH_LOG_LEVEL ?? 'info',
+      }),
+    ),
   );
   const child = await startProcess(...onCpus(CPUS.measured, proxyNode, [join(root, 'dist', 'cli.js'), 'serve', '--config', configPath]), port, {
     stdout: 'ignore',

@@ -132,3 +132,27 @@ export function cpuMicros(pid) {
   }
   return ticks * 10_000; // USER_HZ is 100 on Linux
 }
+
+/** A private, non-persistent redis-server on the harness CPUs; resolves with its URL and process. */
+export async function startPrivateRedis() {
+  const port = await freePort();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'];
+  return { url: `redis://127.0.0.1:${port}`, child: await startProcess(...onCpus(CPUS.harness, 'redis-server', args), port) };
+}
+
+/**
+ * The configuration of a benchmarked gateway: one OpenAI-type provider on the instant upstream
+ * (model `bench-openai`), limits far out of reach, the local embedder, no health checks.
+ */
+export function benchGatewayConfig({ port, state, cache, upstreamPort, redisUrl, keyPrefix, logLevel = 'info' }) {
+  return {
+    server: { host: '127.0.0.1', port },
+    state: { backend: state, key_prefix: keyPrefix, ...(state === 'redis' && redisUrl !== undefined ? { redis_url: redisUrl } : {}) },
+    providers: { upstream: { type: 'openai', base_url: `http://127.0.0.1:${upstreamPort}/v1`, max_concurrency: 1024 } },
+    models: { 'bench-openai': { provider: 'upstream', capabilities: ['text'] } },
+    rate_limits: { agent_default: { rpm: 1_000_000_000, tpm: 1_000_000_000_000 } },
+    cache: { enabled: cache, embedder: { provider: 'local' } },
+    health: { enabled: false },
+    logging: { level: logLevel },
+  };
+}

@@ -23,6 +23,7 @@
 import { hash } from 'node:crypto';
 import type { RedisConnection } from '../state/redis-connection.js';
 import { defineRedisScript } from '../state/redis-script.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 import type { CacheCandidate, CacheEntryInput, CacheSearch, CacheSearchResult, CacheStore, PutOptions } from './cache-store.js';
 
 /** The keys of a partition, in the order every script takes them as `KEYS[1..7]`. */
@@ -205,10 +206,13 @@ export class RedisCacheStore implements CacheStore {
   private readonly connection: RedisConnection;
   private readonly prefix: string;
   private readonly sweepGraceMs: number | undefined;
-  /** Tenant → its index key (a SHA-256 each time otherwise). */
-  private readonly tenantIndexes = new Map<string, string>();
+  /** Tenant → its index key (a SHA-256 each time otherwise). A gateway serves a handful of tenants. */
+  private readonly tenantIndexes = new BoundedMemo(TENANT_INDEX_MEMO, (tenant: string) => `${this.prefix}tenant:${hash('sha256', tenant, 'hex').slice(0, 32)}`);
   /** Partition → its seven keys (seven strings to build, and to flatten for the socket, on every call otherwise). */
-  private readonly partitionKeyLists = new Map<string, readonly string[]>();
+  private readonly partitionKeyLists = new BoundedMemo(PARTITION_MEMO, (partition: string): readonly string[] => {
+    const base = `${this.prefix}{${partition}}:`;
+    return Object.freeze(PARTITION_KEYS.map((name) => base + name));
+  });
   /** `<tenant>\0<partition>` → the keep-until time this process last filed in the tenant index. */
   private readonly filedUntil = new Map<string, number>();
 
@@ -221,14 +225,7 @@ export class RedisCacheStore implements CacheStore {
 
   /** The seven keys of a partition (`KEYS` of every partition script), all under one hash tag. */
   partitionKeys(partition: string): readonly string[] {
-    let keys = this.partitionKeyLists.get(partition);
-    if (keys === undefined) {
-      const base = `${this.prefix}{${partition}}:`;
-      keys = Object.freeze(PARTITION_KEYS.map((name) => base + name));
-      if (this.partitionKeyLists.size >= PARTITION_MEMO) this.partitionKeyLists.clear();
-      this.partitionKeyLists.set(partition, keys);
-    }
-    return keys;
+    return this.partitionKeyLists.get(partition);
   }
 
   async search(partition: string, search: CacheSearch): Promise<CacheSearchResult> {
@@ -306,13 +303,6 @@ export class RedisCacheStore implements CacheStore {
   }
 
   private tenantIndex(tenant: string): string {
-    let key = this.tenantIndexes.get(tenant);
-    if (key === undefined) {
-      // A gateway serves a handful of tenants; the bound only keeps a flood of names from growing it.
-      if (this.tenantIndexes.size >= TENANT_INDEX_MEMO) this.tenantIndexes.clear();
-      key = `${this.prefix}tenant:${hash('sha256', tenant, 'hex').slice(0, 32)}`;
-      this.tenantIndexes.set(tenant, key);
-    }
-    return key;
+    return this.tenantIndexes.get(tenant);
   }
 }

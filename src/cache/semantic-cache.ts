@@ -23,6 +23,7 @@ import { canonicalDigest } from './keys/canonical-json.js';
 import { cosineToQuantized, normalizeVector, quantizeVector } from './similarity/vector-codec.js';
 import { decodeCachedAnswer, encodeCachedAnswer, refusalReason, responseFromCache } from './cached-answer.js';
 import type { CachedAnswer } from './cached-answer.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 /** The query side of an embedded prompt. */
 interface PromptEmbedding {
@@ -86,7 +87,8 @@ export class SemanticCache {
   private readonly bits: number;
   private readonly candidateLimit: number;
   private readonly hashers = new Map<number, LshHasher>();
-  private readonly embedderTags = new Map<string, string>();
+  /** The first part of every bucket label: a digest of the embedder id, computed once per id. */
+  private readonly embedderTags = new BoundedMemo(16, (id: string) => canonicalDigest(id).slice(0, 8));
   /** The cosine a semantic hit needs with this embedder (`thresholdFor`). */
   readonly threshold: number;
 
@@ -268,7 +270,7 @@ export class SemanticCache {
     const vector = normalizeVector(raw);
     if (vector === undefined) return undefined; // no words to compare: exact matching only
     const { key: guard, signature } = verifierKeyAndSignature(text, embedder.lexical === true);
-    const prefix = `${this.embedderTag(embedder.id)}.${canonicalDigest(signature).slice(0, 12)}`;
+    const prefix = `${this.embedderTags.get(embedder.id)}.${canonicalDigest(signature).slice(0, 12)}`;
     const buckets = this.hasher(vector.length)
       .buckets(vector)
       .map((label) => `${prefix}.${label}`);
@@ -286,16 +288,6 @@ export class SemanticCache {
   private hit(request: InferenceRequest, answer: CachedAnswer, result: 'exact' | 'semantic', similarity: number, started: number): CacheLookup {
     const response = responseFromCache(answer, { requestId: request.request_id ?? '', result, similarity, latencyMs: this.clock.now() - started });
     return { hit: result, similarity, response };
-  }
-
-  /** The first part of every bucket label: a digest of the embedder id, computed once per id. */
-  private embedderTag(id: string): string {
-    let tag = this.embedderTags.get(id);
-    if (tag === undefined) {
-      tag = canonicalDigest(id).slice(0, 8);
-      this.embedderTags.set(id, tag);
-    }
-    return tag;
   }
 
   private hasher(dimensions: number): LshHasher {

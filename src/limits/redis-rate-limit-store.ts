@@ -15,6 +15,7 @@ import { assertBucketArguments } from './rate-limit-store.js';
 import type { BucketSpec, RateLimitStore, TakeResult } from './rate-limit-store.js';
 import { GIVE_SCRIPT, TAKE_SCRIPT } from './rate-limit-scripts.js';
 import type { RedisScript } from '../state/redis-script.js';
+import { BoundedMemo } from '../util/bounded-memo.js';
 
 /** Options of a `RedisRateLimitStore`. */
 export interface RedisRateLimitStoreOptions {
@@ -70,7 +71,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const args: string[] = [];
     for (let index = 0; index < buckets.length; index++) {
       const bucket = buckets[index]!;
-      args.push(String(bucket.capacity), rateText(bucket.refillPerMs), String(amounts[index] ?? 0));
+      args.push(String(bucket.capacity), RATE_TEXTS.get(bucket.refillPerMs), String(amounts[index] ?? 0));
     }
     try {
       return await this.connection.eval(script, keys, args, { timeoutMs: this.commandTimeoutMs });
@@ -81,18 +82,7 @@ export class RedisRateLimitStore implements RateLimitStore {
 }
 
 /** Refill rates as text, remembered: a gateway has a handful (one per limit), and each is a fraction that costs a float-to-text conversion. */
-const rateTexts = new Map<number, string>();
-const RATE_TEXTS_LIMIT = 256;
-
-function rateText(rate: number): string {
-  let text = rateTexts.get(rate);
-  if (text === undefined) {
-    if (rateTexts.size >= RATE_TEXTS_LIMIT) rateTexts.clear();
-    text = String(rate);
-    rateTexts.set(rate, text);
-  }
-  return text;
-}
+const RATE_TEXTS = new BoundedMemo(256, (rate: number) => String(rate));
 
 function parseTakeReply(reply: unknown, count: number): TakeResult {
   if (!Array.isArray(reply) || reply.length !== 3 + 2 * count || !reply.every((value) => typeof value === 'number')) {

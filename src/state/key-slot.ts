@@ -10,12 +10,8 @@ export const CLUSTER_SLOTS = 16_384;
 
 /** The part of `key` that Redis hashes: the non-empty `{tag}` content, or the whole key. */
 export function hashTagOf(key: string): string {
-  const open = key.indexOf('{');
-  if (open < 0) return key;
-  const close = key.indexOf('}', open + 1);
-  // `{}` (empty) and an unclosed `{` are no tag at all: the whole key is hashed.
-  if (close <= open + 1) return key;
-  return key.slice(open + 1, close);
+  const [start, end] = hashedRange(key);
+  return start === 0 && end === key.length ? key : key.slice(start, end);
 }
 
 /** The cluster slot of `key` (0 … 16,383). */
@@ -52,6 +48,7 @@ function hashedRange(key: string): [number, number] {
   const open = key.indexOf('{');
   if (open < 0) return [0, key.length];
   const close = key.indexOf('}', open + 1);
+  // `{}` (empty) and an unclosed `{` are no tag at all: the whole key is hashed.
   return close <= open + 1 ? [0, key.length] : [open + 1, close];
 }
 

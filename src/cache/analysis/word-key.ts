@@ -9,6 +9,7 @@
  * British and American spellings (-our/-or, -ise/-ize, -yse/-yze, -tre/-ter, -ogue/-og) meet first.
  */
 import { stem as porter2 } from './porter2.js';
+import { BoundedMemo } from '../../util/bounded-memo.js';
 
 /** The key of a content word, and whether it carries the past-tense (or past-participle) ending. */
 export interface WordKey {
@@ -16,17 +17,11 @@ export interface WordKey {
   past: boolean;
 }
 
-const CACHE_LIMIT = 20_000;
-const cache = new Map<string, WordKey>();
+const KEYS = new BoundedMemo(20_000, (word: string): WordKey => (/^[a-z]+$/.test(word) ? computeKey(americanSpelling(word)) : { key: word, past: false }));
 
 /** The key of a lower-case word; words with digits or other scripts are their own key. */
 export function wordKey(word: string): WordKey {
-  const cached = cache.get(word);
-  if (cached !== undefined) return cached;
-  const result = /^[a-z]+$/.test(word) ? computeKey(americanSpelling(word)) : { key: word, past: false };
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(word, result);
-  return result;
+  return KEYS.get(word);
 }
 
 function americanSpelling(word: string): string {

@@ -27,6 +27,8 @@ export class LocalEmbedder implements Embedder {
   /** In process and cheap: embedded before the exact lookup (see `Embedder.inProcess`). */
   readonly inProcess = true;
   readonly dimensions: number;
+  /** The one buffer `embedOne` works in, cleared per call (the call is synchronous). */
+  private scratch: Float64Array | undefined;
 
   constructor(options: LocalEmbedderOptions = {}) {
     const dimensions = options.dimensions ?? 512;
@@ -62,11 +64,7 @@ export class LocalEmbedder implements Embedder {
         const end = Math.min(padded.length, start + 3);
         this.add(vector, fnv(GRAM.value, padded, start, end), fnv(GRAM.sign, padded, start, end), weight);
       }
-      if (previous !== undefined) {
-        const value = fnv(fnv(fnv(PAIR.value, previous, 0, previous.length), ' ', 0, 1), key, 0, key.length);
-        const sign = fnv(fnv(fnv(PAIR.sign, previous, 0, previous.length), ' ', 0, 1), key, 0, key.length);
-        this.add(vector, value, sign, 0.5);
-      }
+      if (previous !== undefined) this.add(vector, pairHash(PAIR.value, previous, key), pairHash(PAIR.sign, previous, key), 0.5);
       previous = key;
     }
     let norm = 0;
@@ -76,8 +74,6 @@ export class LocalEmbedder implements Embedder {
     for (let index = 0; index < this.dimensions; index++) out[index] = vector[index]! * scale;
     return out;
   }
-
-  private scratch: Float64Array | undefined;
 
   /**
    * Adds `weight` to the dimension `value` picks, with the sign `sign` picks: `value` is the FNV-1a
@@ -97,6 +93,11 @@ const FNV_PRIME = 0x01000193;
 function fnv(hash: number, text: string, start: number, end: number): number {
   for (let index = start; index < end; index++) hash = Math.imul(hash ^ text.charCodeAt(index), FNV_PRIME);
   return hash;
+}
+
+/** `fnv` of `<previous> <key>`, continuing from `state`: the text of a bigram feature, never built. */
+function pairHash(state: number, previous: string, key: string): number {
+  return fnv(fnv(fnv(state, previous, 0, previous.length), ' ', 0, 1), key, 0, key.length);
 }
 
 /** The hash states after a feature's prefix (`w:`) and after its sign prefix (`sw:`): features are hashed without building their text. */
